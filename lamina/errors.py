@@ -1,0 +1,58 @@
+"""Error kinds for the whole engine.
+
+Every error lamina raises on purpose is a `LaminaError`. The *kind* (the subclass)
+says what went wrong in a way a caller can act on; the message says which thing
+(image, container, path, Dockerfile line) and why. The API maps kinds to HTTP statuses
+in one table (`lamina.api.errors`); the CLI prints the message as Docker does.
+
+    LaminaError
+    ├── InvalidArgument     bad input from the user: a malformed reference, flag, tar (400)
+    ├── NotFound            no such image, container, volume, network, blob (404)
+    ├── AlreadyExists       a name or tag is taken (409)
+    ├── Conflict            the thing is in use or in the wrong state (409)
+    ├── FailedPrecondition  the host lacks something needed (overlayfs, runc) (500)
+    ├── DataCorruption      stored bytes do not match their digest (500)
+    ├── Unavailable         the daemon or a registry does not answer (503)
+    └── Internal            a bug or an unexpected host failure (500)
+
+Foreign exceptions (OSError, sqlite3.Error, a runtime's exit status) are translated at
+the boundary where they happen, with `raise ... from err`, so the cause stays attached.
+"""
+
+from __future__ import annotations
+
+
+class LaminaError(Exception):
+    """Base of every deliberate lamina error; `str(err)` is the user-facing message."""
+
+
+class InvalidArgument(LaminaError):
+    """The caller's input is malformed or not allowed."""
+
+
+class NotFound(LaminaError):
+    """The named object does not exist."""
+
+
+class AlreadyExists(LaminaError):
+    """An object with that name or digest exists and may not be replaced."""
+
+
+class Conflict(LaminaError):
+    """The object is in use, or in a state that forbids the operation."""
+
+
+class FailedPrecondition(LaminaError):
+    """The host is missing something the operation needs."""
+
+
+class DataCorruption(LaminaError):
+    """Stored content does not match the digest that names it."""
+
+
+class Unavailable(LaminaError):
+    """A service lamina depends on (the daemon, a registry) does not answer."""
+
+
+class Internal(LaminaError):
+    """Something that should not happen did; the message says what."""

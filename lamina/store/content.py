@@ -1,0 +1,182 @@
+"""The content store: immutable blobs named by the sha256 of their bytes.
+
+Layout under the store root:
+
+    blobs/sha256/<hex>     committed blobs, read-only, never rewritten
+    ingest/<pid>-<rand>    in-flight writes, one file per writer
+
+A write goes to its own ingest file, is hashed as it is written, fsynced, checked
+against the expected digest and size, then renamed into `blobs/` and the directory
+fsynced. Readers only ever open names under `blobs/`, so they never see a partial
+blob. Two writers of the same blob both rename identical bytes onto one name, which is
+atomic, so either order is safe. A crashed writer leaves only an ingest file, removed
+the next time a store is opened on the root.
+
+Code that only reads takes a `Provider`; code that only writes takes an `Ingester`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from lamina.errors import DataCorruption, Internal, NotFound
+from lamina.oci.digest import Digest, hex_of, parse
+
+_CHUNK = 1 << 20
+
+
+class Provider(Protocol):
+    def exists(self, digest: Digest) -> bool: ...
+    def size(self, digest: Digest) -> int: ...
+    def open(self, digest: Digest) -> BinaryIO: ...
+    def read(self, digest: Digest) -> bytes: ...
+
+
+class Ingester(Protocol):
+    def ingest(
+        self, stream: BinaryIO, *, expected: Digest | None = None, size: int | None = None
+    ) -> tuple[Digest, int]: ...
+    def write(self, data: bytes, *, expected: Digest | None = None) -> tuple[Digest, int]: ...
+
+
+class ContentStore:
+    """A Provider and Ingester over a directory; safe for threads and processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs = root / "blobs" / "sha256"
+        self._ingest = root / "ingest"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._ingest.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_ingests()
+
+    def path(self, digest: Digest) -> Path:
+        return self._blobs / hex_of(parse(digest))
+
+    def exists(self, digest: Digest) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: Digest) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError as err:
+            raise NotFound(f"blob {digest} not found") from err
+
+    def open(self, digest: Digest) -> BinaryIO:
+        try:
+            return self.path(digest).open("rb")
+        except FileNotFoundError as err:
+            raise NotFound(f"blob {digest} not found") from err
+
+    def read(self, digest: Digest) -> bytes:
+        with self.open(digest) as f:
+            return f.read()
+
+    def list(self) -> Iterator[Digest]:
+        for entry in os.scandir(self._blobs):
+            yield Digest(f"sha256:{entry.name}")
+
+    def delete(self, digest: Digest) -> int:
+        """Remove a blob; returns the bytes freed (0 if it was not there)."""
+        path = self.path(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def write(self, data: bytes, *, expected: Digest | None = None) -> tuple[Digest, int]:
+        got = Digest("sha256:" + hashlib.sha256(data).hexdigest())
+        if self.exists(got):
+            _check(got, len(data), expected, None)
+            return got, len(data)
+        return self._commit(lambda f: f.write(data), expected=expected, size=None)
+
+    def ingest(
+        self, stream: BinaryIO, *, expected: Digest | None = None, size: int | None = None
+    ) -> tuple[Digest, int]:
+        """Copy `stream` to a new blob; refuse it if it does not match `expected`/`size`."""
+
+        def copy(f: _HashingWriter) -> None:
+            while chunk := stream.read(_CHUNK):
+                f.write(chunk)
+
+        return self._commit(copy, expected=expected, size=size)
+
+    def _commit(
+        self, fill: Callable[[_HashingWriter], object], *, expected: Digest | None, size: int | None
+    ) -> tuple[Digest, int]:
+        tmp = self._ingest / f"{os.getpid()}-{secrets.token_hex(8)}"
+        try:
+            with tmp.open("wb") as raw:
+                writer = _HashingWriter(raw)
+                fill(writer)
+                raw.flush()
+                os.fsync(raw.fileno())
+            got = Digest("sha256:" + writer.hash.hexdigest())
+            _check(got, writer.count, expected, size)
+            os.chmod(tmp, 0o444)
+            os.rename(tmp, self._blobs / hex_of(got))
+            _fsync_dir(self._blobs)
+            return got, writer.count
+        except OSError as err:
+            raise Internal(f"content store: writing blob failed: {err}") from err
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _remove_abandoned_ingests(self) -> None:
+        for entry in os.scandir(self._ingest):
+            pid = entry.name.split("-", 1)[0]
+            if not (pid.isdigit() and _alive(int(pid))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+class _HashingWriter:
+    """A file wrapper that hashes and counts what passes through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.count += len(data)
+        return self.raw.write(data)
+
+
+def _check(got: Digest, count: int, expected: Digest | None, size: int | None) -> None:
+    if expected is not None and got != expected:
+        raise DataCorruption(f"content digest mismatch: expected {expected}, got {got}")
+    if size is not None and count != size:
+        raise DataCorruption(f"content size mismatch for {got}: expected {size}, got {count}")
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is only durable once the directory entry itself reaches the disk.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,138 @@
+"""Metadata in SQLite: what names what.
+
+Blobs and unpacked layers are the facts on disk; this database records the relations
+between them: which images exist, which tags and digests point at them, which layers
+each image stands on. SQLite runs in WAL mode so readers never wait for a writer, and
+every change is one transaction, so a crash leaves the old state or the new one.
+
+The schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database
+from version i to i+1. Add a migration to change the schema; never edit an old one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from lamina.errors import Internal
+
+MIGRATIONS: Sequence[str] = (
+    # 0 → 1: images, their names, and the layers they use.
+    """
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,            -- sha256 of the config blob
+        manifest TEXT,                  -- digest of the OCI manifest lamina wrote for it
+        created REAL NOT NULL,          -- from the config, seconds since the epoch
+        size INTEGER NOT NULL,          -- sum of its layers' uncompressed sizes
+        parent TEXT,                    -- the image it was built from, if any
+        added REAL NOT NULL             -- when this daemon first stored it
+    );
+    CREATE TABLE tags (
+        ref TEXT PRIMARY KEY,           -- normalised "docker.io/library/busybox:latest"
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE INDEX tags_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        ref TEXT PRIMARY KEY,           -- "docker.io/library/busybox@sha256:..."
+        image_id TEXT NOT NULL REFERENCES images(id)
+    );
+    CREATE TABLE layers (
+        chain_id TEXT PRIMARY KEY,
+        diff_id TEXT NOT NULL,
+        parent TEXT,
+        size INTEGER NOT NULL,          -- uncompressed tar size
+        blob TEXT,                      -- digest of the blob it was unpacked from
+        media_type TEXT
+    );
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id),
+        position INTEGER NOT NULL,
+        chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    """,
+)
+
+Row = sqlite3.Row
+
+
+class Metadata:
+    """One SQLite connection shared by the daemon's threads under a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as err:
+            raise Internal(f"metadata database {path}: {err}") from err
+
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise Internal(
+                f"metadata database {self.path} has schema {current}, newer than this "
+                f"lamina ({len(MIGRATIONS)}): upgrade lamina"
+            )
+        for number in range(current, len(MIGRATIONS)):
+            with self.transaction() as db:
+                db.executescript_in_tx(MIGRATIONS[number])
+                db.execute(f"PRAGMA user_version={number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction: all of it happens or none of it does."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args))
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        with self._lock:
+            row: Row | None = self._db.execute(sql, args).fetchone()
+            return row
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Tx:
+    """The statements of one transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, args)
+
+    def executescript_in_tx(self, script: str) -> None:
+        # executescript() would COMMIT first; run the statements one by one instead.
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return list(self._db.execute(sql, args))

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lamina.config import from_env
+from lamina.errors import InvalidArgument
+
+
+def test_defaults() -> None:
+    paths = from_env({})
+    assert paths.root == Path("/var/lib/lamina")
+    assert paths.socket == Path("/run/lamina/lamina.sock")
+    assert paths.run_dir == Path("/run/lamina")
+    assert paths.device_prefix == "lam"
+
+
+def test_other_instances_derive_distinct_paths() -> None:
+    a = from_env({"LAMINA_ROOT": "/tmp/a", "LAMINA_HOST": "unix:///tmp/a/x.sock"})
+    b = from_env({"LAMINA_ROOT": "/tmp/b", "LAMINA_HOST": "unix:///tmp/b/x.sock"})
+    assert a.run_dir == Path("/tmp/a/x.run")
+    assert a.device_prefix != b.device_prefix
+    assert len(a.device_prefix) <= 5
+
+
+def test_only_unix_sockets() -> None:
+    paths = from_env({"LAMINA_HOST": "tcp://1.2.3.4:2375"})
+    with pytest.raises(InvalidArgument, match="unix://"):
+        _ = paths.socket
