@@ -1,0 +1,246 @@
+"""The layer store: unpacked layers, named by chainID, shared by every image.
+
+Terms
+    diff      A layer tar: the files one layer adds, changes or deletes (whiteouts).
+    diffID    sha256 of the uncompressed diff tar; says what the layer contains.
+    parent    The layer a diff applies on top of (None for a base layer).
+    chainID   The layer *with all its parents*: chainID(L0) = diffID(L0),
+              chainID(L0..Ln) = sha256(chainID(L0..Ln-1) + " " + diffID(Ln)). Two images
+              whose stacks are equal up to Ln share that layer on disk.
+    driver    How layer dirs hold their trees and become a rootfs (driver.py): overlay
+              (each dir its own diff, stacked by overlayfs) or copy (each a full tree).
+    mount description
+              A list of `Mount` values saying how to see a chain as one filesystem
+              with a writable upper dir. The store returns it; store/mount.py mounts it.
+
+Import a layer
+    register(parent, stream) decompresses the stream, has the driver extract it into
+    `tmp/<random>/diff` (hashing the tar on the way: the diffID), derives the chainID,
+    writes meta.json, syncs, and renames the temp dir to `<chainHex>`; the rename is
+    the commit. A layer already present is not stored twice: the copy is discarded.
+    A crash leaves a temp dir, which the next LayerStore removes.
+
+Run a container
+    The container module owns `containers/<id>/{upper,work}`. It calls
+    prepare_rw(chainID, upper, work) once (empty dirs for overlay, a private copy for
+    copy), then mounts(chainID, upper, work) each time it starts the container, and
+    mounts each returned Mount at the rootfs path with store.mount.mount; on stop it
+    unmounts. Writes land in upper; layer dirs never change.
+
+On disk (under `root`, nothing outside it)
+    <chainHex>/diff/         the layer's tree, as the driver keeps it
+    <chainHex>/meta.json     {"diff_id", "parent", "size", "driver", "short"}
+    l/<short> -> ../<chainHex>/diff   short aliases that keep overlay options short
+    tmp/                     extractions and removals in flight
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lamina.errors import Conflict, DataCorruption, FailedPrecondition, Internal, NotFound
+from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
+from lamina.store.archive import open_layer
+from lamina.store.layers.driver import Driver
+from lamina.store.mount import Mount
+
+_SHORT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Layer:
+    chain_id: Digest
+    diff_id: Digest
+    parent: Digest | None  # the parent's chainID
+    size: int  # bytes of the uncompressed diff tar
+
+
+class LayerStore:
+    """Registers, finds, describes and removes layers; see the module doc for the lifecycle."""
+
+    def __init__(self, root: Path, driver: Driver) -> None:
+        self.root = root
+        self.driver = driver
+        for path in (root, root / "tmp", root / "l"):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._recover()
+
+    def register(self, parent: Digest | None, stream: BinaryIO) -> Layer:
+        """Store the layer tar in `stream` (gzip or plain) on top of `parent`."""
+        parent_dir = self._diff_dir(self.get(parent).chain_id) if parent else None
+        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        try:
+            diff = tmp / "diff"
+            diff.mkdir()
+            diff.chmod(0o755)  # the tar's "./" entry is not applied; a rootfs root is 0755
+            with open_layer(stream) as tar:
+                result = self.driver.apply(parent_dir, tar, diff)
+            chain_id = chain_ids([parent, result.diff_id])[-1] if parent else result.diff_id
+            if not self.exists(chain_id):
+                try:
+                    self._commit(tmp, Layer(chain_id, result.diff_id, parent, result.size))
+                except OSError as err:
+                    raise Internal(f"storing layer {chain_id} failed: {err}") from err
+            return self.get(chain_id)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def get(self, chain_id: Digest) -> Layer:
+        meta = self._meta(chain_id)
+        return Layer(chain_id, meta["diff_id"], meta["parent"], meta["size"])
+
+    def exists(self, chain_id: Digest) -> bool:
+        return is_digest(chain_id) and (self._dir(chain_id) / "meta.json").exists()
+
+    def list(self) -> builtins.list[Layer]:
+        return [
+            self.get(Digest(f"sha256:{entry.name}"))
+            for entry in sorted(os.scandir(self.root), key=lambda e: e.name)
+            if is_hex(entry.name) and os.path.exists(os.path.join(entry.path, "meta.json"))
+        ]
+
+    def chain(self, chain_id: Digest) -> builtins.list[Layer]:
+        """The layer and its parents, top first."""
+        layers = [self.get(chain_id)]
+        while (parent := layers[-1].parent) is not None:
+            layers.append(self.get(parent))
+        return layers
+
+    def chain_dirs(self, chain_id: Digest) -> builtins.list[Path]:
+        """The layers' tree dirs, top first."""
+        return [self._diff_dir(layer.chain_id) for layer in self.chain(chain_id)]
+
+    def remove(self, chain_id: Digest) -> None:
+        """Delete a layer; refused while another layer is built on it."""
+        self.get(chain_id)
+        children = [layer.chain_id for layer in self.list() if layer.parent == chain_id]
+        if children:
+            raise Conflict(f"layer {chain_id} is the parent of {', '.join(children)}")
+        short = self._meta(chain_id)["short"]
+        # Renamed into tmp/ first so a crash mid-delete leaves nothing half-present.
+        trash = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        os.rename(self._dir(chain_id), trash / "layer")
+        (self.root / "l" / short).unlink(missing_ok=True)
+        shutil.rmtree(trash)
+
+    def prepare_rw(self, chain_id: Digest, upper: Path, work: Path) -> builtins.list[Mount]:
+        """Make a container's writable state in `upper`/`work`; return its mounts."""
+        self.driver.prepare_rw(self._short_chain(chain_id), upper, work)
+        return self.mounts(chain_id, upper, work)
+
+    def mounts(
+        self, chain_id: Digest, upper: Path, work: Path, *, readonly: bool = False
+    ) -> builtins.list[Mount]:
+        """How to see the chain with `upper` on top (pure: nothing is mounted)."""
+        return self.driver.mounts(self._short_chain(chain_id), upper, work, readonly=readonly)
+
+    def size_on_disk(self, chain_id: Digest) -> int:
+        """Bytes the layer's dir occupies (hard-linked files counted once)."""
+        seen: set[int] = set()
+        total = 0
+        todo = [str(self._diff_dir(self.get(chain_id).chain_id))]
+        while todo:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    st = entry.stat(follow_symlinks=False)
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+                    if st.st_ino not in seen:
+                        seen.add(st.st_ino)
+                        total += st.st_blocks * 512
+        return total
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _dir(self, chain_id: Digest) -> Path:
+        return self.root / hex_of(chain_id)
+
+    def _diff_dir(self, chain_id: Digest) -> Path:
+        return self._dir(chain_id) / "diff"
+
+    def _short_chain(self, chain_id: Digest) -> builtins.list[Path]:
+        return [
+            self.root / "l" / self._meta(layer.chain_id)["short"] for layer in self.chain(chain_id)
+        ]
+
+    def _meta(self, chain_id: Digest) -> dict[str, Any]:
+        if not self.exists(chain_id):
+            raise NotFound(f"layer {chain_id} not found")
+        path = self._dir(chain_id) / "meta.json"
+        try:
+            meta: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise DataCorruption(f"layer {chain_id}: unreadable {path}: {err}") from err
+        if meta.get("driver") != self.driver.name:
+            raise FailedPrecondition(
+                f"layer {chain_id} was stored by the {meta.get('driver')} driver, "
+                f"but this store uses {self.driver.name}"
+            )
+        return meta
+
+    def _commit(self, tmp: Path, layer: Layer) -> None:
+        short = "".join(secrets.choice(_SHORT_ALPHABET) for _ in range(26))
+        meta = {
+            "diff_id": layer.diff_id,
+            "parent": layer.parent,
+            "size": layer.size,
+            "driver": self.driver.name,
+            "short": short,
+        }
+        with open(tmp / "meta.json", "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        _syncfs(tmp)  # the extracted files are on disk before the rename publishes them
+        try:
+            os.rename(tmp, self._dir(layer.chain_id))
+        except OSError:
+            if self.exists(layer.chain_id):
+                return  # registered concurrently; ours is the duplicate, and is discarded
+            raise
+        os.symlink(f"../{hex_of(layer.chain_id)}/diff", self.root / "l" / short)
+        _fsync_dir(self.root)
+        _fsync_dir(self.root / "l")
+
+    def _recover(self) -> None:
+        """Undo what a crash mid-register or mid-remove left behind."""
+        for entry in (self.root / "tmp").iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for link in (self.root / "l").iterdir():
+            if not link.exists():
+                link.unlink()
+        for layer in self.list():
+            link = self.root / "l" / self._meta(layer.chain_id)["short"]
+            if not link.is_symlink():
+                link.symlink_to(f"../{hex_of(layer.chain_id)}/diff")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path: Path) -> None:
+    # One syncfs flushes a whole extracted tree; fsync per file would cost a seek each.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
