@@ -6,12 +6,10 @@ only talks to the daemon's API, never pays for loading the engine.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:  # not typing.Any: importing typing costs the CLI
     if name == "Engine":
         from lamina.engine import Engine
 

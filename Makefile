@@ -1,0 +1,54 @@
+# make setup: idempotent machine + virtualenv setup (fast when already done)
+# make test:  setup, then lint, type-check and the whole test suite
+# make demo:  setup, then the seed walkthrough (grows with each feature)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# runc runs containers; busybox-static and mmdebstrap make base images without a
+# registry; golang-github-containers-common ships the default seccomp profile; tini is
+# the --init process; the rest are
+# the kernel tools containers and networks use.
+APT_PACKAGES := runc busybox-static mmdebstrap golang-github-containers-common tini \
+  iproute2 iptables util-linux procps tar gzip
+
+.PHONY: setup system venv test lint unit demo bench clean
+
+setup: system venv
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check lamina tests bench
+	$(BIN)/ruff format --check lamina tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" examples/demo.sh
+
+bench: setup
+	$(BIN)/python bench/cli_latency.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

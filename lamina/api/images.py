@@ -1,0 +1,186 @@
+"""`/images/*`: list, inspect, history, tag, remove, prune, import, and lamina's bootstrap."""
+
+from __future__ import annotations
+
+import fnmatch
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from lamina.api.filters import Filters, bool_filter, parse_filters
+from lamina.api.http import Request, Response, json_lines
+from lamina.api.router import Router, status_of
+from lamina.engine import Engine
+from lamina.errors import InvalidArgument, LaminaError
+from lamina.images import views
+from lamina.images.bootstrap import bootstrap
+from lamina.images.importer import import_rootfs
+from lamina.images.service import Image
+from lamina.oci.image import parse_rfc3339
+from lamina.oci.reference import Reference, parse_normalized
+
+
+def register(router: Router, engine: Engine) -> None:
+    images = engine.images
+
+    @router.route("GET", "/images/json")
+    def list_images(req: Request) -> Any:
+        filters = parse_filters(req, {"dangling", "label", "reference", "before", "since", "until"})
+        found = [image for image in images.all() if _matches(engine, image, filters)]
+        if not req.flag("all"):
+            found = [
+                image
+                for image in found
+                if image.tags or image.digests or not _has_children(found, image)
+            ]
+        return [
+            views.summary(images, image, with_shared=req.flag("shared-size")) for image in found
+        ]
+
+    @router.route("GET", "/images/{name:path}/json")
+    def inspect(req: Request, name: str) -> Any:
+        image = images.get(name)
+        dirs = (
+            [str(d) for d in engine.layers.chain_dirs(images.layer_rows(image.id)[-1].chain_id)]
+            if image.config["rootfs"]["diff_ids"]
+            else []
+        )
+        return views.inspect(images, image, graph_driver=engine.driver.name, layer_dirs=dirs)
+
+    @router.route("GET", "/images/{name:path}/history")
+    def history(req: Request, name: str) -> Any:
+        return views.history(images, images.get(name))
+
+    @router.route("POST", "/images/{name:path}/tag")
+    def tag(req: Request, name: str) -> Response:
+        repo = req.arg("repo")
+        if not repo:
+            raise InvalidArgument("repository name must be given (repo=…)")
+        images.tag(name, repo, req.arg("tag") or None)
+        return Response(201)
+
+    @router.route("DELETE", "/images/{name:path}")
+    def remove(req: Request, name: str) -> Any:
+        return images.remove(name, force=req.flag("force"), prune=not req.flag("noprune"))
+
+    @router.route("POST", "/images/prune")
+    def prune(req: Request) -> Any:
+        filters = parse_filters(req, {"dangling", "until", "label"})
+        dangling = bool_filter(filters, "dangling")
+        until = _time_filter(filters["until"][-1]) if filters.get("until") else None
+        deleted, reclaimed = images.prune(
+            dangling_only=dangling is not False, until=until, labels=filters.get("label", [])
+        )
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    @router.route("POST", "/images/create")
+    def create(req: Request) -> Response:
+        if req.arg("fromImage"):
+            raise InvalidArgument(
+                f"pull access denied for {req.arg('fromImage')}: pulling from registries is not "
+                "supported yet; make base images with `lamina image bootstrap busybox`"
+            )
+        if req.arg("fromSrc") != "-":
+            raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
+        tags = _import_tags(req.arg("repo"), req.arg("tag"))
+        changes = req.args("changes")
+        message = req.arg("message")
+
+        def work(_progress: Callable[[str], None]) -> dict[str, Any]:
+            image_id = import_rootfs(images, req.body, tags=tags, changes=changes, message=message)
+            return {"status": image_id}
+
+        return Response.stream(json_lines(_run_with_progress(work)))
+
+    @router.route("POST", "/lamina/images/bootstrap")
+    def bootstrap_image(req: Request) -> Response:
+        name = req.arg("name")
+        include = [p for p in req.arg("include").split(",") if p]
+        tag_name = req.arg("tag") or None
+
+        def work(progress: Callable[[str], None]) -> dict[str, Any]:
+            image_id = bootstrap(images, name, tag=tag_name, include=include, progress=progress)
+            return {"aux": {"ID": image_id}}
+
+        return Response.stream(json_lines(_run_with_progress(work)))
+
+
+def _run_with_progress(
+    work: Callable[[Callable[[str], None]], dict[str, Any]],
+) -> Iterator[dict[str, Any]]:
+    """Run `work` in a thread, yielding its progress lines, then its result or error."""
+    messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def run() -> None:
+        try:
+            messages.put(work(lambda text: messages.put({"status": text})))
+        except LaminaError as err:
+            messages.put(
+                {"error": str(err), "errorDetail": {"code": status_of(err), "message": str(err)}}
+            )
+        except Exception as err:  # reported to the client; the stream has begun
+            messages.put({"error": f"internal error: {err}", "errorDetail": {"message": str(err)}})
+        messages.put(None)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (item := messages.get()) is not None:
+        yield item
+
+
+def _import_tags(repo: str, tag: str) -> list[Reference]:
+    if not repo:
+        return []
+    ref = parse_normalized(repo)
+    return [(ref.with_tag(tag) if tag else ref).with_default_tag()]
+
+
+def _matches(engine: Engine, image: Image, filters: Filters) -> bool:
+    dangling = bool_filter(filters, "dangling")
+    if dangling is not None and dangling != (not image.tags and not image.digests):
+        return False
+    labels = (image.config.get("config") or {}).get("Labels") or {}
+    for want in filters.get("label", []):
+        key, eq, value = want.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    refs = filters.get("reference")
+    if refs and not any(_ref_matches(image, pattern) for pattern in refs):
+        return False
+    for name in filters.get("before", []):
+        if image.row.created >= engine.images.get(name).row.created:
+            return False
+    for name in filters.get("since", []):
+        if image.row.created <= engine.images.get(name).row.created:
+            return False
+    return all(image.row.created < _time_filter(u) for u in filters.get("until", []))
+
+
+def _ref_matches(image: Image, pattern: str) -> bool:
+    for ref in image.tags:
+        familiar = ref.familiar()
+        if fnmatch.fnmatchcase(familiar, pattern) or fnmatch.fnmatchcase(
+            ref.familiar_name(), pattern
+        ):
+            return True
+    return False
+
+
+def _has_children(images: list[Image], image: Image) -> bool:
+    return any(other.row.parent == image.id for other in images)
+
+
+def _time_filter(value: str) -> float:
+    """Unix seconds, an RFC 3339 time, or a Go duration like `24h` before now."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    units = {"s": 1, "m": 60, "h": 3600}
+    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    try:
+        return parse_rfc3339(value)
+    except (ValueError, LaminaError) as err:
+        raise InvalidArgument(f"invalid time filter {value!r}") from err

@@ -1,0 +1,77 @@
+"""`/volumes*`: list, create, inspect, remove, prune."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lamina.api.filters import bool_filter, parse_filters
+from lamina.api.http import Request, Response
+from lamina.api.router import Router
+from lamina.engine import Engine
+from lamina.errors import InvalidArgument
+from lamina.volumes import views
+from lamina.volumes.service import LIST_FILTERS
+
+
+def register(router: Router, engine: Engine) -> None:
+    volumes = engine.volumes
+
+    @router.route("GET", "/volumes")
+    def list_volumes(req: Request) -> Any:
+        filters = parse_filters(req, set(LIST_FILTERS))
+        return {"Volumes": [views.volume(v) for v in volumes.list(filters)], "Warnings": None}
+
+    @router.route("POST", "/volumes/create")
+    def create(req: Request) -> Response:
+        body = req.json() or {}
+        if not isinstance(body, dict):
+            raise InvalidArgument("the volume configuration must be a JSON object")
+        volume = volumes.create(
+            _string(body, "Name") or None,
+            driver=_string(body, "Driver") or "local",
+            labels=_strings(body, "Labels"),
+            options=_strings(body, "DriverOpts"),
+        )
+        return Response.json(views.volume(volume), 201)
+
+    @router.route("GET", "/volumes/{name}")
+    def inspect(req: Request, name: str) -> Any:
+        return views.volume(volumes.get(name))
+
+    @router.route("DELETE", "/volumes/{name}")
+    def remove(req: Request, name: str) -> None:
+        volumes.remove(name, force=req.flag("force"))
+
+    @router.route("POST", "/volumes/prune")
+    def prune(req: Request) -> Any:
+        filters = parse_filters(req, {"label", "label!", "all"})
+        # API 1.42 made plain prune spare named volumes; older clients still prune all.
+        old_client = bool(req.api_version) and _older(req.api_version, "1.42")
+        deleted, reclaimed = volumes.prune(
+            all=bool(bool_filter(filters, "all")) or old_client,
+            labels=filters.get("label", []),
+            without_labels=filters.get("label!", []),
+        )
+        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+
+def _string(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{key} must be a string")
+    return value
+
+
+def _strings(body: dict[str, Any], key: str) -> dict[str, str]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidArgument(f"{key} must be an object of strings")
+    return value
+
+
+def _older(version: str, than: str) -> bool:
+    return tuple(map(int, version.split("."))) < tuple(map(int, than.split(".")))

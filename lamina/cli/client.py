@@ -1,0 +1,207 @@
+"""A minimal Docker Engine API client over a unix socket, for the CLI.
+
+Hand-written on `socket` rather than `http.client` because the CLI's start-up time is
+a feature (http.client pulls in the email package) and because attach/exec will need
+the raw connection after the response head anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlencode
+
+from lamina.config import Paths
+
+API_PREFIX = "/v1.45"
+_AUTOSTART_WAIT = 20.0
+
+
+class DaemonError(Exception):
+    """The daemon answered with an error status; `str()` is its message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NoDaemon(Exception):
+    pass
+
+
+class Reply:
+    def __init__(
+        self, sock: socket.socket, status: int, headers: dict[str, str], reader: BinaryIO
+    ) -> None:
+        self.sock = sock
+        self.status = status
+        self.headers = headers
+        self._reader = reader
+        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self._length = int(headers.get("content-length", "-1"))
+
+    def chunks(self) -> Iterator[bytes]:
+        if self._chunked:
+            while True:
+                size = int(self._reader.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self._reader.readline()
+                    return
+                yield self._reader.read(size)
+                self._reader.readline()
+        elif self._length >= 0:
+            yield self._reader.read(self._length)
+        else:
+            while data := self._reader.read(65536):
+                yield data
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def json(self) -> Any:
+        return json.loads(self.read() or b"null")
+
+    def lines(self) -> Iterator[dict[str, Any]]:
+        """Decode a stream of JSON messages (one per line, as Docker sends them)."""
+        buffer = b""
+        for chunk in self.chunks():
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            for line in complete:
+                if line.strip():
+                    yield json.loads(line)
+        if buffer.strip():
+            yield json.loads(buffer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Client:
+    def __init__(self, paths: Paths, *, autostart: bool = True) -> None:
+        self.paths = paths
+        self.autostart = autostart and not os.environ.get("LAMINA_NO_AUTOSTART")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: bytes | BinaryIO | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """Send one request; raise DaemonError for a 4xx/5xx reply."""
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        sock = self._connect()
+        target = API_PREFIX + quote(path, safe="/:@")
+        if query:
+            target += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+        _send(sock, method, target, body, headers or {})
+        reply = _read_head(sock)
+        if reply.status >= 400:
+            message = _error_message(reply)
+            reply.close()
+            raise DaemonError(reply.status, message)
+        return reply
+
+    def get_json(self, path: str, **query: Any) -> Any:
+        reply = self.request("GET", path, query=query or None)
+        try:
+            return reply.json()
+        finally:
+            reply.close()
+
+    def _connect(self) -> socket.socket:
+        try:
+            return _dial(str(self.paths.socket))
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not self.autostart:
+                raise NoDaemon(self._no_daemon()) from None
+        return self._start_daemon()
+
+    def _start_daemon(self) -> socket.socket:
+        import subprocess  # only when starting the daemon: it is slow to import
+
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.log_file, "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "lamina", "daemon"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env={
+                    **os.environ,
+                    "LAMINA_ROOT": str(self.paths.root),
+                    "LAMINA_HOST": self.paths.host,
+                },
+            )
+        deadline = time.monotonic() + _AUTOSTART_WAIT
+        while time.monotonic() < deadline:
+            try:
+                return _dial(str(self.paths.socket))
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.02)
+        raise NoDaemon(self._no_daemon() + f" (it did not start: see {self.paths.log_file})")
+
+    def _no_daemon(self) -> str:
+        return f"Cannot connect to the lamina daemon at {self.paths.host}. Is the daemon running?"
+
+
+def _dial(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _send(
+    sock: socket.socket,
+    method: str,
+    target: str,
+    body: bytes | BinaryIO | None,
+    headers: dict[str, str],
+) -> None:
+    head = f"{method} {target} HTTP/1.1\r\nHost: lamina\r\nUser-Agent: lamina-cli\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    if body is None or isinstance(body, bytes):
+        data = body or b""
+        sock.sendall(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+        return
+    sock.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode())
+    while chunk := body.read(1 << 20):
+        sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    sock.sendall(b"0\r\n\r\n")
+
+
+def _read_head(sock: socket.socket) -> Reply:
+    reader: BinaryIO = sock.makefile("rb")
+    status_line = reader.readline().decode("latin-1")
+    if not status_line:
+        raise DaemonError(500, "the daemon closed the connection without answering")
+    status = int(status_line.split()[1])
+    headers: dict[str, str] = {}
+    while line := reader.readline().decode("latin-1").strip():
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return Reply(sock, status, headers, reader)
+
+
+def _error_message(reply: Reply) -> str:
+    data = reply.read()
+    try:
+        return str(json.loads(data)["message"])
+    except (ValueError, KeyError, TypeError):
+        return data.decode(errors="replace").strip() or f"HTTP {reply.status}"

@@ -1,0 +1,254 @@
+"""Image commands: `images`, `image inspect`, `tag`, `rmi`, `history`, `image prune`,
+`import`, `image bootstrap`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, BinaryIO
+
+from lamina.cli.client import Client, DaemonError
+from lamina.cli.format import ago, human_size, print_rows, render
+from lamina.cli.main import UsageError
+from lamina.cli.progress import show_stream
+
+
+def ls(client: Client, args: argparse.Namespace) -> int:
+    filters = _filters(args.filter)
+    if args.repository:
+        filters.setdefault("reference", []).append(args.repository)
+    images = client.get_json(
+        "/images/json", all=int(args.all), filters=json.dumps(filters) if filters else None
+    )
+    rows = [row for image in images for row in _image_rows(image, args)]
+    rows.sort(key=lambda r: -r["CreatedAt_"])
+    if args.quiet:
+        seen: list[str] = []
+        for row in rows:
+            if row["ID"] not in seen:
+                seen.append(row["ID"])
+        print("\n".join(seen)) if seen else None
+        return 0
+    columns = [("REPOSITORY", "Repository"), ("TAG", "Tag")]
+    if args.digests:
+        columns.append(("DIGEST", "Digest"))
+    columns += [("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+    print_rows(rows, fmt=args.format, columns=columns)
+    return 0
+
+
+def _image_rows(image: Mapping[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    image_id = image["Id"] if args.no_trunc else image["Id"].removeprefix("sha256:")[:12]
+    base = {
+        "ID": image_id,
+        "CreatedSince": ago(image["Created"]),
+        "CreatedAt_": image["Created"],
+        "Size": human_size(image["Size"]),
+        "Digest": "<none>",
+        "Containers": str(image.get("Containers", "N/A")),
+    }
+    digests = {d.split("@")[0]: d.split("@")[1] for d in image.get("RepoDigests") or []}
+    tags = image.get("RepoTags") or []
+    if not tags:
+        return [{**base, "Repository": "<none>", "Tag": "<none>"}]
+    rows = []
+    for tag in tags:
+        repo, _, name = tag.rpartition(":")
+        rows.append(
+            {**base, "Repository": repo, "Tag": name, "Digest": digests.get(repo, "<none>")}
+        )
+    return rows
+
+
+def inspect(client: Client, args: argparse.Namespace) -> int:
+    found: list[Any] = []
+    status = 0
+    for name in args.images:
+        try:
+            found.append(client.get_json(f"/images/{name}/json"))
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            print(f"Error response from daemon: {err}", file=sys.stderr)
+            status = 1
+    if args.format:
+        for item in found:
+            print(render(args.format, item))
+    else:
+        print(json.dumps(found, indent=4))
+    return status
+
+
+def tag(client: Client, args: argparse.Namespace) -> int:
+    from lamina.errors import InvalidArgument
+    from lamina.oci.reference import parse_normalized
+
+    try:
+        parse_normalized(args.target)
+    except InvalidArgument as err:
+        raise UsageError(
+            f'Error parsing reference: "{args.target}" is not a valid repository/tag: {err}'
+        ) from err
+    repo, tag_name = _split_tag(args.target)
+    client.request(
+        "POST", f"/images/{args.source}/tag", query={"repo": repo, "tag": tag_name}
+    ).close()
+    return 0
+
+
+def rm(client: Client, args: argparse.Namespace) -> int:
+    status = 0
+    for name in args.images:
+        try:
+            reply = client.request(
+                "DELETE",
+                f"/images/{name}",
+                query={"force": int(args.force), "noprune": int(args.no_prune)},
+            )
+        except DaemonError as err:
+            print(f"Error response from daemon: {err}", file=sys.stderr)
+            status = 1
+            continue
+        for record in reply.json():
+            for key, value in record.items():
+                print(f"{key}: {value}")
+        reply.close()
+    return status
+
+
+def history(client: Client, args: argparse.Namespace) -> int:
+    rows = client.get_json(f"/images/{args.image}/history")
+    if args.quiet:
+        for row in rows:
+            print(_short(row["Id"], args.no_trunc))
+        return 0
+    out = [
+        {
+            "ID": _short(row["Id"], args.no_trunc),
+            "CreatedSince": ago(row["Created"]) if args.human and row["Created"] else "N/A",
+            "CreatedBy": _created_by(row["CreatedBy"], args.no_trunc),
+            "Size": human_size(row["Size"]) if args.human else str(row["Size"]),
+            "Comment": row.get("Comment", ""),
+        }
+        for row in rows
+    ]
+    print_rows(
+        out,
+        fmt=args.format,
+        columns=[
+            ("IMAGE", "ID"),
+            ("CREATED", "CreatedSince"),
+            ("CREATED BY", "CreatedBy"),
+            ("SIZE", "Size"),
+            ("COMMENT", "Comment"),
+        ],
+    )
+    return 0
+
+
+def prune(client: Client, args: argparse.Namespace) -> int:
+    if not args.force:
+        what = (
+            "all images without at least one container associated to them"
+            if args.all
+            else "all dangling images"
+        )
+        print(
+            f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ",
+            end="",
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    filters = _filters(args.filter)
+    filters["dangling"] = ["false" if args.all else "true"]
+    reply = client.request("POST", "/images/prune", query={"filters": json.dumps(filters)})
+    result = reply.json()
+    reply.close()
+    deleted = result.get("ImagesDeleted") or []
+    if deleted:
+        print("Deleted Images:")
+        for record in deleted:
+            for key, value in record.items():
+                print(f"{key.lower()}: {value}")
+        print()
+    print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def import_(client: Client, args: argparse.Namespace) -> int:
+    repo, tag_name = _split_tag(args.reference) if args.reference else ("", "")
+    query = {
+        "fromSrc": "-",
+        "repo": repo or None,
+        "tag": tag_name or None,
+        "message": args.message or None,
+        "changes": args.change,
+    }
+    stream = _open_source(args.file)
+    try:
+        reply = client.request(
+            "POST",
+            "/images/create",
+            query=query,
+            body=stream,
+            headers={"Content-Type": "application/x-tar"},
+        )
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return show_stream(reply, quiet_status=False)
+
+
+def bootstrap(client: Client, args: argparse.Namespace) -> int:
+    reply = client.request(
+        "POST",
+        "/lamina/images/bootstrap",
+        query={"name": args.name, "tag": args.tag, "include": args.include},
+    )
+    return show_stream(reply)
+
+
+def _open_source(name: str) -> BinaryIO:
+    if name == "-":
+        return sys.stdin.buffer
+    if "://" in name:
+        raise UsageError(f"importing from a URL is not supported: {name}")
+    try:
+        return open(name, "rb")
+    except OSError as err:
+        raise UsageError(f"open {name}: {err.strerror.lower() if err.strerror else err}") from err
+
+
+def _split_tag(reference: str) -> tuple[str, str]:
+    name, at, digest = reference.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon] + at + digest, name[colon + 1 :]
+    return reference, ""
+
+
+def _filters(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value in values:
+        key, eq, rest = value.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {value}")
+        out.setdefault(key.strip().lower(), []).append(rest)
+    return out
+
+
+def _short(image_id: str, no_trunc: bool) -> str:
+    if no_trunc or not image_id.startswith("sha256:"):
+        return image_id
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def _created_by(text: str, no_trunc: bool) -> str:
+    text = text.replace("\t", " ").replace("\n", " ")
+    if no_trunc or len(text) <= 45:
+        return text
+    return text[:44] + "…"

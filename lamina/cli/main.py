@@ -1,0 +1,184 @@
+"""The `lamina` command: Docker's command names and flags over the Engine API.
+
+This module and everything it imports at start-up stay light (argparse, json, socket):
+the CLI's latency is a feature. Command implementations load only when chosen, and the
+engine itself is imported only by `lamina daemon`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from lamina import config
+from lamina.cli.client import Client, DaemonError, NoDaemon
+
+Command = Callable[[Client, argparse.Namespace], int | None]
+
+
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    target: str,
+    help_text: str,
+    aliases: Sequence[str] = (),
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, aliases=list(aliases))
+    parser.set_defaults(run_command=target)
+    return parser
+
+
+def _image_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, prefix: bool
+) -> None:
+    """Commands that exist both at top level (`images`, `rmi`) and under `image`."""
+    ls = _add(
+        sub, "ls" if prefix else "images", "images:ls", "List images", ["list"] if prefix else []
+    )
+    ls.add_argument("repository", nargs="?")
+    ls.add_argument("-a", "--all", action="store_true")
+    ls.add_argument("-q", "--quiet", action="store_true")
+    ls.add_argument("-f", "--filter", action="append", default=[])
+    ls.add_argument("--format")
+    ls.add_argument("--no-trunc", action="store_true")
+    ls.add_argument("--digests", action="store_true")
+    rm = _add(
+        sub,
+        "rm" if prefix else "rmi",
+        "images:rm",
+        "Remove one or more images",
+        ["remove"] if prefix else [],
+    )
+    rm.add_argument("images", nargs="+")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("--no-prune", action="store_true")
+    tag = _add(sub, "tag", "images:tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+    tag.add_argument("source")
+    tag.add_argument("target")
+    hist = _add(sub, "history", "images:history", "Show the history of an image")
+    hist.add_argument("image")
+    hist.add_argument("-H", "--human", default=True, type=lambda v: v.lower() != "false")
+    hist.add_argument("-q", "--quiet", action="store_true")
+    hist.add_argument("--no-trunc", action="store_true")
+    hist.add_argument("--format")
+    imp = _add(sub, "import", "images:import_", "Import a root filesystem tar as an image")
+    imp.add_argument("file")
+    imp.add_argument("reference", nargs="?")
+    imp.add_argument("-c", "--change", action="append", default=[])
+    imp.add_argument("-m", "--message", default="")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamina",
+        description="A Docker-compatible container engine with cached, shared layers.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _image_commands(sub, prefix=False)
+    image = sub.add_parser("image", help="Manage images").add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True
+    )
+    _image_commands(image, prefix=True)
+    insp = _add(image, "inspect", "images:inspect", "Display detailed information on images")
+    insp.add_argument("images", nargs="+")
+    insp.add_argument("-f", "--format")
+    prune = _add(image, "prune", "images:prune", "Remove unused images")
+    prune.add_argument("-a", "--all", action="store_true")
+    prune.add_argument("-f", "--force", action="store_true")
+    prune.add_argument("--filter", action="append", default=[])
+    boot = _add(
+        image,
+        "bootstrap",
+        "images:bootstrap",
+        "Make a base image without a registry: busybox, debian:bookworm",
+    )
+    boot.add_argument("name")
+    boot.add_argument("-t", "--tag")
+    boot.add_argument("--include", default="", help="extra Debian packages, comma-separated")
+    insp = _add(sub, "inspect", "images:inspect", "Return low-level information on objects")
+    insp.add_argument("images", nargs="+")
+    insp.add_argument("-f", "--format")
+    _add(sub, "version", "system:version", "Show the lamina version information")
+    _add(sub, "info", "system:info", "Display system-wide information")
+    system = sub.add_parser("system", help="Manage lamina").add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True
+    )
+    df = _add(system, "df", "system:df", "Show disk usage")
+    df.add_argument("-v", "--verbose", action="store_true")
+    _add(system, "info", "system:info", "Display system-wide information")
+    volume = sub.add_parser("volume", help="Manage volumes").add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True
+    )
+    vcreate = _add(volume, "create", "volumes:create", "Create a volume")
+    vcreate.add_argument("name", nargs="?")
+    vcreate.add_argument("--name", dest="name_flag", help=argparse.SUPPRESS)
+    vcreate.add_argument("-d", "--driver", default="local")
+    vcreate.add_argument("--label", action="append", default=[])
+    vcreate.add_argument("-o", "--opt", action="append", default=[])
+    vls = _add(volume, "ls", "volumes:ls", "List volumes", ["list"])
+    vls.add_argument("-q", "--quiet", action="store_true")
+    vls.add_argument("-f", "--filter", action="append", default=[])
+    vls.add_argument("--format")
+    vinsp = _add(
+        volume, "inspect", "volumes:inspect", "Display detailed information on one or more volumes"
+    )
+    vinsp.add_argument("volumes", nargs="+")
+    vinsp.add_argument("-f", "--format")
+    vrm = _add(volume, "rm", "volumes:rm", "Remove one or more volumes", ["remove"])
+    vrm.add_argument("volumes", nargs="+")
+    vrm.add_argument("-f", "--force", action="store_true")
+    vprune = _add(volume, "prune", "volumes:prune", "Remove unused local volumes")
+    vprune.add_argument("-a", "--all", action="store_true")
+    vprune.add_argument("-f", "--force", action="store_true")
+    vprune.add_argument("--filter", action="append", default=[])
+    _add(sub, "daemon", "daemon", "Run the lamina daemon in the foreground")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "run_command", None):
+        build_parser().print_help()
+        return 0
+    paths = config.from_env()
+    if args.run_command == "daemon":
+        return _daemon(paths)
+    module, _, function = args.run_command.partition(":")
+    command: Command = getattr(importlib.import_module(f"lamina.cli.{module}"), function)
+    try:
+        return command(Client(paths), args) or 0
+    except DaemonError as err:
+        print(f"Error response from daemon: {err}", file=sys.stderr)
+        return 1
+    except NoDaemon as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    except UsageError as err:
+        print(f"{err}" if str(err).startswith("Error") else f"Error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+class UsageError(Exception):
+    """A mistake the CLI can see before asking the daemon."""
+
+
+def _daemon(paths: config.Paths) -> int:
+    from lamina.api.daemon import serve
+    from lamina.errors import LaminaError
+
+    try:
+        serve(paths)
+    except LaminaError as err:
+        print(f"lamina daemon: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""`volume create`, `volume ls`, `volume inspect`, `volume rm`, `volume prune`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from lamina.cli.client import Client, DaemonError
+from lamina.cli.format import human_size, render, tabwrite
+from lamina.cli.main import UsageError
+
+# The headers docker's volume formatter gives each field, in `--format "table …"` too.
+_HEADERS = {
+    "Name": "VOLUME NAME",
+    "Driver": "DRIVER",
+    "Scope": "SCOPE",
+    "Mountpoint": "MOUNTPOINT",
+    "Labels": "LABELS",
+    "Links": "LINKS",
+    "Size": "SIZE",
+    "Group": "GROUP",
+    "Availability": "AVAILABILITY",
+    "Status": "STATUS",
+}
+_FIELD = re.compile(r"\{\{\s*\.(\w+)\s*\}\}")
+_DEFAULT_TABLE = "table {{.Driver}}\t{{.Name}}"
+
+
+def create(client: Client, args: argparse.Namespace) -> int:
+    if args.name and args.name_flag and args.name != args.name_flag:
+        raise UsageError(
+            "conflicting options: either specify --name or provide positional arg, not both"
+        )
+    body = {
+        "Name": args.name or args.name_flag or "",
+        "Driver": args.driver,
+        "DriverOpts": _pairs(args.opt),
+        "Labels": _pairs(args.label),
+    }
+    reply = client.request("POST", "/volumes/create", json_body=body)
+    print(reply.json()["Name"])
+    reply.close()
+    return 0
+
+
+def ls(client: Client, args: argparse.Namespace) -> int:
+    filters = _filters(args.filter)
+    reply = client.get_json("/volumes", filters=json.dumps(filters) if filters else None)
+    volumes = sorted(reply.get("Volumes") or [], key=lambda v: _natural(v["Name"]))
+    if args.quiet:
+        for volume in volumes:
+            print(volume["Name"])
+        return 0
+    rows = [_row(volume) for volume in volumes]
+    fmt = args.format or _DEFAULT_TABLE
+    if not fmt.startswith("table"):
+        for row in rows:
+            # Go's encoder writes JSON without spaces; docker's `--format json` shows it so.
+            print(json.dumps(row, separators=(",", ":")) if fmt == "json" else render(fmt, row))
+        return 0
+    template = fmt.removeprefix("table").strip().replace("\\t", "\t")
+    header = _FIELD.sub(lambda m: _HEADERS.get(m.group(1), m.group(1).upper()), template)
+    print(tabwrite([header, *(render(template, row) for row in rows)]))
+    return 0
+
+
+def inspect(client: Client, args: argparse.Namespace) -> int:
+    found: list[Any] = []
+    errors: list[str] = []
+    for name in args.volumes:
+        try:
+            found.append(client.get_json(f"/volumes/{name}"))
+        except DaemonError as err:
+            errors.append(str(err))
+    if args.format:
+        for item in found:
+            print(render(args.format, item))
+    else:
+        print(json.dumps(found, indent=4))
+    for message in errors:
+        print(f"Error response from daemon: {message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def rm(client: Client, args: argparse.Namespace) -> int:
+    errors: list[str] = []
+    for name in args.volumes:
+        try:
+            client.request(
+                "DELETE", f"/volumes/{name}", query={"force": "1"} if args.force else None
+            ).close()
+        except DaemonError as err:
+            errors.append(str(err))
+            continue
+        print(name)
+    for message in errors:
+        print(f"Error response from daemon: {message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def prune(client: Client, args: argparse.Namespace) -> int:
+    if not args.force:
+        which = "all" if args.all else "anonymous"
+        print(
+            f"WARNING! This will remove {which} local volumes not used by at least one "
+            "container.\nAre you sure you want to continue? [y/N] ",
+            end="",
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    filters = _filters(args.filter)
+    if args.all:
+        filters["all"] = ["true"]
+    reply = client.request("POST", "/volumes/prune", query={"filters": json.dumps(filters)})
+    result = reply.json()
+    reply.close()
+    deleted = result.get("VolumesDeleted") or []
+    if deleted:
+        print("Deleted Volumes:")
+        for name in deleted:
+            print(name)
+        print()
+    print(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}")
+    return 0
+
+
+def _row(volume: Mapping[str, Any]) -> dict[str, str]:
+    """The fields docker's volume formatter offers `--format`, in its JSON key order."""
+    labels = volume.get("Labels") or {}
+    return {
+        "Availability": "N/A",
+        "Driver": volume["Driver"],
+        "Group": "N/A",
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Links": "N/A",
+        "Mountpoint": volume["Mountpoint"],
+        "Name": volume["Name"],
+        "Scope": volume.get("Scope", "local"),
+        "Size": "N/A",
+        "Status": "N/A",
+    }
+
+
+def _natural(name: str) -> list[Any]:
+    # docker sorts volume names "naturally": vol2 before vol10.
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, _, rest = value.partition("=")
+        out[key] = rest
+    return out
+
+
+def _filters(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for value in values:
+        key, eq, rest = value.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {value}")
+        out.setdefault(key.strip().lower(), []).append(rest)
+    return out

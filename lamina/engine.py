@@ -1,0 +1,59 @@
+"""The composition root: one `Engine` wires the stores and services of an instance.
+
+The API layer and the tests hold an Engine; nothing below it knows the Engine exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lamina.config import Paths
+from lamina.errors import FailedPrecondition
+from lamina.images.records import ImageRecords
+from lamina.images.service import ImageService
+from lamina.store.content import ContentStore
+from lamina.store.layers.copy import CopyDriver
+from lamina.store.layers.driver import Driver
+from lamina.store.layers.overlay import OverlayDriver
+from lamina.store.layers.store import LayerStore
+from lamina.store.metadata import Metadata
+from lamina.volumes.service import VolumeService
+
+VERSION = "0.1.0"
+API_VERSION = "1.45"
+MIN_API_VERSION = "1.24"
+
+
+class Engine:
+    def __init__(self, paths: Paths, *, storage_driver: str | None = None) -> None:
+        self.paths = paths
+        paths.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.content = ContentStore(paths.root / "content")
+        self.metadata = Metadata(paths.root / "lamina.db")
+        layers_root = paths.root / "layers"
+        self.driver = choose_driver(
+            storage_driver or os.environ.get("LAMINA_STORAGE_DRIVER"), layers_root
+        )
+        self.layers = LayerStore(layers_root, self.driver)
+        self.images = ImageService(self.content, self.layers, ImageRecords(self.metadata))
+        self.volumes = VolumeService(paths.root / "volumes", self.metadata)
+
+    def close(self) -> None:
+        self.metadata.close()
+
+
+def choose_driver(name: str | None, layers_root: Path) -> Driver:
+    """The named storage driver, or overlay where the kernel offers it, else copy."""
+    layers_root.mkdir(parents=True, exist_ok=True)
+    if name in (None, "", "overlay", "overlay2"):
+        overlay = OverlayDriver(layers_root)
+        if overlay.supported():
+            return overlay
+        if name:
+            raise FailedPrecondition("storage driver overlay is not supported on this host")
+        return CopyDriver(layers_root)
+    if name in ("copy", "vfs"):
+        return CopyDriver(layers_root)
+    raise FailedPrecondition(f"unknown storage driver {name!r}: choose overlay or copy")

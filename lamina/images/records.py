@@ -1,0 +1,156 @@
+"""Image records: the rows that say which images exist and what names them.
+
+`ImageRecords` is the only code that reads or writes the image tables; the image
+service composes it with the content and layer stores. Names are always stored
+normalised (`docker.io/library/busybox:latest`) and shown familiar (`busybox:latest`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lamina.errors import NotFound
+from lamina.oci.digest import Digest
+from lamina.oci.reference import Reference, parse_normalized
+from lamina.store.metadata import Metadata, Row, Tx
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    id: Digest
+    manifest: Digest | None
+    created: float
+    size: int
+    parent: Digest | None
+    added: float
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    chain_id: Digest
+    diff_id: Digest
+    parent: Digest | None
+    size: int
+    blob: Digest | None
+    media_type: str | None
+
+
+class ImageRecords:
+    def __init__(self, db: Metadata) -> None:
+        self.db = db
+
+    def get(self, image_id: str) -> ImageRow | None:
+        row = self.db.one("SELECT * FROM images WHERE id = ?", (image_id,))
+        return _image(row) if row else None
+
+    def all(self) -> list[ImageRow]:
+        return [_image(r) for r in self.db.query("SELECT * FROM images ORDER BY created DESC")]
+
+    def ids_with_prefix(self, hex_prefix: str) -> list[Digest]:
+        rows = self.db.query(
+            "SELECT id FROM images WHERE id >= ? AND id < ?",
+            (f"sha256:{hex_prefix}", f"sha256:{hex_prefix}\uffff"),
+        )
+        return [Digest(r["id"]) for r in rows]
+
+    def image_for_ref(self, ref: Reference) -> Digest | None:
+        table = "repo_digests" if ref.digest and not ref.tag else "tags"
+        row = self.db.one(f"SELECT image_id FROM {table} WHERE ref = ?", (str(ref),))
+        return Digest(row["image_id"]) if row else None
+
+    def tags(self, image_id: str) -> list[Reference]:
+        rows = self.db.query("SELECT ref FROM tags WHERE image_id = ? ORDER BY ref", (image_id,))
+        return [parse_normalized(r["ref"]) for r in rows]
+
+    def digests(self, image_id: str) -> list[Reference]:
+        rows = self.db.query(
+            "SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref", (image_id,)
+        )
+        return [parse_normalized(r["ref"]) for r in rows]
+
+    def layers(self, image_id: str) -> list[LayerRow]:
+        rows = self.db.query(
+            "SELECT l.* FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id "
+            "WHERE il.image_id = ? ORDER BY il.position",
+            (image_id,),
+        )
+        return [_layer(r) for r in rows]
+
+    def all_layers(self) -> list[LayerRow]:
+        return [_layer(r) for r in self.db.query("SELECT * FROM layers")]
+
+    def layer_users(self, chain_id: str) -> int:
+        row = self.db.one("SELECT count(*) AS n FROM image_layers WHERE chain_id = ?", (chain_id,))
+        return int(row["n"]) if row else 0
+
+    def blob_users(self, digest: str) -> int:
+        row = self.db.one(
+            "SELECT (SELECT count(*) FROM images WHERE id = ?1 OR manifest = ?1)"
+            " + (SELECT count(*) FROM layers WHERE blob = ?1) AS n",
+            (digest,),
+        )
+        return int(row["n"]) if row else 0
+
+    def add(self, row: ImageRow, layers: list[LayerRow]) -> None:
+        with self.db.transaction() as tx:
+            for layer in layers:
+                _put_layer(tx, layer)
+            tx.execute(
+                "INSERT OR IGNORE INTO images (id, manifest, created, size, parent, added)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, row.manifest, row.created, row.size, row.parent, row.added),
+            )
+            for position, layer in enumerate(layers):
+                tx.execute(
+                    "INSERT OR IGNORE INTO image_layers (image_id, position, chain_id)"
+                    " VALUES (?, ?, ?)",
+                    (row.id, position, layer.chain_id),
+                )
+
+    def set_tag(self, ref: Reference, image_id: str) -> Digest | None:
+        """Point `ref` at `image_id`; returns the image it pointed at before, if other."""
+        table = "repo_digests" if ref.digest else "tags"
+        with self.db.transaction() as tx:
+            old = tx.query(f"SELECT image_id FROM {table} WHERE ref = ?", (str(ref),))
+            tx.execute(
+                f"INSERT OR REPLACE INTO {table} (ref, image_id) VALUES (?, ?)",
+                (str(ref), image_id),
+            )
+        previous = old[0]["image_id"] if old else None
+        return Digest(previous) if previous and previous != image_id else None
+
+    def untag(self, ref: Reference) -> None:
+        table = "repo_digests" if ref.digest and not ref.tag else "tags"
+        with self.db.transaction() as tx:
+            cur = tx.execute(f"DELETE FROM {table} WHERE ref = ?", (str(ref),))
+            if cur.rowcount == 0:
+                raise NotFound(f"No such image: {ref.familiar()}")
+
+    def delete(self, image_id: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
+            tx.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
+            tx.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
+            tx.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+    def delete_layer(self, chain_id: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))
+
+
+def _put_layer(tx: Tx, layer: LayerRow) -> None:
+    tx.execute(
+        "INSERT INTO layers (chain_id, diff_id, parent, size, blob, media_type)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chain_id) DO UPDATE SET"
+        " blob = coalesce(layers.blob, excluded.blob),"
+        " media_type = coalesce(layers.media_type, excluded.media_type)",
+        (layer.chain_id, layer.diff_id, layer.parent, layer.size, layer.blob, layer.media_type),
+    )
+
+
+def _image(r: Row) -> ImageRow:
+    return ImageRow(**{k: r[k] for k in r.keys()})  # noqa: SIM118 (sqlite3.Row has no __iter__ of keys)
+
+
+def _layer(r: Row) -> LayerRow:
+    return LayerRow(**{k: r[k] for k in r.keys()})  # noqa: SIM118

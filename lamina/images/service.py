@@ -1,0 +1,336 @@
+"""The image service: find, name, commit and remove images.
+
+An image is a config blob (its sha256 is the image ID, as in Docker), an OCI manifest
+blob lamina writes beside it, and the chain of layers its config's diff_ids name.
+Committing records all three in one transaction after every blob and layer is on
+disk; removing untags first (Docker's rules) and then frees what nothing else uses:
+layers no image stands on, blobs no image or layer names.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lamina.errors import Conflict, InvalidArgument, NotFound
+from lamina.images.records import ImageRecords, ImageRow, LayerRow
+from lamina.oci import mediatypes
+from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
+from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config, parse_rfc3339
+from lamina.oci.reference import Reference, looks_like_id, parse_normalized
+from lamina.store.content import ContentStore
+from lamina.store.layers.store import LayerStore
+
+Record = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Image:
+    """A resolved image: its row, its parsed config and the names that point at it."""
+
+    row: ImageRow
+    config: dict[str, Any]
+    tags: list[Reference]
+    digests: list[Reference]
+
+    @property
+    def id(self) -> Digest:
+        return self.row.id
+
+
+@dataclass(frozen=True)
+class CommittedLayer:
+    """A layer registered in the layer store, with the blob it came from."""
+
+    chain_id: Digest
+    diff_id: Digest
+    size: int
+    blob: Descriptor | None
+
+
+class ImageService:
+    def __init__(
+        self,
+        content: ContentStore,
+        layers: LayerStore,
+        records: ImageRecords,
+        *,
+        containers_using: Callable[[Digest], list[str]] = lambda _id: [],
+    ) -> None:
+        self.content = content
+        self.layers = layers
+        self.records = records
+        # Mutations that add or free blobs and layers take this lock, so a removal
+        # never frees something a commit in another thread is about to name.
+        self.lock = threading.RLock()
+        self._containers_using = containers_using
+
+    # -- lookup ---------------------------------------------------------------
+
+    def resolve(self, name: str) -> Digest:
+        """The image ID `name` refers to, tried as Docker does: a full ID, then a name
+        (tag or name@digest), then a short-ID prefix."""
+        if not name:
+            raise InvalidArgument("image name must not be empty")
+        hex_part = name.removeprefix("sha256:")
+        if is_digest(name) or is_hex(hex_part):
+            if self.records.get(f"sha256:{hex_part}") is None:
+                raise NotFound(f"No such image: {name}")
+            return Digest(f"sha256:{hex_part}")
+        ref = parse_normalized(name) if not name.startswith("sha256:") else None
+        if ref is not None:
+            found = self.records.image_for_ref(ref if ref.digest else ref.with_default_tag())
+            if found is not None:
+                return found
+        by_prefix = self._resolve_prefix(name)
+        if by_prefix is not None:
+            return by_prefix
+        raise NotFound(f"No such image: {_familiar_input(ref) if ref else name}")
+
+    def is_id(self, name: str) -> bool:
+        """Whether `name` resolves as an ID (full or short) rather than as a name."""
+        hex_part = name.removeprefix("sha256:")
+        if is_digest(name) or is_hex(hex_part):
+            return True
+        if not name.startswith("sha256:"):
+            ref = parse_normalized(name)
+            if self.records.image_for_ref(ref if ref.digest else ref.with_default_tag()):
+                return False
+        return self._resolve_prefix(name) is not None
+
+    def _resolve_prefix(self, name: str) -> Digest | None:
+        if not looks_like_id(name):
+            return None
+        matches = self.records.ids_with_prefix(name.removeprefix("sha256:"))
+        if len(matches) > 1:
+            raise InvalidArgument(f"ambiguous image ID {name!r}: matches {len(matches)} images")
+        return matches[0] if matches else None
+
+    def get(self, name: str) -> Image:
+        image_id = self.resolve(name)
+        return self.load(image_id)
+
+    def load(self, image_id: Digest) -> Image:
+        row = self.records.get(image_id)
+        if row is None:
+            raise NotFound(f"No such image: {image_id}")
+        config = parse_config(self.content.read(image_id))
+        return Image(row, config, self.records.tags(image_id), self.records.digests(image_id))
+
+    def all(self) -> list[Image]:
+        return [self.load(row.id) for row in self.records.all()]
+
+    def layer_rows(self, image_id: Digest) -> list[LayerRow]:
+        return self.records.layers(image_id)
+
+    # -- commit ---------------------------------------------------------------
+
+    def commit(
+        self,
+        config: dict[str, Any],
+        layers: list[CommittedLayer],
+        *,
+        tags: Sequence[Reference] = (),
+        parent: Digest | None = None,
+    ) -> Digest:
+        """Store `config` over already-registered `layers`; tag it; return its ID."""
+        diff_ids = [Digest(d) for d in config["rootfs"]["diff_ids"]]
+        if diff_ids != [layer.diff_id for layer in layers]:
+            raise InvalidArgument("image config diff_ids do not match the committed layers")
+        if [layer.chain_id for layer in layers] != chain_ids(diff_ids):
+            raise InvalidArgument("layer chain does not match the config's diff_ids")
+        with self.lock:
+            config_bytes = canonical_json(config)
+            image_id, config_size = self.content.write(config_bytes)
+            manifest_digest = self._write_manifest(image_id, config_size, layers)
+            row = ImageRow(
+                id=image_id,
+                manifest=manifest_digest,
+                created=_created(config),
+                size=sum(layer.size for layer in layers),
+                parent=parent,
+                added=time.time(),
+            )
+            self.records.add(row, _layer_rows(layers))
+            for ref in tags:
+                self.tag_id(image_id, ref)
+        return image_id
+
+    def _write_manifest(
+        self, config_digest: Digest, config_size: int, layers: list[CommittedLayer]
+    ) -> Digest:
+        descriptors = [
+            layer.blob or Descriptor(mediatypes.OCI_LAYER_TAR, layer.diff_id, layer.size)
+            for layer in layers
+        ]
+        config_desc = Descriptor(mediatypes.OCI_CONFIG, config_digest, config_size)
+        digest, _ = self.content.write(canonical_json(new_manifest(config_desc, descriptors)))
+        return digest
+
+    # -- names ----------------------------------------------------------------
+
+    def tag(self, source: str, repo: str, tag: str | None) -> Reference:
+        image_id = self.resolve(source)
+        ref = parse_normalized(repo)
+        if ref.digest:
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {repo}")
+        if tag:
+            if ref.tag:
+                raise InvalidArgument(f"invalid reference format: {repo}:{tag}")
+            ref = ref.with_tag(tag)
+        ref = ref.with_default_tag()
+        self.tag_id(image_id, ref)
+        return ref
+
+    def tag_id(self, image_id: Digest, ref: Reference) -> None:
+        if ref.name.endswith("/" + hex_of(image_id)) or looks_like_id(ref.familiar_name()):
+            raise InvalidArgument(f"refusing to create an ambiguous tag using digest: {ref}")
+        self.records.set_tag(ref, image_id)
+
+    # -- removal --------------------------------------------------------------
+
+    def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[Record]:
+        """Docker's `rmi`: untag, and delete the image once no name is left."""
+        with self.lock:
+            image_id = self.resolve(name)
+            tags = self.records.tags(image_id)
+            digests = self.records.digests(image_id)
+            records: list[Record] = []
+            if not self.is_id(name):
+                ref = parse_normalized(name)
+                ref = ref if ref.digest else ref.with_default_tag()
+                self.records.untag(ref)
+                records.append({"Untagged": ref.familiar()})
+                if self.records.tags(image_id) or self.records.digests(image_id):
+                    return records
+            elif _single_repository(tags, digests) or force:
+                self._check_containers(image_id, force=force)
+                for ref in [*tags, *digests]:
+                    self.records.untag(ref)
+                    records.append({"Untagged": ref.familiar()})
+            else:
+                raise Conflict(
+                    f"conflict: unable to delete {_short(image_id)} (must be forced) - "
+                    "image is referenced in multiple repositories"
+                )
+            self._check_containers(image_id, force=force)
+            records.extend(self._delete(image_id))
+            return records
+
+    def _check_containers(self, image_id: Digest, *, force: bool) -> None:
+        users = self._containers_using(image_id)
+        if users and not force:
+            raise Conflict(
+                f"conflict: unable to delete {_short(image_id)} (cannot be forced) - "
+                f"image is being used by container {users[0][:12]}"
+            )
+
+    def _delete(self, image_id: Digest) -> list[Record]:
+        row = self.records.get(image_id)
+        layers = self.records.layers(image_id)
+        self.records.delete(image_id)
+        records: list[Record] = [{"Deleted": image_id}]
+        for blob in (image_id, row.manifest if row else None):
+            if blob and self.records.blob_users(blob) == 0:
+                self.content.delete(Digest(blob))
+        for layer in reversed(layers):
+            if self.records.layer_users(layer.chain_id) == 0:
+                self.records.delete_layer(layer.chain_id)
+                self.layers.remove(layer.chain_id)
+                if layer.blob and self.records.blob_users(layer.blob) == 0:
+                    self.content.delete(layer.blob)
+                records.append({"Deleted": layer.chain_id})
+        return records
+
+    def prune(
+        self,
+        *,
+        dangling_only: bool = True,
+        until: float | None = None,
+        labels: Sequence[str] = (),
+    ) -> tuple[list[Record], int]:
+        """Remove unused images (dangling ones only, unless told otherwise)."""
+        deleted: list[Record] = []
+        reclaimed = 0
+        for image in self.all():
+            if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
+                continue
+            if self._containers_using(image.id):
+                continue
+            before = self.layers_size()
+            with self.lock:
+                for ref in [*image.tags, *image.digests]:
+                    self.records.untag(ref)
+                    deleted.append({"Untagged": ref.familiar()})
+                deleted.extend(self._delete(image.id))
+            reclaimed += before - self.layers_size()
+        return deleted, reclaimed
+
+    # -- accounting -----------------------------------------------------------
+
+    def layers_size(self) -> int:
+        return sum(layer.size for layer in self.records.all_layers())
+
+    def shared_size(self, image_id: Digest) -> int:
+        return sum(
+            layer.size
+            for layer in self.records.layers(image_id)
+            if self.records.layer_users(layer.chain_id) > 1
+        )
+
+    def containers_count(self, image_id: Digest) -> int:
+        return len(self._containers_using(image_id))
+
+
+def _layer_rows(layers: list[CommittedLayer]) -> list[LayerRow]:
+    rows: list[LayerRow] = []
+    for layer in layers:
+        rows.append(
+            LayerRow(
+                chain_id=layer.chain_id,
+                diff_id=layer.diff_id,
+                parent=rows[-1].chain_id if rows else None,
+                size=layer.size,
+                blob=layer.blob.digest if layer.blob else None,
+                media_type=layer.blob.media_type if layer.blob else None,
+            )
+        )
+    return rows
+
+
+def _created(config: dict[str, Any]) -> float:
+    created = config.get("created")
+    return parse_rfc3339(created) if isinstance(created, str) else 0.0
+
+
+def _single_repository(tags: list[Reference], digests: list[Reference]) -> bool:
+    return len(tags) <= 1 and len({ref.name for ref in [*tags, *digests]}) <= 1
+
+
+def _prunable(
+    image: Image, *, dangling_only: bool, until: float | None, labels: Sequence[str]
+) -> bool:
+    if dangling_only and (image.tags or image.digests):
+        return False
+    if until is not None and image.row.created >= until:
+        return False
+    image_labels = (image.config.get("config") or {}).get("Labels") or {}
+    return all(_label_matches(image_labels, want) for want in labels)
+
+
+def _label_matches(labels: dict[str, str], want: str) -> bool:
+    negate = want.startswith("!")
+    key, _, value = want.removeprefix("!").partition("=")
+    hit = key in labels and (not value or labels[key] == value)
+    return hit != negate
+
+
+def _short(image_id: str) -> str:
+    return hex_of(image_id)[:12]
+
+
+def _familiar_input(ref: Reference) -> str:
+    return ref.familiar() if ref.tag or ref.digest else ref.with_default_tag().familiar()

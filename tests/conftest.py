@@ -1,0 +1,132 @@
+"""Shared fixtures: a private lamina instance per test (own root, socket, device prefix)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lamina.config import Paths
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def needs_root() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@dataclass
+class Daemon:
+    paths: Paths
+    process: subprocess.Popen[bytes]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "LAMINA_ROOT": str(self.paths.root),
+            "LAMINA_HOST": self.paths.host,
+            "DOCKER_HOST": self.paths.host,
+            "LAMINA_NO_AUTOSTART": "1",
+            "DOCKER_CONFIG": str(self.paths.root / "docker"),
+        }
+
+    def lamina(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the lamina CLI against this daemon."""
+        return _run([sys.executable, "-m", "lamina", *args], self.env, input, check)
+
+    def docker(
+        self, *args: str, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real docker CLI against this daemon."""
+        return _run(["docker", *args], self.env, input, check)
+
+
+def _run(
+    cmd: list[str], env: dict[str, str], input: bytes | None, check: bool
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, env=env, input=input, capture_output=True, timeout=300)
+    result = subprocess.CompletedProcess(
+        proc.args,
+        proc.returncode,
+        proc.stdout.decode(errors="replace"),
+        proc.stderr.decode(errors="replace"),
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture
+def instance() -> Iterator[Paths]:
+    """A fresh root and socket in a short /tmp path (unix socket paths max 107 bytes)."""
+    base = Path(tempfile.mkdtemp(prefix="lam-", dir="/tmp"))
+    try:
+        yield Paths(root=base / "root", host=f"unix://{base}/lamina.sock")
+    finally:
+        _assert_no_mounts(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def start_daemon(paths: Paths) -> subprocess.Popen[bytes]:
+    paths.root.mkdir(parents=True, exist_ok=True)
+    log = open(paths.root.parent / "daemon.log", "ab")  # noqa: SIM115 (lives with the process)
+    env = {**os.environ, "LAMINA_ROOT": str(paths.root), "LAMINA_HOST": paths.host}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lamina", "daemon"], env=env, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 20
+    while not paths.socket.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("daemon did not start:\n" + daemon_log(paths))
+        time.sleep(0.02)
+    return process
+
+
+def stop_daemon(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def daemon_log(paths: Paths) -> str:
+    path = paths.root.parent / "daemon.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def daemon(instance: Paths) -> Iterator[Daemon]:
+    process = start_daemon(instance)
+    try:
+        yield Daemon(instance, process)
+    finally:
+        stop_daemon(process)
+        log = daemon_log(instance)
+        assert "Traceback" not in log, f"daemon logged a traceback:\n{log}"
+
+
+def _assert_no_mounts(base: Path) -> None:
+    with open("/proc/mounts", encoding="utf-8") as f:
+        left = [line for line in f if f" {base}" in line]
+    for line in reversed(left):
+        subprocess.run(["umount", "-l", line.split()[1]], check=False)
+    assert not left, f"mounts left behind: {left}"
