@@ -56,6 +56,34 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX image_layers_chain ON image_layers(chain_id);
     """,
+    # 1 → 2: volumes (their data lives in volumes/<name>/_data).
+    """
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        driver TEXT NOT NULL,           -- "local"
+        created REAL NOT NULL,          -- seconds since the epoch
+        labels TEXT NOT NULL,           -- JSON object of strings
+        options TEXT NOT NULL,          -- JSON object of strings (driver options)
+        populated REAL                  -- when image content was first copied in, or NULL
+    );
+    """,
+    # 2 → 3: containers; configs as the API received them, state as last observed.
+    """
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        image TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        config TEXT NOT NULL,           -- Docker's Config, JSON
+        host_config TEXT NOT NULL,      -- Docker's HostConfig, JSON
+        mounts TEXT NOT NULL,           -- resolved MountPoints, JSON
+        state TEXT NOT NULL,            -- State, JSON
+        path TEXT NOT NULL,
+        args TEXT NOT NULL
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    """,
 )
 
 Row = sqlite3.Row
