@@ -1,0 +1,1 @@
+"""Containers: OCI bundles, the runtime adapter, the per-container monitor, logs, stdio."""
