@@ -78,8 +78,12 @@ def instance() -> Iterator[Paths]:
     try:
         yield Paths(root=base / "root", host=f"unix://{base}/lamina.sock")
     finally:
+        leftovers = _processes_of(base)
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
         _assert_no_mounts(base)
         shutil.rmtree(base, ignore_errors=True)
+        assert not leftovers, f"processes of {base} left running: {leftovers}"
 
 
 def start_daemon(paths: Paths) -> subprocess.Popen[bytes]:
@@ -115,13 +119,29 @@ def daemon_log(paths: Paths) -> str:
 
 @pytest.fixture
 def daemon(instance: Paths) -> Iterator[Daemon]:
-    process = start_daemon(instance)
+    running = Daemon(instance, start_daemon(instance))
     try:
-        yield Daemon(instance, process)
+        yield running
     finally:
-        stop_daemon(process)
+        stop_daemon(running.process)  # a test may have restarted it
         log = daemon_log(instance)
         assert "Traceback" not in log, f"daemon logged a traceback:\n{log}"
+
+
+def _processes_of(base: Path) -> list[int]:
+    """Processes started for this instance (they carry its LAMINA_ROOT)."""
+    marker = f"LAMINA_ROOT={base}/".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 def _assert_no_mounts(base: Path) -> None:

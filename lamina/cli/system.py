@@ -67,9 +67,12 @@ def df(client: Client, args: argparse.Namespace) -> int:
     images = data.get("Images") or []
     active = sum(1 for i in images if i.get("Containers", 0) > 0)
     total = data.get("LayersSize", 0)
-    unused = sum(
-        i["Size"] - max(i.get("SharedSize", 0), 0) for i in images if i.get("Containers", 0) <= 0
+    # Docker's rule: what active images use uniquely is kept; the rest is reclaimable.
+    used = sum(
+        i["Size"] - max(i.get("SharedSize", 0), 0) for i in images if i.get("Containers", 0) > 0
     )
+    unused = total - used
+
     rows = [
         ["Images", str(len(images)), str(active), human_size(total), _reclaim(unused, total)],
         ["Containers", str(len(data.get("Containers") or [])), "0", "0B", "0B"],

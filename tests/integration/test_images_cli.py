@@ -139,3 +139,24 @@ def test_api_errors_and_version_prefix(daemon: Daemon) -> None:
     with pytest.raises(DaemonError) as err:
         client.get_json("/images/nosuch/json")
     assert err.value.status == 404
+
+
+def test_everything_written_validates_against_oci_schemas(daemon: Daemon, busybox: str) -> None:
+    import sqlite3
+
+    from tests.support.oci_schema import validate_oci
+
+    daemon.lamina("import", "-c", "EXPOSE 80", "-", "x:1", input=rootfs_tar({"a": b"1"}))
+    blobs = daemon.paths.root / "content" / "blobs" / "sha256"
+    db = sqlite3.connect(daemon.paths.root / "lamina.db")
+    rows = db.execute("SELECT id, manifest FROM images").fetchall()
+    db.close()
+    assert len(rows) == 2
+    for image_id, manifest in rows:
+        config = json.loads((blobs / image_id.removeprefix("sha256:")).read_bytes())
+        validate_oci(config, "config-schema.json")
+        doc = json.loads((blobs / manifest.removeprefix("sha256:")).read_bytes())
+        validate_oci(doc, "image-manifest-schema.json")
+        assert doc["config"]["digest"] == image_id
+        for layer in doc["layers"]:
+            assert (blobs / layer["digest"].removeprefix("sha256:")).stat().st_size == layer["size"]
