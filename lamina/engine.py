@@ -6,9 +6,14 @@ The API layer and the tests hold an Engine; nothing below it knows the Engine ex
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from lamina.config import Paths
+from lamina.containers.execs import ExecService
+from lamina.containers.records import ContainerRecords
+from lamina.containers.runner import Runner
+from lamina.containers.service import ContainerService
 from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
@@ -26,7 +31,14 @@ MIN_API_VERSION = "1.24"
 
 
 class Engine:
-    def __init__(self, paths: Paths, *, storage_driver: str | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        storage_driver: str | None = None,
+        runtime: str | None = None,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.paths = paths
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o711)
         paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -39,6 +51,23 @@ class Engine:
         self.layers = LayerStore(layers_root, self.driver)
         self.images = ImageService(self.content, self.layers, ImageRecords(self.metadata))
         self.volumes = VolumeService(paths.root / "volumes", self.metadata)
+        runner = Runner(
+            paths,
+            self.layers,
+            self.volumes,
+            runtime=runtime or os.environ.get("LAMINA_RUNTIME") or "runc",
+        )
+        self.containers = ContainerService(
+            ContainerRecords(self.metadata), self.images, self.volumes, runner, log=log
+        )
+        self.execs = ExecService(self.containers)
+        # Images and volumes ask who uses them; only the container records know.
+        self.images.containers_using = self.containers.using_image
+        self.volumes.users = self.containers.using_volume
+
+    def restore(self) -> None:
+        """After a daemon (re)start: adopt running containers, record exits meanwhile."""
+        self.containers.restore()
 
     def close(self) -> None:
         self.metadata.close()

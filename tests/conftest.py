@@ -94,12 +94,24 @@ def start_daemon(paths: Paths) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "lamina", "daemon"], env=env, stdout=log, stderr=log
     )
     deadline = time.monotonic() + 20
-    while not paths.socket.exists():
+    while not _answers(paths):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise AssertionError("daemon did not start:\n" + daemon_log(paths))
         time.sleep(0.02)
     return process
+
+
+def _answers(paths: Paths) -> bool:
+    # Connect, not just exists(): a killed daemon leaves its socket file behind.
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(str(paths.socket))
+        except OSError:
+            return False
+    return True
 
 
 def stop_daemon(process: subprocess.Popen[bytes]) -> None:
@@ -110,6 +122,27 @@ def stop_daemon(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def remove_all_containers(d: Daemon) -> None:
+    """Containers outlive the daemon by design; a test's must not outlive the test."""
+    if d.process.poll() is not None:
+        return
+    ids = d.lamina("ps", "-aq", "--no-trunc", check=False).stdout.split()
+    if ids:
+        d.lamina("rm", "-f", *ids, check=False)
+
+
+def assert_no_runtime_containers(paths: Paths) -> None:
+    root = paths.run_dir / "runc"
+    if not root.exists():
+        return
+    out = subprocess.run(
+        ["runc", "--root", str(root), "list", "-q"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for cid in out:
+        subprocess.run(["runc", "--root", str(root), "delete", "-f", cid], check=False)
+    assert not out, f"runc containers left behind: {out}"
 
 
 def daemon_log(paths: Paths) -> str:
@@ -123,7 +156,9 @@ def daemon(instance: Paths) -> Iterator[Daemon]:
     try:
         yield running
     finally:
+        remove_all_containers(running)
         stop_daemon(running.process)  # a test may have restarted it
+        assert_no_runtime_containers(instance)
         log = daemon_log(instance)
         assert "Traceback" not in log, f"daemon logged a traceback:\n{log}"
 

@@ -10,7 +10,7 @@ import threading
 import time
 from types import FrameType
 
-from lamina.api import images, system, volumes
+from lamina.api import containers, images, system, volumes
 from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
@@ -28,6 +28,7 @@ def build_router(engine: Engine) -> Router:
     system.register(router, engine)
     images.register(router, engine)
     volumes.register(router, engine)
+    containers.register(router, engine)
     return router
 
 
@@ -36,7 +37,8 @@ def serve(paths: Paths, *, ready: threading.Event | None = None) -> None:
     # Claim the root before Engine() sweeps temp files: they may be a live daemon's.
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     _claim_pid_file(paths)
-    engine = Engine(paths)
+    engine = Engine(paths, log=log)
+    engine.restore()
     sock = paths.socket
     sock.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):

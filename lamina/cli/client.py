@@ -45,6 +45,11 @@ class Reply:
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         self._length = int(headers.get("content-length", "-1"))
 
+    def head_only(self) -> None:
+        """A reply to HEAD has headers only, whatever Content-Length says."""
+        self._chunked = False
+        self._length = 0
+
     def chunks(self) -> Iterator[bytes]:
         if self._chunked:
             while True:
@@ -107,6 +112,8 @@ class Client:
             target += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
         _send(sock, method, target, body, headers or {})
         reply = _read_head(sock)
+        if method == "HEAD":
+            reply.head_only()
         if reply.status >= 400:
             message = _error_message(reply)
             reply.close()

@@ -70,6 +70,97 @@ def _image_commands(
     imp.add_argument("-m", "--message", default="")
 
 
+def _container_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, prefix: bool
+) -> None:
+    """Commands that exist both at top level (`ps`, `run`) and under `container`."""
+    from lamina.cli.containers_args import add_create_flags
+
+    for name, help_text in (
+        ("run", "Create and run a new container from an image"),
+        ("create", "Create a new container"),
+    ):
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("--help", action="help")
+        p.set_defaults(run_command=f"containers:{name}")
+        add_create_flags(p)
+    ps = _add(
+        sub,
+        "ls" if prefix else "ps",
+        "containers:ps",
+        "List containers",
+        ["ps", "list"] if prefix else [],
+    )
+    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("-q", "--quiet", action="store_true")
+    ps.add_argument("-f", "--filter", action="append", default=[])
+    ps.add_argument("-n", "--last", type=int, default=0)
+    ps.add_argument("--format")
+    ps.add_argument("--no-trunc", action="store_true")
+    ps.add_argument("-s", "--size", action="store_true")
+    for name, help_text in (
+        ("stop", "Stop one or more running containers"),
+        ("restart", "Restart one or more containers"),
+    ):
+        p = _add(sub, name, f"containers:{name}", help_text)
+        p.add_argument("containers", nargs="+")
+        p.add_argument("-t", "--time", "--timeout", type=int)
+        if name == "stop":
+            p.add_argument("-s", "--signal")
+    start = _add(sub, "start", "containers:start", "Start one or more stopped containers")
+    start.add_argument("containers", nargs="+")
+    start.add_argument("-a", "--attach", action="store_true")
+    start.add_argument("-i", "--interactive", action="store_true")
+    kill = _add(sub, "kill", "containers:kill", "Kill one or more running containers")
+    kill.add_argument("containers", nargs="+")
+    kill.add_argument("-s", "--signal", default="KILL")
+    wait = _add(sub, "wait", "containers:wait", "Block until containers stop, print exit codes")
+    wait.add_argument("containers", nargs="+")
+    rm = _add(
+        sub, "rm", "containers:rm", "Remove one or more containers", ["remove"] if prefix else []
+    )
+    rm.add_argument("containers", nargs="+")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("-v", "--volumes", action="store_true")
+    logs = _add(sub, "logs", "containers:logs", "Fetch the logs of a container")
+    logs.add_argument("container")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--tail", default="all")
+    logs.add_argument("--since")
+    logs.add_argument("--until")
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    ex = _add(sub, "exec", "containers:exec_", "Execute a command in a running container")
+    ex.add_argument("container")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    ex.add_argument("-i", "--interactive", action="store_true")
+    ex.add_argument("-t", "--tty", action="store_true")
+    ex.add_argument("-d", "--detach", action="store_true")
+    ex.add_argument("-e", "--env", action="append", default=[])
+    ex.add_argument("-w", "--workdir")
+    ex.add_argument("-u", "--user")
+    ex.add_argument("--privileged", action="store_true")
+    top = _add(sub, "top", "containers:top", "Display the running processes of a container")
+    top.add_argument("container")
+    top.add_argument("ps_args", nargs=argparse.REMAINDER)
+    ren = _add(sub, "rename", "containers:rename", "Rename a container")
+    ren.add_argument("container")
+    ren.add_argument("new_name")
+    cp = _add(sub, "cp", "containers:cp", "Copy files between a container and the host")
+    cp.add_argument("source")
+    cp.add_argument("dest")
+    att = _add(sub, "attach", "containers:attach", "Attach to a running container")
+    att.add_argument("container")
+    att.add_argument("--no-stdin", action="store_true")
+    if prefix:
+        insp = _add(sub, "inspect", "containers:inspect", "Display detailed information")
+        insp.add_argument("objects", nargs="+")
+        insp.add_argument("-f", "--format")
+        insp.set_defaults(type="container")
+        prune = _add(sub, "prune", "containers:prune", "Remove all stopped containers")
+        prune.add_argument("-f", "--force", action="store_true")
+        prune.add_argument("--filter", action="append", default=[])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lamina",
@@ -97,9 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("name")
     boot.add_argument("-t", "--tag")
     boot.add_argument("--include", default="", help="extra Debian packages, comma-separated")
-    insp = _add(sub, "inspect", "images:inspect", "Return low-level information on objects")
-    insp.add_argument("images", nargs="+")
+    insp = _add(sub, "inspect", "containers:inspect", "Return low-level information on objects")
+    insp.add_argument("objects", nargs="+")
     insp.add_argument("-f", "--format")
+    insp.add_argument("--type", choices=["container", "image"])
+    _container_commands(sub, prefix=False)
+    container = sub.add_parser("container", help="Manage containers").add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True
+    )
+    _container_commands(container, prefix=True)
     _add(sub, "version", "system:version", "Show the lamina version information")
     _add(sub, "info", "system:info", "Display system-wide information")
     system = sub.add_parser("system", help="Manage lamina").add_subparsers(

@@ -66,7 +66,7 @@ class ImageService:
         # Mutations that add or free blobs and layers take this lock, so a removal
         # never frees something a commit in another thread is about to name.
         self.lock = threading.RLock()
-        self._containers_using = containers_using
+        self.containers_using = containers_using
 
     # -- lookup ---------------------------------------------------------------
 
@@ -221,7 +221,7 @@ class ImageService:
             return records
 
     def _check_containers(self, image_id: Digest, *, force: bool) -> None:
-        users = self._containers_using(image_id)
+        users = self.containers_using(image_id)
         if users and not force:
             raise Conflict(
                 f"conflict: unable to delete {_short(image_id)} (cannot be forced) - "
@@ -258,7 +258,7 @@ class ImageService:
         for image in self.all():
             if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
                 continue
-            if self._containers_using(image.id):
+            if self.containers_using(image.id):
                 continue
             before = self.layers_size()
             with self.lock:
@@ -282,7 +282,7 @@ class ImageService:
         )
 
     def containers_count(self, image_id: Digest) -> int:
-        return len(self._containers_using(image_id))
+        return len(self.containers_using(image_id))
 
 
 def _layer_rows(layers: list[CommittedLayer]) -> list[LayerRow]:

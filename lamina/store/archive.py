@@ -35,7 +35,9 @@ from lamina.oci.digest import Digest
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-Whiteouts = Literal["overlay", "delete"]
+# "keep": `.wh.` names are ordinary files (a build context or an ADDed archive is not a
+# layer, and Docker extracts those without whiteout semantics).
+Whiteouts = Literal["overlay", "delete", "keep"]
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -193,7 +195,7 @@ class _Extractor:
             return  # the root itself: it keeps the mode the layer store gave it (as Docker)
         try:
             parent = self.parent(parts[:-1])
-            if parts[-1].startswith(WHITEOUT_PREFIX):
+            if parts[-1].startswith(WHITEOUT_PREFIX) and self.whiteouts != "keep":
                 self.whiteout(parent, parts[-1], member.name)
             else:
                 self.create(tf, member, _join(parent, parts[-1]))

@@ -1,0 +1,373 @@
+"""`/containers/*` and `/exec/*`: lifecycle, inspect, logs, attach, exec, archive."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from lamina.api.filters import Filters, bool_filter, parse_filters
+from lamina.api.http import HIJACKED, Request, Response
+from lamina.api.router import Router
+from lamina.api.streams import splice
+from lamina.containers import files, views
+from lamina.containers.logfile import read_log
+from lamina.containers.model import Container, Status
+from lamina.containers.monitor import client as monitor
+from lamina.containers.service import start_waiting
+from lamina.containers.state import State as MonitorState
+from lamina.containers.state import Status as MonitorStatus
+from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
+from lamina.engine import Engine
+from lamina.errors import InvalidArgument, NotFound
+from lamina.oci.image import parse_rfc3339
+
+RAW = "application/vnd.docker.raw-stream"
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+
+
+def register(router: Router, engine: Engine) -> None:
+    containers = engine.containers
+    execs = engine.execs
+
+    @router.route("POST", "/containers/create")
+    def create(req: Request) -> Response:
+        body = req.json() or {}
+        if not isinstance(body, dict):
+            raise InvalidArgument("container config must be a JSON object")
+        c = containers.create(body, name=req.arg("name") or None)
+        return Response.json({"Id": c.id, "Warnings": []}, 201)
+
+    @router.route("GET", "/containers/json")
+    def list_containers(req: Request) -> Any:
+        filters = parse_filters(
+            req,
+            {
+                "status",
+                "name",
+                "id",
+                "label",
+                "ancestor",
+                "exited",
+                "before",
+                "since",
+                "volume",
+                "health",
+                "network",
+            },
+        )
+        found = [c for c in containers.all() if _matches(engine, c, filters, all_=req.flag("all"))]
+        limit = req.int_arg("limit", -1)
+        if limit > 0:
+            found = found[:limit]
+        return [views.summary(c) for c in found]
+
+    @router.route("GET", "/containers/{ref}/json")
+    def inspect(req: Request, ref: str) -> Any:
+        c = containers.get(ref)
+        runner = containers.runner
+        return views.inspect(
+            c,
+            log_path=str(runner.log_path(c.id)),
+            container_dir=str(runner.dir(c.id)),
+            driver=engine.driver.name,
+            exec_ids=execs.for_container(c.id),
+        )
+
+    @router.route("POST", "/containers/{ref}/start")
+    def start(req: Request, ref: str) -> Response:
+        if containers.get(ref).state.running:
+            return Response(304)
+        containers.start(ref)
+        return Response(204)
+
+    @router.route("POST", "/containers/{ref}/stop")
+    def stop(req: Request, ref: str) -> Response:
+        timeout = req.arg("t") or req.arg("timeout")
+        stopped = containers.stop(
+            ref, timeout=int(timeout) if timeout else None, signal=req.arg("signal") or None
+        )
+        return Response(204 if stopped else 304)
+
+    @router.route("POST", "/containers/{ref}/restart")
+    def restart(req: Request, ref: str) -> Response:
+        timeout = req.arg("t")
+        containers.restart(ref, timeout=int(timeout) if timeout else None)
+        return Response(204)
+
+    @router.route("POST", "/containers/{ref}/kill")
+    def kill(req: Request, ref: str) -> Response:
+        containers.kill(ref, signal=req.arg("signal") or "SIGKILL")
+        return Response(204)
+
+    @router.route("POST", "/containers/{ref}/wait")
+    def wait(req: Request, ref: str) -> Response:
+        containers.get(ref)  # a 404 before the stream starts
+        condition = req.arg("condition") or "not-running"
+        return Response.stream(_wait_stream(engine, ref, condition))
+
+    @router.route("DELETE", "/containers/{ref}")
+    def remove(req: Request, ref: str) -> Response:
+        containers.remove(ref, force=req.flag("force"), volumes=req.flag("v"))
+        return Response(204)
+
+    @router.route("POST", "/containers/{ref}/rename")
+    def rename(req: Request, ref: str) -> Response:
+        containers.rename(ref, req.arg("name"))
+        return Response(204)
+
+    @router.route("POST", "/containers/prune")
+    def prune(req: Request) -> Any:
+        removed, reclaimed = containers.prune()
+        return {"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed}
+
+    @router.route("POST", "/containers/{ref}/resize")
+    def resize(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        if c.state.running:
+            monitor.control(
+                containers.runner.files(c.id),
+                "resize",
+                height=req.int_arg("h", 24),
+                width=req.int_arg("w", 80),
+            )
+        return Response(200)
+
+    @router.route("GET", "/containers/{ref}/logs")
+    def logs(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        if not (req.flag("stdout") or req.flag("stderr")):
+            raise InvalidArgument("Bad parameters: you must choose at least one stream")
+        return Response.stream(_log_stream(engine, c, req), RAW if c.tty else MULTIPLEXED)
+
+    @router.route("POST", "/containers/{ref}/attach")
+    def attach(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        request = AttachRequest(
+            stdin=req.flag("stdin"),
+            stdout=req.flag("stdout"),
+            stderr=req.flag("stderr"),
+            logs=req.flag("logs"),
+        )
+        client = req.hijack(RAW if c.tty else MULTIPLEXED)
+        try:
+            if request.logs:
+                for chunk in _log_stream(engine, c, req, follow=False):
+                    client.sendall(chunk)
+            if req.flag("stream"):
+                _attach_live(engine, c, client, request)
+        finally:
+            with contextlib.suppress(OSError):
+                client.shutdown(2)
+        return HIJACKED
+
+    @router.route("GET", "/containers/{ref}/top")
+    def top(req: Request, ref: str) -> Any:
+        return files.top(containers, containers.get(ref), req.arg("ps_args"))
+
+    @router.route("HEAD", "/containers/{ref}/archive")
+    def archive_stat(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        with files.container_root(containers, c) as root:
+            info = files.path_stat(root, _path_arg(req))
+        return Response(200, headers={"X-Docker-Container-Path-Stat": files.stat_header(info)})
+
+    @router.route("GET", "/containers/{ref}/archive")
+    def archive_get(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        path = _path_arg(req)
+        with files.container_root(containers, c) as root:
+            info = files.path_stat(root, path)
+            tar = files.read_archive(root, path)
+        return Response(
+            200,
+            _chunks(tar),
+            "application/x-tar",
+            {"X-Docker-Container-Path-Stat": files.stat_header(info)},
+        )
+
+    @router.route("PUT", "/containers/{ref}/archive")
+    def archive_put(req: Request, ref: str) -> Response:
+        c = containers.get(ref)
+        if c.host_config.get("ReadonlyRootfs") and not c.state.running:
+            raise InvalidArgument("container rootfs is marked read-only")
+        with files.container_root(containers, c) as root:
+            files.write_archive(root, _path_arg(req), req.body)
+        return Response(200)
+
+    @router.route("POST", "/containers/{ref}/exec")
+    def exec_create(req: Request, ref: str) -> Response:
+        ex = execs.create(ref, req.json() or {})
+        return Response.json({"Id": ex.id}, 201)
+
+    @router.route("POST", "/exec/{exec_id}/start")
+    def exec_start(req: Request, exec_id: str) -> Response:
+        body = req.json() or {}
+        detach = bool(body.get("Detach"))
+        ex = execs.get(exec_id)
+        tty = bool(body.get("Tty", ex.config.get("Tty")))
+        if detach:
+            execs.start(exec_id, attached=False, tty=tty)
+            return Response(200)
+        execs.start(exec_id, attached=True, tty=tty)
+        files = execs.files(ex)
+        request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
+        upstream = monitor.attach(files, request)
+        client = req.hijack(RAW if tty else MULTIPLEXED)
+        start_waiting(files)
+        splice(client, upstream, stdin=request.stdin)
+        return HIJACKED
+
+    @router.route("GET", "/exec/{exec_id}/json")
+    def exec_inspect(req: Request, exec_id: str) -> Any:
+        return execs.inspect(exec_id)
+
+    @router.route("POST", "/exec/{exec_id}/resize")
+    def exec_resize(req: Request, exec_id: str) -> Response:
+        ex = execs.get(exec_id)
+        if ex.started and not ex.done.is_set():
+            monitor.control(
+                execs.files(ex), "resize", height=req.int_arg("h", 24), width=req.int_arg("w", 80)
+            )
+        return Response(200)
+
+
+def _attach_live(engine: Engine, c: Container, client: Any, request: AttachRequest) -> None:
+    containers = engine.containers
+    waiter: _AttachAtStart | None = None
+    with containers.lock:
+        current = containers.get(c.id)
+        if current.state.running:
+            upstream = monitor.attach(containers.runner.files(c.id), request)
+        elif current.state.status in (Status.CREATED, Status.EXITED):
+            # `docker run`/`start -a` attach before they start: connect at start.
+            waiter = _AttachAtStart(engine, c.id, request)
+            containers.attach_hooks.setdefault(c.id, []).append(waiter.hook)
+        else:
+            return
+    if waiter is not None:
+        upstream = waiter.wait()
+    if upstream is not None:
+        splice(client, upstream, stdin=request.stdin)
+
+
+class _AttachAtStart:
+    def __init__(self, engine: Engine, cid: str, request: AttachRequest) -> None:
+        self.engine = engine
+        self.cid = cid
+        self.request = request
+        self.ready = threading.Event()
+        self.sock: Any = None
+
+    def hook(self, state: MonitorState) -> None:
+        """Called by start, after the monitor is up and before the process starts."""
+        if state.status != MonitorStatus.CREATE_FAILED:
+            files = self.engine.containers.runner.files(self.cid)
+            self.sock = monitor.attach(files, self.request)
+        self.ready.set()
+
+    def wait(self) -> Any:
+        while not self.ready.wait(1.0):
+            try:
+                self.engine.containers.get(self.cid)
+            except NotFound:
+                return None
+        return self.sock
+
+
+def _path_arg(req: Request) -> str:
+    path = req.arg("path")
+    if not path:
+        raise InvalidArgument("Bad parameter: path must not be empty")
+    return path
+
+
+def _chunks(f: Any) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+def _wait_stream(engine: Engine, ref: str, condition: str) -> Iterator[bytes]:
+    # Docker sends the headers at once, then the result when the condition is met.
+    yield b""
+    result = engine.containers.wait(ref, condition=condition)
+    yield json.dumps(result).encode() + b"\n"
+
+
+def _log_stream(
+    engine: Engine, c: Container, req: Request, *, follow: bool | None = None
+) -> Iterator[bytes]:
+    streams = {s for s in ("stdout", "stderr") if req.flag(s)} or {"stdout", "stderr"}
+    tail = req.arg("tail")
+    since = _time(req.arg("since"))
+    until = _time(req.arg("until"))
+    follow = req.flag("follow") if follow is None else follow
+    timestamps = req.flag("timestamps")
+
+    def stopped() -> bool:
+        try:
+            return not engine.containers.get(c.id).state.running
+        except NotFound:
+            return True
+
+    entries = read_log(
+        engine.containers.runner.log_path(c.id),
+        since=since,
+        until=until,
+        tail=int(tail) if tail and tail != "all" else None,
+        follow=follow,
+        stop=stopped,
+    )
+    for entry in entries:
+        if entry.stream not in streams:
+            continue
+        text = (entry.time + " " if timestamps else "") + entry.text
+        data = text.encode()
+        yield data if c.tty else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
+
+
+def _time(value: str) -> float | None:
+    if not value or value == "0":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return parse_rfc3339(value)
+
+
+def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> bool:
+    status = filters.get("status")
+    if not all_ and not status and not c.state.running:
+        return False
+    if status and str(c.state.status) not in status:
+        return False
+    if filters.get("name") and not any(n in c.name for n in filters["name"]):
+        return False
+    if filters.get("id") and not any(c.id.startswith(i) for i in filters["id"]):
+        return False
+    labels = c.config.get("Labels") or {}
+    for want in filters.get("label", []):
+        key, eq, value = want.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    if filters.get("exited") and (
+        c.state.status != Status.EXITED or str(c.state.exit_code) not in filters["exited"]
+    ):
+        return False
+    if filters.get("ancestor") and not any(_ancestor(engine, c, a) for a in filters["ancestor"]):
+        return False
+    if filters.get("volume") and not any(
+        m.name in filters["volume"] or m.destination in filters["volume"] for m in c.mounts
+    ):
+        return False
+    return bool_filter(filters, "dangling") is None
+
+
+def _ancestor(engine: Engine, c: Container, name: str) -> bool:
+    try:
+        return engine.images.resolve(name) == c.image_id
+    except Exception:
+        return c.image == name

@@ -1,0 +1,410 @@
+"""Container commands: run, create, start, stop, kill, restart, wait, rm, ps, logs, exec,
+inspect, top, rename, cp, attach, container prune."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+from lamina.cli import attach as streams
+from lamina.cli.client import Client, DaemonError
+from lamina.cli.containers_args import create_body
+from lamina.cli.format import ago, print_rows, render
+from lamina.cli.main import UsageError
+
+
+def run(client: Client, args: argparse.Namespace) -> int:
+    body = create_body(args, attach=not args.detach)
+    cid = _create(client, body, args.name)
+    if args.detach:
+        _start(client, cid)
+        print(cid)
+        return 0
+    condition = "removed" if args.rm else "next-exit"
+    waiter = _Waiter(client, cid, condition)
+    reply = streams.hijack(
+        client,
+        f"/containers/{cid}/attach",
+        query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(args.interactive)},
+    )
+    try:
+        _start(client, cid)
+    except DaemonError as err:
+        reply.close()
+        return _start_failed(err)
+    streams.pump(
+        reply,
+        tty=args.tty,
+        stdin=args.interactive,
+        resize=lambda h, w: _resize(client, f"/containers/{cid}/resize", h, w),
+    )
+    reply.close()
+    return waiter.result()
+
+
+def create(client: Client, args: argparse.Namespace) -> int:
+    print(_create(client, create_body(args, attach=False), args.name))
+    return 0
+
+
+def _create(client: Client, body: dict[str, Any], name: str | None) -> str:
+    reply = client.request("POST", "/containers/create", query={"name": name}, json_body=body)
+    result = reply.json()
+    reply.close()
+    for warning in result.get("Warnings") or []:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return str(result["Id"])
+
+
+def _start(client: Client, cid: str) -> None:
+    client.request("POST", f"/containers/{cid}/start").close()
+
+
+def _start_failed(err: DaemonError) -> int:
+    message = str(err)
+    print(f"lamina: Error response from daemon: {message}", file=sys.stderr)
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
+
+
+def _resize(client: Client, path: str, height: int, width: int) -> None:
+    client.request("POST", path, query={"h": height, "w": width}).close()
+
+
+class _Waiter:
+    """`POST /wait` sent before start, as docker does, so no exit can be missed."""
+
+    def __init__(self, client: Client, cid: str, condition: str) -> None:
+        self.code = 125
+        self._thread = threading.Thread(
+            target=self._wait, args=(client, cid, condition), daemon=True
+        )
+        self._thread.start()
+
+    def _wait(self, client: Client, cid: str, condition: str) -> None:
+        try:
+            reply = client.request(
+                "POST", f"/containers/{cid}/wait", query={"condition": condition}
+            )
+            self.code = int(reply.json().get("StatusCode", 125))
+            reply.close()
+        except (DaemonError, OSError, ValueError):
+            self.code = 125
+
+    def result(self) -> int:
+        self._thread.join()
+        return self.code
+
+
+def start(client: Client, args: argparse.Namespace) -> int:
+    if args.attach and len(args.containers) == 1:
+        cid = args.containers[0]
+        info = client.get_json(f"/containers/{cid}/json")
+        waiter = _Waiter(client, info["Id"], "next-exit")
+        reply = streams.hijack(
+            client,
+            f"/containers/{cid}/attach",
+            query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(args.interactive)},
+        )
+        _start(client, cid)
+        streams.pump(
+            reply, tty=bool(info["Config"].get("Tty")), stdin=args.interactive, resize=None
+        )
+        return waiter.result()
+    return _each(args.containers, lambda c: _start(client, c))
+
+
+def stop(client: Client, args: argparse.Namespace) -> int:
+    query = {"t": args.time, "signal": args.signal}
+    return _each(
+        args.containers,
+        lambda c: client.request("POST", f"/containers/{c}/stop", query=query).close(),
+    )
+
+
+def restart(client: Client, args: argparse.Namespace) -> int:
+    return _each(
+        args.containers,
+        lambda c: client.request(
+            "POST", f"/containers/{c}/restart", query={"t": args.time}
+        ).close(),
+    )
+
+
+def kill(client: Client, args: argparse.Namespace) -> int:
+    return _each(
+        args.containers,
+        lambda c: client.request(
+            "POST", f"/containers/{c}/kill", query={"signal": args.signal}
+        ).close(),
+    )
+
+
+def wait(client: Client, args: argparse.Namespace) -> int:
+    status = 0
+    for name in args.containers:
+        try:
+            reply = client.request("POST", f"/containers/{name}/wait")
+            print(reply.json()["StatusCode"])
+            reply.close()
+        except DaemonError as err:
+            print(f"Error response from daemon: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def rm(client: Client, args: argparse.Namespace) -> int:
+    query = {"force": int(args.force), "v": int(args.volumes)}
+    return _each(
+        args.containers, lambda c: client.request("DELETE", f"/containers/{c}", query=query).close()
+    )
+
+
+def _each(names: list[str], action: Any) -> int:
+    """Docker's pattern: act on each, print its name, report errors and go on."""
+    status = 0
+    for name in names:
+        try:
+            action(name)
+            print(name)
+        except DaemonError as err:
+            print(f"Error response from daemon: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def ps(client: Client, args: argparse.Namespace) -> int:
+    filters: dict[str, list[str]] = {}
+    for value in args.filter:
+        key, eq, rest = value.partition("=")
+        if not eq:
+            raise UsageError(f"bad format of filter (expected name=value): {value}")
+        filters.setdefault(key, []).append(rest)
+    found = client.get_json(
+        "/containers/json",
+        all=int(args.all or bool(args.last)),
+        filters=json.dumps(filters) if filters else None,
+        limit=args.last or None,
+    )
+    if args.quiet:
+        for c in found:
+            print(c["Id"] if args.no_trunc else c["Id"][:12])
+        return 0
+    rows = [_ps_row(c, args.no_trunc) for c in found]
+    print_rows(
+        rows,
+        fmt=args.format,
+        columns=[
+            ("CONTAINER ID", "ID"),
+            ("IMAGE", "Image"),
+            ("COMMAND", "Command"),
+            ("CREATED", "RunningFor"),
+            ("STATUS", "Status"),
+            ("PORTS", "Ports"),
+            ("NAMES", "Names"),
+        ],
+    )
+    return 0
+
+
+def _ps_row(c: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    command = c["Command"] if no_trunc or len(c["Command"]) <= 20 else c["Command"][:19] + "…"
+    return {
+        "ID": c["Id"] if no_trunc else c["Id"][:12],
+        "Image": c["Image"],
+        "Command": f'"{command}"',
+        "RunningFor": ago(c["Created"]),
+        "CreatedAt": c["Created"],
+        "Status": c["Status"],
+        "State": c["State"],
+        "Ports": _ports(c.get("Ports") or []),
+        "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+        "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
+        "Mounts": ",".join(m.get("Name") or m["Source"] for m in c.get("Mounts") or []),
+    }
+
+
+def _ports(ports: list[dict[str, Any]]) -> str:
+    out = []
+    for p in ports:
+        if p.get("PublicPort"):
+            out.append(
+                f"{p.get('IP', '0.0.0.0')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+            )
+        else:
+            out.append(f"{p['PrivatePort']}/{p['Type']}")
+    return ", ".join(out)
+
+
+def logs(client: Client, args: argparse.Namespace) -> int:
+    info = client.get_json(f"/containers/{args.container}/json")
+    reply = client.request(
+        "GET",
+        f"/containers/{args.container}/logs",
+        query={
+            "stdout": 1,
+            "stderr": 1,
+            "follow": int(args.follow),
+            "tail": args.tail,
+            "since": args.since,
+            "until": args.until,
+            "timestamps": int(args.timestamps),
+        },
+    )
+    try:
+        if info["Config"].get("Tty"):
+            for chunk in reply.chunks():
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+        else:
+            _print_frames(reply)
+    finally:
+        reply.close()
+    return 0
+
+
+def _print_frames(reply: Any) -> None:
+    from lamina.containers.stdio import decode_frames
+
+    pending = b""
+    outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}
+    for chunk in reply.chunks():
+        frames, pending = decode_frames(pending + chunk)
+        for frame in frames:
+            out = outs.get(frame.stream, sys.stderr.buffer)
+            out.write(frame.payload)
+            out.flush()
+
+
+def exec_(client: Client, args: argparse.Namespace) -> int:
+    body = {
+        "AttachStdin": args.interactive,
+        "AttachStdout": not args.detach,
+        "AttachStderr": not args.detach,
+        "Tty": args.tty,
+        "Cmd": args.command,
+        "Env": args.env,
+        "WorkingDir": args.workdir or "",
+        "User": args.user or "",
+        "Privileged": args.privileged,
+    }
+    if args.tty:
+        body["ConsoleSize"] = streams.terminal_size()
+    reply = client.request("POST", f"/containers/{args.container}/exec", json_body=body)
+    exec_id = reply.json()["Id"]
+    reply.close()
+    if args.detach:
+        client.request("POST", f"/exec/{exec_id}/start", json_body={"Detach": True}).close()
+        return 0
+    stream = streams.hijack(
+        client, f"/exec/{exec_id}/start", json_body={"Detach": False, "Tty": args.tty}
+    )
+    streams.pump(
+        stream,
+        tty=args.tty,
+        stdin=args.interactive,
+        resize=lambda h, w: _resize(client, f"/exec/{exec_id}/resize", h, w),
+    )
+    stream.close()
+    code = client.get_json(f"/exec/{exec_id}/json").get("ExitCode")
+    return int(code) if code is not None else 0
+
+
+def inspect(client: Client, args: argparse.Namespace) -> int:
+    """`inspect` of containers or images (Docker tries containers first)."""
+    found: list[Any] = []
+    status = 0
+    kinds = {"container": ["containers"], "image": ["images"]}.get(
+        getattr(args, "type", None) or "", ["containers", "images"]
+    )
+    for name in args.objects:
+        item = _inspect_one(client, name, kinds)
+        if item is None:
+            print(f"Error: No such object: {name}", file=sys.stderr)
+            status = 1
+        else:
+            found.append(item)
+    if args.format:
+        for item in found:
+            print(render(args.format, item))
+    else:
+        print(json.dumps(found, indent=4))
+    return status
+
+
+def _inspect_one(client: Client, name: str, kinds: list[str]) -> Any:
+    for kind in kinds:
+        try:
+            return client.get_json(f"/{kind}/{name}/json")
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+    return None
+
+
+def top(client: Client, args: argparse.Namespace) -> int:
+    from lamina.cli.format import tabwrite
+
+    result = client.get_json(
+        f"/containers/{args.container}/top", ps_args=" ".join(args.ps_args) or None
+    )
+    print(tabwrite(["\t".join(result["Titles"])] + ["\t".join(row) for row in result["Processes"]]))
+    return 0
+
+
+def rename(client: Client, args: argparse.Namespace) -> int:
+    client.request(
+        "POST", f"/containers/{args.container}/rename", query={"name": args.new_name}
+    ).close()
+    return 0
+
+
+def prune(client: Client, args: argparse.Namespace) -> int:
+    if not args.force:
+        print(
+            "WARNING! This will remove all stopped containers.\n"
+            "Are you sure you want to continue? [y/N] ",
+            end="",
+            flush=True,
+        )
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    reply = client.request("POST", "/containers/prune")
+    result = reply.json()
+    reply.close()
+    deleted = result.get("ContainersDeleted") or []
+    if deleted:
+        print("Deleted Containers:\n" + "\n".join(deleted) + "\n")
+    print("Total reclaimed space: 0B")
+    return 0
+
+
+def attach(client: Client, args: argparse.Namespace) -> int:
+    info = client.get_json(f"/containers/{args.container}/json")
+    tty = bool(info["Config"].get("Tty"))
+    stdin = not args.no_stdin and bool(info["Config"].get("OpenStdin"))
+    waiter = _Waiter(client, info["Id"], "next-exit")
+    reply = streams.hijack(
+        client,
+        f"/containers/{args.container}/attach",
+        query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(stdin)},
+    )
+    streams.pump(
+        reply,
+        tty=tty,
+        stdin=stdin,
+        resize=lambda h, w: _resize(client, f"/containers/{args.container}/resize", h, w),
+    )
+    return waiter.result()
+
+
+def cp(client: Client, args: argparse.Namespace) -> int:
+    from lamina.cli.copy import copy
+
+    return copy(client, args.source, args.dest)

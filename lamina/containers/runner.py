@@ -1,0 +1,227 @@
+"""Starting a container: mount its root filesystem, write its bundle, spawn its monitor.
+
+Layout of one container:
+
+    <root>/containers/<id>/upper, work    its writable layer (overlay) or full copy (copy)
+    <root>/containers/<id>/rootfs         where the root filesystem is mounted while it runs
+    <root>/containers/<id>/bundle/        config.json for the runtime
+    <root>/containers/<id>/hosts, hostname, resolv.conf
+    <root>/containers/<id>/<id>-json.log  its log, in Docker's json-file format
+    <run>/c/<id[:16]>/                    its monitor's state file and sockets (short path:
+                                          unix socket names are limited to 107 bytes)
+
+The root filesystem is mounted in the host's mount namespace (as Docker does) so `cp`,
+`export` and volume copy-up can reach it; it is unmounted when the container stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+from subprocess import Popen
+from typing import Any
+
+from lamina.config import Paths
+from lamina.containers import etcfiles
+from lamina.containers.model import Container
+from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.options import Options
+from lamina.containers.mounts import runtime_mounts
+from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
+from lamina.containers.state import MonitorFiles
+from lamina.containers.state import State as MonitorState
+from lamina.containers.users import resolve_in_root
+from lamina.errors import InvalidArgument
+from lamina.store.layers.store import LayerStore
+from lamina.store.mount import is_mounted, mount, unmount
+from lamina.volumes import VolumeService
+
+INIT_BINARY = Path("/usr/bin/tini-static")
+
+
+class Runner:
+    def __init__(
+        self, paths: Paths, layers: LayerStore, volumes: VolumeService, *, runtime: str = "runc"
+    ) -> None:
+        self.paths = paths
+        self.layers = layers
+        self.volumes = volumes
+        self.runtime = runtime
+        self.root = paths.root / "containers"
+        self.runtime_root = paths.run_dir / "runc"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- where things are -----------------------------------------------------
+
+    def dir(self, cid: str) -> Path:
+        return self.root / cid
+
+    def rootfs(self, cid: str) -> Path:
+        return self.dir(cid) / "rootfs"
+
+    def log_path(self, cid: str) -> Path:
+        return self.dir(cid) / f"{cid}-json.log"
+
+    def files(self, cid: str, exec_id: str | None = None) -> MonitorFiles:
+        return MonitorFiles(self.paths.run_dir / "c" / cid[:16], exec_id)
+
+    # -- create / remove ------------------------------------------------------
+
+    def prepare(self, cid: str, chain_id: str | None) -> None:
+        """Make the container's writable layer (done once, at create)."""
+        base = self.dir(cid)
+        for name in ("upper", "work", "rootfs", "bundle"):
+            (base / name).mkdir(parents=True, exist_ok=True)
+        if chain_id:
+            self.layers.prepare_rw(chain_id, base / "upper", base / "work")  # type: ignore[arg-type]
+
+    def destroy(self, cid: str) -> None:
+        self.unmount(cid)
+        shutil.rmtree(self.dir(cid), ignore_errors=True)
+        shutil.rmtree(self.files(cid).dir, ignore_errors=True)
+
+    # -- start ----------------------------------------------------------------
+
+    def mount_rootfs(self, c: Container, chain_id: str | None) -> Path:
+        rootfs = self.rootfs(c.id)
+        if is_mounted(rootfs):
+            return rootfs
+        if chain_id is None:  # FROM scratch: an empty root, writable in upper
+            mount_spec = [_bind(self.dir(c.id) / "upper")]
+        else:
+            base = self.dir(c.id)
+            mount_spec = self.layers.mounts(chain_id, base / "upper", base / "work")  # type: ignore[arg-type]
+        for m in mount_spec:
+            mount(m, rootfs)
+        return rootfs
+
+    def unmount(self, cid: str) -> None:
+        rootfs = self.rootfs(cid)
+        while is_mounted(rootfs):
+            unmount(rootfs)
+
+    def copy_up_volumes(self, c: Container, rootfs: Path) -> None:
+        """Fill empty volumes from the image's content at their destination, as Docker."""
+        for point in c.mounts:
+            if point.type != "volume" or "nocopy" in point.options:
+                continue
+            try:
+                source = resolve_in_root(rootfs, point.destination)
+            except InvalidArgument:
+                continue
+            if source.is_dir():
+                self.volumes.copy_up(point.name, source)
+
+    def write_bundle(self, c: Container, rootfs: Path, argv: list[str]) -> Path:
+        base = self.dir(c.id)
+        etc = etcfiles.write_etc_files(
+            base,
+            hostname=_hostname(c),
+            extra_hosts=c.host_config.get("ExtraHosts") or [],
+            dns=c.host_config.get("Dns") or [],
+            dns_search=c.host_config.get("DnsSearch") or [],
+        )
+        etc_mounts = tuple(
+            MountSpec(dest, "bind", str(src), ("rbind", "rprivate"))
+            for dest, src in etc.items()
+            if dest not in {p.destination for p in c.mounts}
+        )
+        spec = build_spec(self.spec_input(c, rootfs, argv, etc_mounts))
+        path = base / "bundle" / "config.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(spec))
+        os.replace(tmp, path)
+        return path.parent
+
+    def spec_input(
+        self, c: Container, rootfs: Path, argv: list[str], extra: tuple[MountSpec, ...] = ()
+    ) -> SpecInput:
+        hc = c.host_config
+        security = hc.get("SecurityOpt") or []
+        return SpecInput(
+            args=argv,
+            env=list(c.config.get("Env") or []),
+            cwd=c.config.get("WorkingDir") or "/",
+            user=c.config.get("User") or "",
+            rootfs=rootfs,
+            hostname=_hostname(c),
+            terminal=c.tty,
+            readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
+            mounts=(*extra, *runtime_mounts(list(c.mounts))),
+            resources=_resources(hc),
+            privileged=bool(hc.get("Privileged")),
+            cap_add=tuple(hc.get("CapAdd") or ()),
+            cap_drop=tuple(hc.get("CapDrop") or ()),
+            no_new_privileges=any(
+                o.split("=")[0].split(":")[0] == "no-new-privileges" and not o.endswith("false")
+                for o in security
+            ),
+            seccomp=_seccomp(security),
+            host_network=hc.get("NetworkMode") == "host",
+            cgroups_path=f"/lamina/{c.id}",
+            init=str(INIT_BINARY) if hc.get("Init") else None,
+            shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
+            annotations={"org.lamina.container.name": c.name},
+        )
+
+    def spawn(
+        self, c: Container, bundle: Path, *, wait_attach: bool
+    ) -> tuple[Popen[bytes], MonitorState]:
+        files = self.files(c.id)
+        shutil.rmtree(files.dir, ignore_errors=True)
+        files.dir.mkdir(parents=True)
+        size = c.host_config.get("ConsoleSize") or None
+        opts = Options(
+            id=c.id,
+            state_dir=files.dir,
+            runtime_root=self.runtime_root,
+            bundle=bundle,
+            log=self.log_path(c.id),
+            runtime=self.runtime,
+            tty=c.tty,
+            stdin=bool(c.config.get("OpenStdin")),
+            stdin_once=bool(c.config.get("StdinOnce")),
+            wait_attach=wait_attach,
+            console_size=(int(size[0]), int(size[1])) if size and all(size) else None,
+        )
+        return monitor.spawn(opts, stderr=self.dir(c.id) / "monitor.log")
+
+
+def _bind(source: Path) -> Any:
+    from lamina.store.mount import Mount
+
+    return Mount("bind", str(source), options=("rbind", "rw"))
+
+
+def _hostname(c: Container) -> str:
+    return str(c.config.get("Hostname") or c.id[:12])
+
+
+def _resources(hc: dict[str, Any]) -> Resources:
+    memory = int(hc.get("Memory") or 0) or None
+    swap = int(hc.get("MemorySwap") or 0)
+    if memory and swap == 0:
+        swap = 2 * memory  # Docker's default: as much swap as memory
+    return Resources(
+        memory=memory,
+        memory_swap=swap or None,
+        nano_cpus=int(hc.get("NanoCpus") or 0) or None,
+        cpu_shares=int(hc.get("CpuShares") or 0) or None,
+        pids_limit=int(hc.get("PidsLimit") or 0) or None,
+    )
+
+
+def _seccomp(security: list[str]) -> str:
+    for option in security:
+        key, _, value = option.replace(":", "=", 1).partition("=")
+        if key == "seccomp":
+            return value
+    return "default"
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -1,0 +1,216 @@
+"""Containers end to end on runc: lifecycle, volumes, logs, exec, cp, daemon restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from tests.conftest import Daemon, start_daemon
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
+)
+
+
+@pytest.fixture
+def busybox(daemon: Daemon) -> str:
+    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
+
+
+def test_exit_codes_and_missing_things(daemon: Daemon, busybox: str) -> None:
+    assert daemon.lamina("run", "--rm", "busybox", "echo", "hello").stdout == "hello\n"
+    assert (
+        daemon.lamina("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+    )
+    missing = daemon.lamina("run", "--rm", "busybox", "nosuchcmd", check=False)
+    assert missing.returncode == 127
+    assert 'exec: "nosuchcmd": executable file not found in $PATH' in missing.stderr
+    no_image = daemon.lamina("run", "--rm", "nosuchimage", check=False)
+    assert no_image.returncode != 0 and "No such image: nosuchimage:latest" in no_image.stderr
+    assert daemon.lamina("ps", "-aq").stdout == ""  # --rm removed them, failures included
+    assert "Traceback" not in missing.stderr + no_image.stderr
+
+
+def test_stdin_env_workdir_user(daemon: Daemon, busybox: str) -> None:
+    out = daemon.lamina("run", "--rm", "-i", "busybox", "cat", input=b"piped\n").stdout
+    assert out == "piped\n"
+    out = daemon.lamina(
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "--hostname",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u) $(hostname)",
+    ).stdout
+    assert out.split() == ["1", "/tmp", "65534", "box"]
+
+
+def test_seed_volume_experiment(daemon: Daemon, busybox: str) -> None:
+    """The seed: data written by a database container is lost without a volume and
+    kept with `-v sample_volume:/data/db` across stop, rm and a new container."""
+    write = "mkdir -p /data/db && echo record-1 >> /data/db/records && cat /data/db/records"
+    read = "cat /data/db/records 2>/dev/null || echo no-records"
+    daemon.lamina("run", "-d", "--name", "db", "busybox", "sh", "-c", write + "; sleep 60")
+    daemon.lamina("stop", "-t", "1", "db")
+    daemon.lamina("rm", "db")
+    assert daemon.lamina("run", "--rm", "busybox", "sh", "-c", read).stdout == "no-records\n"
+
+    daemon.lamina("volume", "create", "sample_volume")
+    volume = ["-v", "sample_volume:/data/db"]
+    daemon.lamina(
+        "run", "-d", "--name", "volumedb", *volume, "busybox", "sh", "-c", write + "; sleep 60"
+    )
+    daemon.lamina("stop", "-t", "1", "volumedb")
+    daemon.lamina("rm", "volumedb")
+    out = daemon.lamina("run", "--rm", *volume, "busybox", "sh", "-c", read).stdout
+    assert out == "record-1\n"
+    in_use = daemon.lamina("run", "-d", *volume, "busybox", "sleep", "30").stdout.strip()
+    refused = daemon.lamina("volume", "rm", "sample_volume", check=False)
+    assert refused.returncode == 1 and "volume is in use" in refused.stderr
+    assert in_use[:12] in refused.stderr or in_use in refused.stderr
+
+
+def test_two_containers_share_a_volume(daemon: Daemon, busybox: str) -> None:
+    loop = "i=0; while true; do echo {n}-$i >> /shared/log; i=$((i+1)); sleep 0.1; done"
+    for n in ("a", "b"):
+        daemon.lamina(
+            "run",
+            "-d",
+            "--name",
+            f"writer-{n}",
+            "-v",
+            "shared:/shared",
+            "busybox",
+            "sh",
+            "-c",
+            loop.format(n=n),
+        )
+    time.sleep(1)
+    for reader in ("writer-a", "writer-b"):
+        seen = daemon.lamina("exec", reader, "cat", "/shared/log").stdout.split()
+        assert any(s.startswith("a-") for s in seen) and any(s.startswith("b-") for s in seen)
+
+
+def test_anonymous_volume_from_image_volume_and_rm_v(daemon: Daemon, busybox: str) -> None:
+    cid = daemon.lamina("run", "-d", "-v", "/scratch", "busybox", "sleep", "30").stdout.strip()
+    [info] = json.loads(daemon.lamina("inspect", cid).stdout)
+    [mount] = info["Mounts"]
+    assert mount["Type"] == "volume" and mount["Destination"] == "/scratch"
+    daemon.lamina("rm", "-f", "-v", cid)
+    assert mount["Name"] not in daemon.lamina("volume", "ls", "-q").stdout
+
+
+def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path: object) -> None:
+    daemon.lamina(
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    )
+    time.sleep(0.6)
+    tail = daemon.lamina("logs", "--tail", "2", "ticker").stdout.splitlines()
+    assert len(tail) == 2 and all(line.startswith("tick ") for line in tail)
+    stamped = daemon.lamina("logs", "-t", "--tail", "1", "ticker").stdout
+    assert stamped[:4].isdigit() and "Z tick" in stamped
+    assert (
+        daemon.lamina(
+            "exec", "-e", "X=7", "ticker", "sh", "-c", "echo $X; exit 5", check=False
+        ).returncode
+        == 5
+    )
+    assert "sh -c" in daemon.lamina("top", "ticker").stdout
+    src = os.path.join(str(tmp_path), "in.txt")
+    with open(src, "w") as f:
+        f.write("copied\n")
+    daemon.lamina("cp", src, "ticker:/tmp/")
+    assert daemon.lamina("exec", "ticker", "cat", "/tmp/in.txt").stdout == "copied\n"
+    out = os.path.join(str(tmp_path), "hostname")
+    daemon.lamina("cp", "ticker:/etc/hostname", out)
+    with open(out) as f:
+        assert len(f.read().strip()) == 12
+    daemon.lamina("rename", "ticker", "renamed")
+    [info] = json.loads(daemon.lamina("inspect", "renamed").stdout)
+    assert info["Name"] == "/renamed" and info["State"]["Running"] is True
+    daemon.lamina("kill", "renamed")
+    assert daemon.lamina("wait", "renamed").stdout.strip() == "137"
+
+
+def test_name_conflict_and_running_removal(daemon: Daemon, busybox: str) -> None:
+    daemon.lamina("run", "-d", "--name", "one", "busybox", "sleep", "30")
+    dup = daemon.lamina("run", "-d", "--name", "one", "busybox", "true", check=False)
+    assert dup.returncode != 0 and 'The container name "/one" is already in use' in dup.stderr
+    running = daemon.lamina("rm", "one", check=False)
+    assert running.returncode == 1 and "container is running" in running.stderr
+    image_rm = daemon.lamina("rmi", "busybox", check=False)
+    assert image_rm.returncode == 1 and "image is being used by" in image_rm.stderr
+
+
+def test_restart_policy_and_security_defaults(daemon: Daemon, busybox: str) -> None:
+    daemon.lamina(
+        "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1"
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        [info] = json.loads(daemon.lamina("inspect", "flaky").stdout)
+        if info["RestartCount"] == 2 and not info["State"]["Running"]:
+            break
+        time.sleep(0.2)
+    assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 1
+    status = daemon.lamina(
+        "run", "--rm", "busybox", "grep", "-E", "CapEff|Seccomp:", "/proc/self/status"
+    ).stdout.split()
+    assert status == ["CapEff:", "00000000a80425fb", "Seccomp:", "2"]
+    ro = daemon.lamina("run", "--rm", "--read-only", "busybox", "touch", "/x", check=False)
+    assert ro.returncode == 1 and "Read-only file system" in ro.stderr
+
+
+def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
+    loop = "i=0; while true; do echo n$i; i=$((i+1)); sleep 0.1; done"
+    for n in range(5):
+        daemon.lamina("run", "-d", "--name", f"c{n}", "busybox", "sh", "-c", loop)
+    daemon.lamina("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7")
+    daemon.process.send_signal(signal.SIGKILL)
+    daemon.process.wait()
+    time.sleep(1.5)  # "short" exits while no daemon runs
+    daemon.process = start_daemon(daemon.paths)
+    rows = daemon.lamina("ps", "--format", "{{.Names}} {{.State}}").stdout.split("\n")
+    assert sorted(r for r in rows if r) == [f"c{n} running" for n in range(5)]
+    [short] = json.loads(daemon.lamina("inspect", "short").stdout)
+    assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 7
+    before = len(daemon.lamina("logs", "c0").stdout.splitlines())
+    time.sleep(0.5)
+    assert len(daemon.lamina("logs", "c0").stdout.splitlines()) > before
+    daemon.lamina("stop", "-t", "1", "c0")
+    assert json.loads(daemon.lamina("inspect", "c0").stdout)[0]["State"]["Running"] is False
+
+
+def test_logs_follow_ends_with_the_container(daemon: Daemon, busybox: str) -> None:
+    daemon.lamina(
+        "run",
+        "-d",
+        "--name",
+        "brief",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    )
+    out = daemon.lamina("logs", "-f", "brief").stdout
+    assert out.split() == ["1", "2", "3"]

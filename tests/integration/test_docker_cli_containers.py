@@ -1,0 +1,131 @@
+"""The real docker CLI runs containers on lamina: run (-d, --rm, -i, -t), ps, logs, exec,
+stop, rm, cp, and the Python SDK's containers.run."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runc") is None or shutil.which("docker") is None,
+    reason="needs root, runc and the docker CLI",
+)
+
+
+@pytest.fixture
+def busybox(daemon: Daemon) -> str:
+    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
+
+
+def run_in_pty(
+    cmd: list[str], env: dict[str, str], send: bytes = b"", timeout: float = 20
+) -> tuple[int, bytes]:
+    """Run `cmd` with a real terminal as its stdio; return its exit code and output."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=follower, stdout=follower, stderr=follower, start_new_session=True
+    )
+    os.close(follower)
+    if send:
+        time.sleep(0.5)
+        os.write(leader, send)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    return proc.wait(timeout=5), out
+
+
+def test_run_variants(daemon: Daemon, busybox: str) -> None:
+    assert daemon.docker("run", "--rm", "busybox", "echo", "hi").stdout == "hi\n"
+    failed = daemon.docker(
+        "run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3", check=False
+    )
+    assert failed.returncode == 3 and failed.stderr == "err\n"
+    assert (
+        daemon.docker("run", "--rm", "-i", "busybox", "cat", input=b"from stdin\n").stdout
+        == "from stdin\n"
+    )
+    missing = daemon.docker("run", "--rm", "busybox", "nosuchcmd", check=False)
+    assert missing.returncode == 127 and "executable file not found" in missing.stderr
+    code, out = run_in_pty(
+        ["docker", "run", "--rm", "-t", "busybox", "sh", "-c", "tty; stty size"], daemon.env
+    )
+    assert code == 0 and b"/dev/pts/0" in out
+    code, out = run_in_pty(
+        ["docker", "run", "--rm", "-it", "busybox", "sh"],
+        daemon.env,
+        send=b"echo inside-$((6*7)); exit 4\r",
+    )
+    assert code == 4 and b"inside-42" in out
+
+
+def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path: Path) -> None:
+    cid = daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; while true; do sleep 0.1; done",
+    ).stdout.strip()
+    assert len(cid) == 64
+    ps = daemon.docker("ps").stdout.splitlines()
+    assert ps[0].split()[:2] == ["CONTAINER", "ID"] and "web" in ps[1] and "Up" in ps[1]
+    time.sleep(0.3)
+    assert daemon.docker("logs", "web").stdout == "started\n"
+    assert daemon.docker("exec", "web", "sh", "-c", "echo $((1+2))").stdout == "3\n"
+    assert daemon.docker("exec", "web", "sh", "-c", "exit 9", check=False).returncode == 9
+    code, out = run_in_pty(
+        ["docker", "exec", "-it", "web", "sh"], daemon.env, send=b"echo in-exec-tty; exit\r"
+    )
+    assert code == 0 and b"in-exec-tty" in out
+    (tmp_path / "note.txt").write_text("note\n")
+    daemon.docker("cp", str(tmp_path / "note.txt"), "web:/tmp/note.txt")
+    daemon.docker("cp", "web:/tmp/note.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == "note\n"
+    daemon.docker("stop", "-t", "1", "web")
+    assert "Exited (137)" in daemon.docker("ps", "-a").stdout
+    assert daemon.docker("rm", "web").stdout.strip() == "web"
+    assert daemon.docker("ps", "-aq").stdout == ""
+
+
+def test_python_sdk_runs_containers(daemon: Daemon, busybox: str) -> None:
+    import docker
+
+    client = docker.DockerClient(base_url=daemon.paths.host)
+    try:
+        assert client.containers.run("busybox", ["echo", "sdk"], remove=True) == b"sdk\n"
+        c = client.containers.run("busybox", ["sleep", "30"], detach=True, name="sdk-c")
+        assert client.containers.get("sdk-c").status == "running"
+        assert c.exec_run(["echo", "x"]).output == b"x\n"
+        c.stop(timeout=1)
+        c.reload()
+        assert c.attrs["State"]["ExitCode"] == 137
+        c.remove()
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get("sdk-c")
+    finally:
+        client.close()
