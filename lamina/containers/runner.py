@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from subprocess import Popen
 from typing import Any
@@ -30,6 +31,7 @@ from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.mounts import runtime_mounts
+from lamina.containers.networking import NetworkAttachment
 from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
 from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
@@ -115,13 +117,17 @@ class Runner:
             if source.is_dir():
                 self.volumes.copy_up(point.name, source)
 
-    def write_bundle(self, c: Container, rootfs: Path, argv: list[str]) -> Path:
+    def write_bundle(
+        self, c: Container, rootfs: Path, argv: list[str], network: NetworkAttachment | None = None
+    ) -> Path:
         base = self.dir(c.id)
+        network = network or NetworkAttachment()
         etc = etcfiles.write_etc_files(
             base,
             hostname=_hostname(c),
+            addresses=network.addresses,
             extra_hosts=c.host_config.get("ExtraHosts") or [],
-            dns=c.host_config.get("Dns") or [],
+            dns=c.host_config.get("Dns") or list(network.dns),
             dns_search=c.host_config.get("DnsSearch") or [],
         )
         etc_mounts = tuple(
@@ -129,7 +135,9 @@ class Runner:
             for dest, src in etc.items()
             if dest not in {p.destination for p in c.mounts}
         )
-        spec = build_spec(self.spec_input(c, rootfs, argv, etc_mounts))
+        spec = build_spec(
+            replace(self.spec_input(c, rootfs, argv, etc_mounts), netns=network.netns)
+        )
         path = base / "bundle" / "config.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(spec))

@@ -22,6 +22,7 @@ from lamina.containers.model import Container, State, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.mounts import resolve_mounts
 from lamina.containers.names import generate
+from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.runtime import Runtime
@@ -65,6 +66,7 @@ class ContainerService:
         self.changed = threading.Condition(self.lock)
         self.exits: dict[str, int] = {}  # container → how many exits seen (for next-exit waits)
         self.attach_hooks: dict[str, list[Callable[[MonitorState], None]]] = {}
+        self.networking: Networking = NoNetworking()
         # The last state of removed containers, for `wait --condition removed`.
         self.last_exit: dict[str, State] = {}
 
@@ -148,11 +150,12 @@ class ContainerService:
     def _start(self, c: Container, hooks: list[Callable[[MonitorState], None]]) -> None:
         rootfs = self.runner.mount_rootfs(c, self._chain_id(c.image_id))
         try:
+            network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)
-            bundle = self.runner.write_bundle(c, rootfs, [c.path, *c.args])
+            bundle = self.runner.write_bundle(c, rootfs, [c.path, *c.args], network)
             process, state = self.runner.spawn(c, bundle, wait_attach=bool(hooks))
         except BaseException:
-            self.runner.unmount(c.id)
+            self._release(c.id)
             raise
         if state.status == MonitorStatus.CREATE_FAILED:
             process.wait()
@@ -176,8 +179,18 @@ class ContainerService:
         )
         self._watch(c.id, process)
 
+    def _release(self, cid: str) -> None:
+        """What a container holds only while it runs: its root mount, its network."""
+        self.runner.unmount(cid)
+        try:
+            self.networking.detach(self.records.get(cid))
+        except NotFound:
+            pass
+        except LaminaError as err:
+            self.log(f"container {cid[:12]}: releasing its network failed: {err}")
+
     def _record_failed_start(self, c: Container, state: MonitorState) -> None:
-        self.runner.unmount(c.id)
+        self._release(c.id)
         code = state.exit_code if state.exit_code is not None else 128
         self._record(
             c.id,
@@ -259,7 +272,7 @@ class ContainerService:
                 c = self.records.get(cid)
             except NotFound:
                 return
-            self.runner.unmount(cid)
+            self._release(cid)
             c = self._record(
                 cid,
                 status=Status.EXITED,
@@ -381,7 +394,7 @@ class ContainerService:
         """Adopt running containers' monitors; record exits that happened meanwhile."""
         for c in self.records.all():
             if not c.state.running:
-                self.runner.unmount(c.id)
+                self._release(c.id)
                 continue
             state = read_state(self.runner.files(c.id).state)
             if state is not None and not state.final and monitor.monitor_alive(state):

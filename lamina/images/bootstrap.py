@@ -97,7 +97,7 @@ def _busybox(images: ImageService, ref: Reference, progress: Progress) -> Digest
         mtime = int(BUSYBOX.stat().st_mtime)
         found = import_rootfs(
             images,
-            io.BytesIO(_busybox_tar(mtime)),
+            io.BytesIO(busybox_rootfs_tar(mtime)),
             tags=[],
             changes=['CMD ["sh"]', f"ENV {PATH_ENV}", f'LABEL {LABEL}="{recipe}"'],
             message=f"lamina image bootstrap busybox ({version})",
@@ -114,7 +114,7 @@ def _busybox_version() -> str:
     return first.split(" multi-call")[0].removeprefix("BusyBox ").strip()
 
 
-def _busybox_tar(mtime: int) -> bytes:
+def busybox_rootfs_tar(mtime: int) -> bytes:
     applets = subprocess.run(
         [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
     ).stdout.split()

@@ -1,0 +1,137 @@
+"""Anchors for side-by-side benchmarks: a private lamina daemon and a private dockerd.
+
+Both get their own root, socket and state, and are stopped and removed afterwards.
+dockerd runs without iptables or a bridge (nothing on the host changes); containers
+on it use `--network none`, as lamina's do until networks exist. Its busybox image is
+lamina's bootstrap root filesystem, imported, so both run the same binary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = str(REPO / ".venv" / "bin" / "python")
+LAMINA = [PYTHON, "-m", "lamina"]
+DOCKER = "/usr/local/bin/docker" if Path("/usr/local/bin/docker").exists() else "docker"
+
+
+def median_ms(action: Callable[[], object], runs: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, **kw: object) -> str:
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    return str(out.stdout)
+
+
+@contextlib.contextmanager
+def lamina_daemon() -> Iterator[dict[str, str]]:
+    base = Path(tempfile.mkdtemp(prefix="lam-bench-", dir="/tmp"))
+    env = {**os.environ, "LAMINA_ROOT": str(base / "root"), "LAMINA_NO_AUTOSTART": "1",
+           "LAMINA_HOST": f"unix://{base}/lamina.sock"}
+    env["DOCKER_HOST"] = env["LAMINA_HOST"]
+    daemon = subprocess.Popen([*LAMINA, "daemon"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(base / "lamina.sock")
+        run([*LAMINA, "image", "bootstrap", "busybox"], env)
+        yield env
+    finally:
+        ids = run([*LAMINA, "ps", "-aq"], env).split()
+        if ids:
+            subprocess.run([*LAMINA, "rm", "-f", *ids], env=env, capture_output=True)
+        daemon.terminate()
+        daemon.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
+    """A private dockerd with busybox imported, or None when dockerd is not installed."""
+    if shutil.which("dockerd") is None:
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix="dockerd-bench-", dir="/tmp"))
+    sock = base / "docker.sock"
+    policy = _forward_policy()
+    daemon = subprocess.Popen(
+        ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+         "--pidfile", str(base / "docker.pid"), "--host", f"unix://{sock}",
+         "--iptables=false", "--ip6tables=false", "--bridge=none",
+         "--containerd-namespace", "bench", "--containerd-plugins-namespace", "bench-p"],
+        stdout=subprocess.DEVNULL, stderr=open(base / "dockerd.log", "wb"))  # noqa: SIM115
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
+    try:
+        _wait_for(sock, timeout=60)
+        run([DOCKER, "import", str(busybox_tar), "busybox:latest"], env)
+        yield env
+    finally:
+        with contextlib.suppress(Exception):
+            ids = run([DOCKER, "ps", "-aq"], env).split()
+            if ids:
+                subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+        _restore_forward_policy(policy)
+
+
+def busybox_tar(dest: Path) -> Path:
+    """The root filesystem lamina's busybox image is made of, as a tar."""
+    from lamina.images.bootstrap import BUSYBOX, busybox_rootfs_tar
+
+    dest.write_bytes(busybox_rootfs_tar(int(BUSYBOX.stat().st_mtime)))
+    return dest
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pids_matching(needle: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if needle.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+    return found
+
+
+def _wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} did not appear")
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
+def _forward_policy() -> str:
+    out = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True)
+    first = out.stdout.splitlines()[0] if out.stdout else ""
+    return first.split()[-1] if first.startswith("-P FORWARD") else ""
+
+
+def _restore_forward_policy(policy: str) -> None:
+    if policy and policy != _forward_policy():
+        subprocess.run(["iptables", "-P", "FORWARD", policy], capture_output=True)
