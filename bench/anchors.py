@@ -43,8 +43,12 @@ def run(cmd: list[str], env: dict[str, str] | None = None, **kw: object) -> str:
 @contextlib.contextmanager
 def lamina_daemon() -> Iterator[dict[str, str]]:
     base = Path(tempfile.mkdtemp(prefix="lam-bench-", dir="/tmp"))
-    env = {**os.environ, "LAMINA_ROOT": str(base / "root"), "LAMINA_NO_AUTOSTART": "1",
-           "LAMINA_HOST": f"unix://{base}/lamina.sock"}
+    env = {
+        **os.environ,
+        "LAMINA_ROOT": str(base / "root"),
+        "LAMINA_NO_AUTOSTART": "1",
+        "LAMINA_HOST": f"unix://{base}/lamina.sock",
+    }
     env["DOCKER_HOST"] = env["LAMINA_HOST"]
     daemon = subprocess.Popen([*LAMINA, "daemon"], env=env, stderr=subprocess.DEVNULL)
     try:
@@ -70,11 +74,27 @@ def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
     sock = base / "docker.sock"
     policy = _forward_policy()
     daemon = subprocess.Popen(
-        ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
-         "--pidfile", str(base / "docker.pid"), "--host", f"unix://{sock}",
-         "--iptables=false", "--ip6tables=false", "--bridge=none",
-         "--containerd-namespace", "bench", "--containerd-plugins-namespace", "bench-p"],
-        stdout=subprocess.DEVNULL, stderr=open(base / "dockerd.log", "wb"))  # noqa: SIM115
+        [
+            "dockerd",
+            "--data-root",
+            str(base / "data"),
+            "--exec-root",
+            str(base / "exec"),
+            "--pidfile",
+            str(base / "docker.pid"),
+            "--host",
+            f"unix://{sock}",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--containerd-namespace",
+            "bench",
+            "--containerd-plugins-namespace",
+            "bench-p",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(base / "dockerd.log", "wb"),
+    )  # noqa: SIM115
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
     try:
         _wait_for(sock, timeout=60)

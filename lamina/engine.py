@@ -70,6 +70,7 @@ class Engine:
         self.containers.restore()
 
     def close(self) -> None:
+        self.containers.runner.close()
         self.metadata.close()
 
 

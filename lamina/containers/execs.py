@@ -96,11 +96,12 @@ class ExecService:
             wait_attach=attached,
             console_size=(int(size[0]), int(size[1])) if size and all(size) else None,
         )
-        process, state = monitor.spawn(
-            opts, stderr=self.containers.runner.dir(c.id) / "monitor.log"
+        process, state = self.containers.runner.start_monitor(
+            opts, self.containers.runner.dir(c.id) / "monitor.log"
         )
         if state.status == MonitorStatus.CREATE_FAILED:
-            process.wait()
+            if process is not None:
+                process.wait()
             ex.exit_code = state.exit_code if state.exit_code is not None else 126
             ex.done.set()
             raise StartFailed(state.error, ex.exit_code)
@@ -127,7 +128,7 @@ class ExecService:
         )
         return build_process(inp)
 
-    def _wait(self, ex: Exec, process: Popen[bytes]) -> None:
+    def _wait(self, ex: Exec, process: Popen[bytes] | None) -> None:
         files = self.files(ex)
         try:
             final = monitor.wait(files)
@@ -137,7 +138,8 @@ class ExecService:
             state = read_state(files.state)
             ex.exit_code = state.exit_code if state and state.exit_code is not None else 126
             self.containers.log(f"exec {ex.id[:12]}: {err}")
-        process.wait()
+        if process is not None:
+            process.wait()
         ex.done.set()
 
     def inspect(self, exec_id: str) -> dict[str, Any]:

@@ -20,6 +20,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from subprocess import Popen
@@ -55,6 +59,8 @@ class Runner:
         self.root = paths.root / "containers"
         self.runtime_root = paths.run_dir / "runc"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._forkserver: Popen[bytes] | None = None
+        self._stop_stale_forkserver()
 
     # -- where things are -----------------------------------------------------
 
@@ -177,7 +183,7 @@ class Runner:
 
     def spawn(
         self, c: Container, bundle: Path, *, wait_attach: bool
-    ) -> tuple[Popen[bytes], MonitorState]:
+    ) -> tuple[Popen[bytes] | None, MonitorState]:
         files = self.files(c.id)
         shutil.rmtree(files.dir, ignore_errors=True)
         files.dir.mkdir(parents=True)
@@ -195,7 +201,62 @@ class Runner:
             wait_attach=wait_attach,
             console_size=(int(size[0]), int(size[1])) if size and all(size) else None,
         )
-        return monitor.spawn(opts, stderr=self.dir(c.id) / "monitor.log")
+        return self.start_monitor(opts, self.dir(c.id) / "monitor.log")
+
+    # -- monitors -------------------------------------------------------------
+
+    def start_monitor(
+        self, opts: Options, stderr: Path
+    ) -> tuple[Popen[bytes] | None, MonitorState]:
+        """Through the fork server when it answers (fast); else a new interpreter."""
+        for _ in range(2):
+            server = self._forkserver_socket()
+            if server is None:
+                break
+            try:
+                return None, monitor.spawn_forked(server, opts, stderr=stderr)
+            except (OSError, ValueError):
+                self._forkserver = None  # gone or broken: start another, once
+        return monitor.spawn(opts, stderr=stderr)
+
+    def _forkserver_socket(self) -> Path | None:
+        path = self.paths.run_dir / "monitors.sock"
+        if self._forkserver is not None and self._forkserver.poll() is None:
+            return path
+        self._stop_stale_forkserver()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        log = open(self.paths.root / "forkserver.log", "ab")  # noqa: SIM115 (child keeps it)
+        with log:
+            self._forkserver = Popen(
+                [sys.executable, "-m", "lamina.containers.monitor.forkserver", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                cwd="/",
+            )
+        (self.paths.run_dir / "forkserver.pid").write_text(str(self._forkserver.pid))
+        deadline = time.monotonic() + 10
+        while not path.exists():
+            if self._forkserver.poll() is not None or time.monotonic() > deadline:
+                self._forkserver = None
+                return None
+            time.sleep(0.005)
+        return path
+
+    def _stop_stale_forkserver(self) -> None:
+        """A crashed daemon's fork server: stop it (its monitors are not its children)."""
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((self.paths.run_dir / "forkserver.pid").read_text())
+            if b"monitor.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._forkserver is not None:
+            self._forkserver.kill()
+            self._forkserver.wait()
+            self._forkserver = None
 
 
 def _bind(source: Path) -> Any:

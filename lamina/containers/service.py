@@ -158,7 +158,8 @@ class ContainerService:
             self._release(c.id)
             raise
         if state.status == MonitorStatus.CREATE_FAILED:
-            process.wait()
+            if process is not None:
+                process.wait()
             for hook in hooks:
                 hook(state)
             self._record_failed_start(c, state)

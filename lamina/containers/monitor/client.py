@@ -14,9 +14,11 @@ restarts learns everything again from the state file and the sockets beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -69,6 +71,31 @@ def spawn(
         status = process.wait()
         raise Internal(f"monitor for {opts.id} exited with status {status} before it was ready")
     return process, State.from_json(json.loads(line))
+
+
+def spawn_forked(
+    server: Path, opts: Options, *, stderr: Path | None = None, timeout: float = READY_TIMEOUT
+) -> State:
+    """Like `spawn`, through the fork server at `server` (see forkserver.py): the monitor
+    is not our child, so there is nothing to reap; `wait` learns of its end."""
+    from lamina.containers.monitor import forkserver
+
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = forkserver.spawn(server, to_argv(opts._replace(ready_fd=-1)), write_fd, stderr)
+    finally:
+        os.close(write_fd)
+    try:
+        line = _read_line(read_fd, timeout, opts.id)
+    except Unavailable:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.close(read_fd)
+    if not line:
+        raise Internal(f"monitor for {opts.id} (pid {pid}) exited before it was ready")
+    return State.from_json(json.loads(line))
 
 
 def attach(files: MonitorFiles, request: AttachRequest) -> socket.socket:
