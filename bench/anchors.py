@@ -73,6 +73,7 @@ def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
     base = Path(tempfile.mkdtemp(prefix="dockerd-bench-", dir="/tmp"))
     sock = base / "docker.sock"
     policy = _forward_policy()
+    log = open(base / "dockerd.log", "wb")  # noqa: SIM115 (closed once dockerd has it)
     daemon = subprocess.Popen(
         [
             "dockerd",
@@ -93,8 +94,9 @@ def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
             "bench-p",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=open(base / "dockerd.log", "wb"),
-    )  # noqa: SIM115
+        stderr=log,
+    )
+    log.close()  # dockerd has its own copy
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
     try:
         _wait_for(sock, timeout=60)
