@@ -214,3 +214,95 @@ def test_logs_follow_ends_with_the_container(daemon: Daemon, busybox: str) -> No
     )
     out = daemon.lamina("logs", "-f", "brief").stdout
     assert out.split() == ["1", "2", "3"]
+
+
+def test_limits_security_and_mount_flags(daemon: Daemon, busybox: str, tmp_path: object) -> None:
+    script = (
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us; grep -E 'NoNewPrivs' /proc/self/status; "
+        "ps -o comm | sed -n 2p; touch /t/x && echo tmpfs-ok; cat /b/file; "
+        "grep CapEff /proc/self/status"
+    )
+    host_dir = os.path.join(str(tmp_path), "bind")
+    os.makedirs(host_dir)
+    with open(os.path.join(host_dir, "file"), "w") as f:
+        f.write("bound\n")
+    out = daemon.lamina(
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "50",
+        "--init",
+        "--security-opt",
+        "no-new-privileges",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "CHOWN",
+        "--tmpfs",
+        "/t",
+        "--mount",
+        f"type=bind,source={host_dir},target=/b,readonly",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ).stdout.split()
+    assert out[:3] == [str(64 * 1024 * 1024), "50", "50000"]
+    assert out[3:5] == ["NoNewPrivs:", "1"]
+    assert out[5] == "tini-static" or out[5].startswith("docker-init") or out[5] == "init"
+    assert out[6:8] == ["tmpfs-ok", "bound"]
+    assert out[8:] == ["CapEff:", "0000000000000001"]
+    priv = daemon.lamina(
+        "run", "--rm", "--privileged", "busybox", "grep", "Seccomp:", "/proc/self/status"
+    ).stdout.split()
+    assert priv == ["Seccomp:", "0"]
+    ro_bind = daemon.lamina(
+        "run", "--rm", "-v", f"{host_dir}:/b:ro", "busybox", "touch", "/b/new", check=False
+    )
+    assert ro_bind.returncode == 1 and "Read-only file system" in ro_bind.stderr
+
+
+@pytest.mark.slow
+def test_seed_volume_experiment_with_redis(daemon: Daemon) -> None:
+    """The seed's database experiment with a real server: redis-server from a Debian
+    image bootstrapped with mmdebstrap (needs the Debian mirror, as CI has)."""
+    boot = daemon.lamina(
+        "image",
+        "bootstrap",
+        "debian:bookworm",
+        "--include",
+        "redis-server",
+        "-t",
+        "redis-test",
+        check=False,
+    )
+    if boot.returncode != 0 and "mmdebstrap failed" in boot.stderr:
+        pytest.fail(f"could not bootstrap Debian with redis-server:\n{boot.stderr}")
+    serve = ["sh", "-c", "mkdir -p /data && exec redis-server --dir /data --save ''"]
+
+    def run_db(name: str, *volume: str) -> None:
+        daemon.lamina("run", "-d", "--name", name, *volume, "redis-test", *serve)
+        deadline = time.monotonic() + 20
+        while daemon.lamina("exec", name, "redis-cli", "ping", check=False).stdout != "PONG\n":
+            assert time.monotonic() < deadline, "redis did not start"
+            time.sleep(0.2)
+
+    def cycle(*volume: str) -> str:
+        run_db("db1", *volume)
+        assert daemon.lamina("exec", "db1", "redis-cli", "set", "record", "kept").stdout == "OK\n"
+        daemon.lamina("exec", "db1", "redis-cli", "save")
+        daemon.lamina("stop", "db1")
+        daemon.lamina("rm", "db1")
+        run_db("db2", *volume)
+        value = daemon.lamina("exec", "db2", "redis-cli", "get", "record").stdout
+        daemon.lamina("rm", "-f", "db2")
+        return value
+
+    daemon.lamina("volume", "create", "sample_volume")
+    assert cycle() == "\n"  # without a volume the record is gone
+    assert cycle("-v", "sample_volume:/data") == "kept\n"
