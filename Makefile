@@ -49,6 +49,7 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/cli_latency.py
+	$(BIN)/python bench/run_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
