@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -195,8 +197,13 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     [short] = json.loads(daemon.lamina("inspect", "short").stdout)
     assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 7
     before = len(daemon.lamina("logs", "c0").stdout.splitlines())
+    follow = subprocess.Popen([sys.executable, "-m", "lamina", "logs", "-f", "--tail", "0",
+                               "c1"], env=daemon.env, stdout=subprocess.PIPE)
     time.sleep(0.5)
     assert len(daemon.lamina("logs", "c0").stdout.splitlines()) > before
+    daemon.lamina("stop", "-t", "1", "c1")  # logs -f follows new lines, then ends with it
+    out, _ = follow.communicate(timeout=10)
+    assert follow.returncode == 0 and len(out.split()) >= 2
     daemon.lamina("stop", "-t", "1", "c0")
     assert json.loads(daemon.lamina("inspect", "c0").stdout)[0]["State"]["Running"] is False
 
