@@ -93,7 +93,7 @@ def start_daemon(paths: Paths) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [sys.executable, "-m", "lamina", "daemon"], env=env, stdout=log, stderr=log
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # generous: CI machines can be busy
     while not _answers(paths):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
