@@ -55,8 +55,12 @@ class LineBuffer:
         self._held += data
         cut = self._held.rfind(b"\n") + 1
         # Only "\n" ends a line: a TTY's "\r" (progress bars) stays inside it, as in Docker.
-        lines = [line + b"\n" for line in bytes(self._held[: cut - 1]).split(b"\n")] if cut else []
+        complete = (
+            [line + b"\n" for line in bytes(self._held[: cut - 1]).split(b"\n")] if cut else []
+        )
         del self._held[:cut]
+        # No entry over MAX_LINE, whole line or not (a held part plus its end can be).
+        lines = [line[i : i + MAX_LINE] for line in complete for i in range(0, len(line), MAX_LINE)]
         while len(self._held) >= MAX_LINE:
             lines.append(bytes(self._held[:MAX_LINE]))
             del self._held[:MAX_LINE]
