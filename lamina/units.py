@@ -9,13 +9,14 @@ from __future__ import annotations
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
 
-def human_size(size: float) -> str:
-    """Decimal units with three significant digits, as docker prints (`4.26MB`)."""
+def human_size(size: float, precision: int = 3) -> str:
+    """Decimal units, as docker prints them: three significant digits in `images`
+    (`4.26MB`), four in `system df` (go-units HumanSize)."""
     unit = 0
     while size >= 1000 and unit < len(_UNITS) - 1:
         size /= 1000
         unit += 1
-    return f"{size:.3g}{_UNITS[unit]}"
+    return f"{size:.{precision}g}{_UNITS[unit]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
+from lamina.containers import views as container_views
+from lamina.containers.model import Container
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
 from lamina.oci.image import host_platform, rfc3339
@@ -61,20 +65,42 @@ def register(router: Router, engine: Engine) -> None:
         return {
             "LayersSize": images.layers_size(),
             "Images": [views.summary(images, image, with_shared=True) for image in images.all()],
-            "Containers": [],
+            "Containers": [_container_usage(engine, c) for c in engine.containers.all()],
             "Volumes": [volume_views.with_usage(engine.volumes, v) for v in engine.volumes.list()],
             "BuildCache": [],
         }
 
 
+def _container_usage(engine: Engine, c: Container) -> dict[str, Any]:
+    """A container summary with its writable layer's size, as `system df` wants it."""
+    image = engine.images.records.get(c.image_id)
+    upper = engine.containers.runner.dir(c.id) / "upper"
+    return {
+        **container_views.summary(c),
+        "SizeRw": _du(upper),
+        "SizeRootFs": image.size if image else 0,
+    }
+
+
+def _du(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
 def _info(engine: Engine) -> dict[str, Any]:
     images = engine.images.records.all()
+    containers = engine.containers.all()
+    running = sum(1 for c in containers if c.state.running)
     return {
         "ID": _instance_id(engine),
-        "Containers": 0,
-        "ContainersRunning": 0,
+        "Containers": len(containers),
+        "ContainersRunning": running,
         "ContainersPaused": 0,
-        "ContainersStopped": 0,
+        "ContainersStopped": len(containers) - running,
         "Images": len(images),
         "Driver": engine.driver.name,
         "DriverStatus": [["Root Dir", str(engine.paths.root / "layers")]],

@@ -74,15 +74,36 @@ def df(client: Client, args: argparse.Namespace) -> int:
     unused = total - used
 
     rows = [
-        ["Images", str(len(images)), str(active), human_size(total), _reclaim(unused, total)],
-        ["Containers", str(len(data.get("Containers") or [])), "0", "0B", "0B"],
-        ["Local Volumes", str(len(data.get("Volumes") or [])), "0", "0B", "0B"],
+        ["Images", str(len(images)), str(active), _size(total), _reclaim(unused, total)],
+        _containers_row(data.get("Containers") or []),
+        _volumes_row(data.get("Volumes") or []),
         ["Build Cache", str(len(data.get("BuildCache") or [])), "0", "0B", "0B"],
     ]
     print(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows))
     if args.verbose:
         _df_images(images)
     return 0
+
+
+def _volumes_row(volumes: list[dict[str, Any]]) -> list[str]:
+    usage = [v.get("UsageData") or {} for v in volumes]
+    size = sum(max(int(u.get("Size", 0)), 0) for u in usage)
+    active = sum(1 for u in usage if int(u.get("RefCount", 0)) > 0)
+    idle = sum(max(int(u.get("Size", 0)), 0) for u in usage if int(u.get("RefCount", 0)) <= 0)
+    return ["Local Volumes", str(len(volumes)), str(active), _size(size), _reclaim(idle, size)]
+
+
+def _containers_row(containers: list[dict[str, Any]]) -> list[str]:
+    active = [c for c in containers if c.get("State") == "running"]
+    size = sum(int(c.get("SizeRw") or 0) for c in containers)
+    idle = sum(int(c.get("SizeRw") or 0) for c in containers if c not in active)
+    return [
+        "Containers",
+        str(len(containers)),
+        str(len(active)),
+        _size(size),
+        _reclaim(idle, size),
+    ]
 
 
 def _df_images(images: list[dict[str, Any]]) -> None:
@@ -97,9 +118,9 @@ def _df_images(images: list[dict[str, Any]]) -> None:
                 tag,
                 image["Id"].removeprefix("sha256:")[:12],
                 ago(image["Created"]),
-                human_size(image["Size"]),
-                human_size(max(image.get("SharedSize", 0), 0)),
-                human_size(image["Size"] - max(image.get("SharedSize", 0), 0)),
+                _size(image["Size"]),
+                _size(max(image.get("SharedSize", 0), 0)),
+                _size(image["Size"] - max(image.get("SharedSize", 0), 0)),
                 str(image.get("Containers", 0)),
             ]
         )
@@ -120,10 +141,14 @@ def _df_images(images: list[dict[str, Any]]) -> None:
     )
 
 
+def _size(size: float) -> str:
+    return human_size(size, 4)  # `system df` prints four significant digits
+
+
 def _reclaim(unused: int, total: int) -> str:
     if not total:
-        return human_size(unused)
-    return f"{human_size(unused)} ({unused * 100 // total}%)"
+        return _size(unused)
+    return f"{_size(unused)} ({unused * 100 // total}%)"
 
 
 def _binary_size(size: float) -> str:
