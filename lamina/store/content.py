@@ -27,6 +27,7 @@ from typing import BinaryIO, Protocol
 
 from lamina.errors import DataCorruption, Internal, NotFound
 from lamina.oci.digest import Digest, hex_of, parse
+from lamina.process import alive
 
 _CHUNK = 1 << 20
 
@@ -135,7 +136,7 @@ class ContentStore:
     def _remove_abandoned_ingests(self) -> None:
         for entry in os.scandir(self._ingest):
             pid = entry.name.split("-", 1)[0]
-            if not (pid.isdigit() and _alive(int(pid))):
+            if not (pid.isdigit() and alive(int(pid))):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
 
@@ -168,15 +169,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
