@@ -95,6 +95,17 @@ class Request:
         except json.JSONDecodeError as err:
             raise InvalidArgument(f"invalid JSON body: {err}") from err
 
+    def client_gone(self) -> bool:
+        """Whether the client has closed the connection: lets a long stream (a build)
+        stop work nobody waits for. Meaningful once the request body has been read."""
+        conn: socket.socket = self._handler.connection
+        try:
+            return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Switch the connection to a raw stream (Docker's attach/exec protocol)."""
         upgrade = "Upgrade" in (self.headers.get("Connection") or "")

@@ -318,6 +318,18 @@ class CacheIndex:
             db.execute("UPDATE cache_keys SET last_used = ? WHERE digest = ?", (used, key.digest))
         return _record((*row[:4], used, *row[5:]))
 
+    def lookup_result(self, key: CacheKey, *, now: float | None = None) -> CacheResult | None:
+        """`lookup` without decoding the stored key: what a hit needs, and no more
+        (a COPY's detail names every file of its source)."""
+        sql = "SELECT chain_id, config_digest, diff_id FROM cache_keys WHERE digest = ?"
+        with self._transaction() as db:
+            row = db.execute(sql, (key.digest,)).fetchone()
+            if row is None:
+                return None
+            used = time.time() if now is None else now
+            db.execute("UPDATE cache_keys SET last_used = ? WHERE digest = ?", (used, key.digest))
+        return CacheResult(*row)
+
     def record(
         self, key: CacheKey, result: CacheResult, *, now: float | None = None
     ) -> CacheRecord:

@@ -81,7 +81,10 @@ def bootstrap(
 def _find(images: ImageService, recipe: str) -> Digest | None:
     for image in images.all():
         labels = (image.config.get("config") or {}).get("Labels") or {}
-        if labels.get(LABEL) == recipe:
+        # Images built FROM a bootstrapped one inherit its label; only the import
+        # itself (one layer, one history entry) is the bootstrapped image.
+        single = len(image.config.get("history") or []) == 1
+        if labels.get(LABEL) == recipe and single:
             return image.id
     return None
 

@@ -255,8 +255,13 @@ class ImageService:
         """Remove unused images (dangling ones only, unless told otherwise)."""
         deleted: list[Record] = []
         reclaimed = 0
+        # As Docker: an untagged image with children is an intermediate image (a build
+        # step, which the build cache names), not a dangling one.
+        parents = {row.parent for row in self.records.all() if row.parent}
         for image in self.all():
             if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
+                continue
+            if dangling_only and image.id in parents:
                 continue
             if self.containers_using(image.id):
                 continue

@@ -437,17 +437,13 @@ def write_tar(
     Same tree, same bytes: names sorted, numeric owners only, no user/group names,
     mtimes clamped to `source_date_epoch`. With whiteouts="overlay", `root` is an
     overlay upper dir and its whiteout devices and opaque xattrs become OCI whiteouts.
+    The bytes are those `tarfile` writes in PAX format (ustar headers, an extended
+    header only when a field needs one, the archive padded to a 10240-byte record).
     """
-    writer = _TarWriter(whiteouts == "overlay", source_date_epoch)
-    with tarfile.open(
-        fileobj=out,
-        mode="w|",
-        format=tarfile.PAX_FORMAT,
-        encoding="utf-8",
-        errors="surrogateescape",
-    ) as tf:
-        for rel, path, st in _walk(os.fspath(root), ""):
-            writer.add(tf, rel, path, st)
+    writer = _TarWriter(out, whiteouts == "overlay", source_date_epoch)
+    for rel, path, st in _walk(os.fspath(root), ""):
+        writer.add(rel, path, st)
+    writer.close()
 
 
 def _walk(top: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
@@ -461,52 +457,140 @@ def _walk(top: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 
 class _TarWriter:
-    def __init__(self, overlay: bool, source_date_epoch: int | None) -> None:
+    """Writes members straight to `out`. Building each header here rather than through
+    `tarfile.TarFile.addfile` (which copies the TarInfo, tests every field for a pax
+    header and sums the checksum through struct) makes a layer of many small files
+    several times cheaper to write; entries that need a pax header still get
+    `TarInfo.tobuf`'s, so the output is byte for byte tarfile's."""
+
+    def __init__(self, out: BinaryIO, overlay: bool, source_date_epoch: int | None) -> None:
+        self.out = out
+        self.offset = 0
         self.overlay = overlay
         self.epoch = source_date_epoch
         self.links: dict[tuple[int, int], str] = {}  # (dev, inode) → first name written
 
-    def add(self, tf: tarfile.TarFile, rel: str, path: str, st: os.stat_result) -> None:
+    def add(self, rel: str, path: str, st: os.stat_result) -> None:
         if self.overlay and _is_whiteout(st):
             # Checked before hard links: overlayfs links its whiteouts to one shared inode.
             head, _, name = rel.rpartition("/")
-            tf.addfile(self.header(_join(head, WHITEOUT_PREFIX + name), st, 0o600, {}))
+            self.header(_join(head, WHITEOUT_PREFIX + name), st, 0o600)
             return
-        info = self.header(rel, st, stat.S_IMODE(st.st_mode), _xattrs(path))
+        mode = stat.S_IMODE(st.st_mode)
         if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
             first = self.links.setdefault((st.st_dev, st.st_ino), rel)
             if first != rel:
-                info.type, info.linkname, info.pax_headers = tarfile.LNKTYPE, first, {}
-                tf.addfile(info)
+                self.header(rel, st, mode, kind=tarfile.LNKTYPE, linkname=first)
                 return
-        if stat.S_ISREG(st.st_mode):
-            info.size = st.st_size
-            with open(path, "rb") as data:
-                tf.addfile(info, data)
-            return
         if stat.S_ISSOCK(st.st_mode):
             return  # sockets belong to a running process, not to an image
-        info.type = _TYPES[stat.S_IFMT(st.st_mode)]
-        if stat.S_ISLNK(st.st_mode):
-            info.linkname = os.readlink(path)
-        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        tf.addfile(info)
+        pax = _xattrs(path)
+        if stat.S_ISREG(st.st_mode):
+            self.header(rel, st, mode, pax=pax, size=st.st_size)
+            self.data(path, st.st_size)
+            return
+        kind = _TYPES[stat.S_IFMT(st.st_mode)]
+        linkname = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
+        self.header(rel, st, mode, pax=pax, kind=kind, linkname=linkname)
         if self.overlay and stat.S_ISDIR(st.st_mode) and _opaque(path):
             # Written straight after its dir, so a reader hides the lower entries
             # before it meets this layer's own ones.
-            tf.addfile(self.header(f"{rel}/{OPAQUE_MARKER}", st, info.mode, {}))
+            self.header(f"{rel}/{OPAQUE_MARKER}", st, mode)
 
     def header(
-        self, name: str, st: os.stat_result, mode: int, pax: dict[str, str]
-    ) -> tarfile.TarInfo:
-        info = tarfile.TarInfo(name)
-        info.mode, info.uid, info.gid = mode, st.st_uid, st.st_gid
-        info.uname = info.gname = ""
+        self,
+        name: str,
+        st: os.stat_result,
+        mode: int,
+        *,
+        pax: dict[str, str] | None = None,
+        kind: bytes = tarfile.REGTYPE,
+        linkname: str = "",
+        size: int = 0,
+    ) -> None:
         mtime = int(st.st_mtime)
-        info.mtime = mtime if self.epoch is None else min(mtime, self.epoch)
-        info.pax_headers = pax
-        return info
+        mtime = mtime if self.epoch is None else min(mtime, self.epoch)
+        if kind == tarfile.DIRTYPE and not name.endswith("/"):
+            name += "/"  # as TarInfo.get_info does
+        dev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in _DEVICES else None
+        buf = _ustar(name, mode, st.st_uid, st.st_gid, size, mtime, kind, linkname, dev)
+        if buf is None or pax:
+            buf = _tarfile_header(name, mode, st, size, mtime, kind, linkname, dev, pax or {})
+        self.write(buf)
+
+    def data(self, path: str, size: int) -> None:
+        with open(path, "rb") as source:
+            left = size
+            while left > 0:
+                chunk = source.read(min(left, _CHUNK))
+                if not chunk:
+                    raise OSError(f"{path}: file shrank while being archived")
+                self.write(chunk)
+                left -= len(chunk)
+        if size % tarfile.BLOCKSIZE:
+            self.write(tarfile.NUL * (tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.offset += len(data)
+
+    def close(self) -> None:
+        self.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))
+        if self.offset % tarfile.RECORDSIZE:
+            self.write(tarfile.NUL * (tarfile.RECORDSIZE - self.offset % tarfile.RECORDSIZE))
+
+
+_NUM_LIMITS = {8: 8**7, 12: 8**11}
+_DEVICES = (tarfile.CHRTYPE, tarfile.BLKTYPE)
+
+
+def _ustar(
+    name: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    size: int,
+    mtime: int,
+    kind: bytes,
+    linkname: str,
+    dev: tuple[int, int] | None,
+) -> bytes | None:
+    """tarfile's ustar header for a member that needs no pax header, else None."""
+    if not (name.isascii() and len(name) <= 100 and linkname.isascii() and len(linkname) <= 100):
+        return None
+    small = 0 <= uid < _NUM_LIMITS[8] and 0 <= gid < _NUM_LIMITS[8]
+    if not (small and 0 <= size < _NUM_LIMITS[12] and 0 <= mtime < _NUM_LIMITS[12]):
+        return None
+    if dev is not None and not (0 <= dev[0] < _NUM_LIMITS[8] and 0 <= dev[1] < _NUM_LIMITS[8]):
+        return None
+    devices = b"%07o\0%07o\0" % dev if dev is not None else tarfile.NUL * 16
+    buf = b"".join((
+        name.encode("ascii").ljust(100, tarfile.NUL), b"%07o\0" % mode, b"%07o\0" % uid,
+        b"%07o\0" % gid, b"%011o\0" % size, b"%011o\0" % mtime, b" " * 8, kind,
+        linkname.encode("ascii").ljust(100, tarfile.NUL), tarfile.POSIX_MAGIC,
+        tarfile.NUL * 64, devices, tarfile.NUL * 167,
+    ))  # fmt: skip
+    return buf[:148] + b"%06o\0" % sum(buf) + buf[155:]
+
+
+def _tarfile_header(
+    name: str,
+    mode: int,
+    st: os.stat_result,
+    size: int,
+    mtime: int,
+    kind: bytes,
+    linkname: str,
+    dev: tuple[int, int] | None,
+    pax: dict[str, str],
+) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.mode, info.uid, info.gid, info.size, info.mtime = mode, st.st_uid, st.st_gid, size, mtime
+    info.type, info.linkname, info.uname, info.gname = kind, linkname, "", ""
+    if dev is not None:
+        info.devmajor, info.devminor = dev
+    info.pax_headers = pax
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
 _TYPES = {

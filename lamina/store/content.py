@@ -111,6 +111,11 @@ class ContentStore:
 
         return self._commit(copy, expected=expected, size=size)
 
+    def write_from(self, fill: Callable[[BinaryIO], object]) -> tuple[Digest, int]:
+        """Store as a new blob what `fill` writes to the stream it is given (hashed on
+        the way): for producers that write, such as a tar writer, with no pipe between."""
+        return self._commit(fill, expected=None, size=None)  # type: ignore[arg-type]
+
     def _commit(
         self, fill: Callable[[_HashingWriter], object], *, expected: Digest | None, size: int | None
     ) -> tuple[Digest, int]:

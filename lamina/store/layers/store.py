@@ -95,6 +95,29 @@ class LayerStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def adopt(self, parent: Digest | None, tree: Path, *, diff_id: Digest, size: int) -> Layer:
+        """Store `tree` as the layer whose tar has `diff_id`, by moving it in: no second
+        extraction. For a build step's overlay upper dir, which is already what the
+        overlay driver keeps (whiteouts and opaque dirs as overlayfs reads them); the
+        caller vouches that `tree` and the tar agree. When the layer exists already,
+        `tree` is left where it is, for the caller to remove."""
+        if self.driver.name != "overlay":
+            raise FailedPrecondition(f"the {self.driver.name} driver cannot adopt a diff dir")
+        chain_id = chain_ids([parent, diff_id])[-1] if parent else diff_id
+        if self.exists(chain_id):
+            return self.get(chain_id)
+        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        try:
+            os.rename(tree, tmp / "diff")
+            if not self.exists(chain_id):
+                try:
+                    self._commit(tmp, Layer(chain_id, diff_id, parent, size))
+                except OSError as err:
+                    raise Internal(f"storing layer {chain_id} failed: {err}") from err
+            return self.get(chain_id)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def get(self, chain_id: Digest) -> Layer:
         meta = self._meta(chain_id)
         return Layer(chain_id, meta["diff_id"], meta["parent"], meta["size"])

@@ -1,0 +1,165 @@
+"""`POST /build` (Docker's, with a tar context) and `POST /lamina/build` (a local folder).
+
+Both check the request and plan the build before answering, so a malformed
+Dockerfile, an unknown base image or a bad tag is an HTTP error (400/404) and nothing
+is built. Then the build runs in a thread and its events stream back as JSON lines:
+Docker's classic messages for `/build` (what `DOCKER_BUILDKIT=0 docker build` and
+docker-py read), lamina's own events for `/lamina/build` (what `lamina build` renders).
+
+`/lamina/build?context=/abs/path&dockerfile=/abs/path/Dockerfile` is for a client on the
+daemon's host: nothing is streamed, the daemon reads the folder in place, so the stat
+cache makes an unchanged context cheap. Anyone who can reach the socket can make the
+daemon read any folder; the socket is root's, as Docker's is.
+
+A client that goes away (Ctrl-C) cancels the build; the handler waits for the build
+to clean up before it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from lamina.api.http import Request, Response, json_lines
+from lamina.api.router import Router, status_of
+from lamina.build.builder import Builder
+from lamina.build.context import clean_relpath
+from lamina.build.events import Event, error_event
+from lamina.build.legacy import LegacyMessages
+from lamina.build.plan import BuildPlan, BuildRequest, automatic_args
+from lamina.build.runinstr import StepFailed
+from lamina.build.tarcontext import extract_context, remove_context
+from lamina.engine import Engine
+from lamina.errors import InvalidArgument, LaminaError
+
+_POLL = 0.25  # seconds between checks that the client is still there
+# networkmode → RUN's default network; "bridge" is Docker's default and means ours.
+_NETWORKS = {
+    "": "default",
+    "default": "default",
+    "bridge": "default",
+    "host": "host",
+    "none": "none",
+}
+
+
+def register(router: Router, engine: Engine) -> None:
+    builder: Builder = engine.builder
+
+    @router.route("POST", "/build")
+    def build(req: Request) -> Response:
+        if req.arg("remote"):
+            raise InvalidArgument("remote build contexts are not supported; send a tar")
+        folder = extract_context(req.body, builder.root / "contexts")
+        try:
+            rel = clean_relpath(req.arg("dockerfile") or "Dockerfile")
+            name = req.args("t")[0] if req.args("t") else "tar"
+            request = _request(req, folder, folder / rel, site=f"tar:{name}/{rel}")
+            request = dataclasses.replace(request, transient=True)
+            plan = builder.prepare(request)
+        except BaseException:
+            remove_context(folder)
+            raise
+        convert = LegacyMessages(quiet=req.flag("q")).convert
+        events = _run(req, builder, plan, cleanup=lambda: remove_context(folder))
+        return Response.stream(json_lines(m for e in events for m in convert(e)))
+
+    @router.route("POST", "/lamina/build")
+    def build_local(req: Request) -> Response:
+        context = Path(req.arg("context"))
+        if not context.is_absolute():
+            raise InvalidArgument("context must be an absolute path on the daemon's host")
+        dockerfile = Path(req.arg("dockerfile") or "Dockerfile")
+        request = _request(req, context, context / dockerfile, site="")
+        return Response.stream(json_lines(_run(req, builder, builder.prepare(request))))
+
+
+def _request(req: Request, context: Path, dockerfile: Path, *, site: str) -> BuildRequest:
+    platform = req.arg("platform")
+    if platform and platform not in _host_platforms():
+        raise InvalidArgument(
+            f"platform {platform!r} is not this host's; cross builds are not supported"
+        )
+    network = req.arg("networkmode")
+    if network not in _NETWORKS:
+        raise InvalidArgument(f"network mode {network!r} is not supported for builds")
+    return BuildRequest(
+        context=context,
+        dockerfile=dockerfile,
+        tags=tuple(req.args("t")),
+        build_args=_string_map(req, "buildargs"),
+        target=req.arg("target"),
+        no_cache=req.flag("nocache"),
+        no_cache_filter=tuple(f for v in req.args("nocachefilter") for f in v.split(",") if f),
+        labels=_string_map(req, "labels"),
+        pull=req.flag("pull"),
+        platform=platform,
+        network=_NETWORKS[network],
+        explain=req.flag("explain"),
+        site=site,
+    )
+
+
+def _host_platforms() -> set[str]:
+    spec = automatic_args()["TARGETPLATFORM"]
+    return {spec, spec.split("/")[0], "/".join(spec.split("/")[:2])}
+
+
+def _string_map(req: Request, name: str) -> dict[str, str]:
+    value = req.json_arg(name) or {}
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    # The docker CLI sends `null` for `--build-arg NAME` when NAME is not in its env.
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def _run(
+    req: Request,
+    builder: Builder,
+    plan: BuildPlan,
+    *,
+    cleanup: Callable[[], None] = lambda: None,
+) -> Iterator[Event]:
+    """Run the build in a thread; yield its events, then an error if it failed."""
+    events: queue.Queue[Event | None] = queue.Queue()
+    cancel = threading.Event()
+
+    def work() -> None:
+        try:
+            builder.build(plan, events.put, cancel=cancel)
+        except StepFailed as err:
+            events.put(error_event(str(err), code=err.code))
+        except LaminaError as err:
+            events.put(error_event(str(err), code=status_of(err)))
+        except Exception as err:  # reported to the client; the stream has begun
+            events.put(error_event(f"internal error: {type(err).__name__}: {err}"))
+            raise
+        finally:
+            cleanup()
+            events.put(None)
+
+    thread = threading.Thread(target=work, name="build", daemon=True)
+    thread.start()
+    try:
+        yield from _drain(req, events, cancel)
+    finally:
+        cancel.set()  # a no-op after a finished build; stops one the client left
+        thread.join()
+
+
+def _drain(
+    req: Request, events: queue.Queue[Event | None], cancel: threading.Event
+) -> Iterator[Event]:
+    while True:
+        try:
+            event = events.get(timeout=_POLL)
+        except queue.Empty:
+            if not cancel.is_set() and req.client_gone():
+                cancel.set()
+            continue
+        if event is None:
+            return
+        yield event

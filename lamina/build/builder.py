@@ -1,0 +1,154 @@
+"""The builder: Dockerfiles into images, step by step, through the build cache.
+
+Lifecycle of a build (the API drives it; tests may too):
+
+    builder = Builder(root=paths.root / "build", images=..., runtime="runc",
+                      runtime_root=paths.run_dir / "runc")
+    plan = builder.prepare(BuildRequest(context=folder, dockerfile=folder / "Dockerfile"))
+    image_id = builder.build(plan, sink, cancel=threading.Event())
+
+`prepare` finds every input error before anything runs (see `plan`). `build` runs
+the stages the target needs, in order (`stage`), then labels and tags the result; its
+progress goes to `sink` as events (`events`). Setting `cancel` stops it at the next
+check (between steps, while a RUN runs, every few hundred copied files); whatever it
+stops, it leaves no mount, no runtime container and no half-written layer.
+
+On disk, under `<root>/build/`:
+
+    cache.db            the cache index: key digest → (chain ID, image ID)
+    statcache.db        context file digests by stat, so unchanged files are not reread
+    cache-mounts/<id>/  RUN --mount=type=cache directories
+    steps/<step id>/    a step in progress (upper, work, rootfs, bundle)
+    trees/, binds/, heredocs/, contexts/   temporary views and copies
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+
+from lamina.build.cachekey import CacheIndex
+from lamina.build.commit import Committer
+from lamina.build.context import BuildContext
+from lamina.build.dockerignore import IgnoreMatcher
+from lamina.build.events import Reporter, Sink
+from lamina.build.imagestate import ImageState
+from lamina.build.linkindex import LinkIndex
+from lamina.build.plan import BuildPlan, BuildRequest, prepare
+from lamina.build.planmemo import PlanMemo
+from lamina.build.runstep import StepRunner
+from lamina.build.session import Session, StateMemo
+from lamina.build.stage import StageBuilder
+from lamina.build.statcache import StatCache
+from lamina.build.workspace import ID_PREFIX, Trash, recover
+from lamina.containers.runtime import Runtime
+from lamina.errors import InvalidArgument, LaminaError, Unavailable
+from lamina.images.service import ImageService
+from lamina.oci.digest import Digest
+
+
+class Builder:
+    def __init__(
+        self, *, root: Path, images: ImageService, runtime: str, runtime_root: Path
+    ) -> None:
+        self.root = root
+        self.images = images
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.cache = CacheIndex(root / "cache.db")
+        self.stat_cache = StatCache(root / "statcache.db")
+        self.committer = Committer(images)
+        self.runner = StepRunner(runtime=runtime, runtime_root=runtime_root)
+        self._locks: dict[str, threading.Lock] = {}
+        self._running = threading.Condition()
+        self._active: set[threading.Event] = set()  # cancel flags of running builds
+        self._closing = False
+        self._recover(Runtime(runtime, root=runtime_root))
+        self.trash = Trash(root / "trash")
+        self.links = LinkIndex()
+        self.states = StateMemo()
+        self.plans = PlanMemo()
+
+    def prepare(self, request: BuildRequest) -> BuildPlan:
+        """Check the request and plan the build; raises for bad input, builds nothing."""
+        if not request.context.is_dir():
+            raise InvalidArgument(
+                f"unable to prepare context: path {str(request.context)!r} not found"
+            )
+        return prepare(request, image_exists=self.images.resolve)
+
+    def build(self, plan: BuildPlan, sink: Sink, *, cancel: threading.Event) -> Digest:
+        """Run the plan; returns the image ID. Progress goes to `sink`."""
+        with self._running:
+            if self._closing:
+                raise Unavailable("the daemon is shutting down")
+            self._active.add(cancel)
+        try:
+            return self._build(plan, sink, cancel)
+        finally:
+            with self._running:
+                self._active.discard(cancel)
+                self._running.notify_all()
+
+    def _build(self, plan: BuildPlan, sink: Sink, cancel: threading.Event) -> Digest:
+        report = Reporter(sink)
+        n = report.start(f"[internal] load build definition from {plan.filename}")
+        report.done(n)
+        if plan.unused_args:
+            unused = " ".join(plan.unused_args)
+            report.warning(f"One or more build-args [{unused}] were not consumed")
+        session = Session(
+            plan, self.images, self.committer, self.runner, self.cache,
+            self._context(plan), report, cancel, self.root, self._locks, self.trash, self.links,
+            self.states, self.plans,
+        )  # fmt: skip
+        for index in plan.needed:
+            session.results[index] = StageBuilder(session, plan.stages[index]).build()
+        return self._export(session, session.results[plan.needed[-1]])
+
+    def _context(self, plan: BuildPlan) -> BuildContext:
+        request = plan.request
+        ignore = IgnoreMatcher.for_build(request.context, request.dockerfile)
+        # Owners reset to 0:0, as the docker CLI sends a context: COPY makes files
+        # root's anyway, so who owns them in the folder must not change the key.
+        # An unpacked tar's paths are never seen again: remembering its digests on disk
+        # would only grow the stat cache.
+        stat_cache = StatCache(None) if request.transient else self.stat_cache
+        return BuildContext(request.context, ignore, stat_cache=stat_cache, reset_ownership=True)
+
+    def _export(self, session: Session, state: ImageState) -> Digest:
+        plan, report = session.plan, session.report
+        n = report.start("exporting to image")
+        try:
+            if plan.request.labels:
+                state = self.committer.relabel(state, plan.request.labels)
+            if state.image_id is None:
+                raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
+            report.note(n, f"writing image {state.image_id} done")
+            for ref in plan.tags:
+                self.images.tag_id(state.image_id, ref)
+                report.note(n, f"naming to {ref} done")
+        except LaminaError as err:
+            report.failed(n, str(err))
+            raise
+        report.done(n, image=state.image_id)
+        report.built(state.image_id, [ref.familiar() for ref in plan.tags])
+        return state.image_id
+
+    def _recover(self, runtime: Runtime) -> None:
+        """Clean what builds of a crashed daemon left (mounts, dirs, containers)."""
+        left = set(recover(self.root))
+        if runtime.root.is_dir():
+            left |= {p.name for p in runtime.root.iterdir() if p.name.startswith(ID_PREFIX)}
+        for step_id in sorted(left):
+            with contextlib.suppress(LaminaError):
+                runtime.delete(step_id, force=True)
+
+    def close(self, *, timeout: float = 30.0) -> None:
+        """Cancel running builds and wait for them to clean up (daemon shutdown)."""
+        with self._running:
+            self._closing = True
+            for cancel in self._active:
+                cancel.set()
+            self._running.wait_for(lambda: not self._active, timeout=timeout)
+        self.cache.close()

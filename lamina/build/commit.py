@@ -1,0 +1,101 @@
+"""A step's result made permanent: its diff as a layer, its config as an image.
+
+The diff is the step's overlay upper dir, written as a deterministic OCI tar
+(`write_tar`, whiteouts converted, mtimes clamped to SOURCE_DATE_EPOCH when given)
+straight into the content store, stored uncompressed as `import` does, so its blob
+digest is its diffID. The layer store then unpacks it under its chainID, once: an
+identical diff from any Dockerfile maps to the same layer. A step whose upper dir is
+empty adds no layer (its history entry says `empty_layer`), as BuildKit does.
+
+Every step's config is committed as an (untagged) image whose parent is the previous
+step's: the cache names results by image ID, `history` reads them, and `images`
+hides them as it hides Docker's intermediate images.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from lamina.build.imagestate import ContainerChange, ImageState, derive
+from lamina.images.service import CommittedLayer, ImageService
+from lamina.oci import mediatypes
+from lamina.oci.digest import Digest, chain_ids
+from lamina.oci.image import Descriptor
+from lamina.store.archive import write_tar
+
+
+class Committer:
+    def __init__(self, images: ImageService) -> None:
+        self.images = images
+
+    def commit(
+        self,
+        state: ImageState,
+        *,
+        created: str,
+        created_by: str,
+        change: ContainerChange | None = None,
+        upper: Path | None = None,
+        epoch: int | None = None,
+        author: str | None = None,
+    ) -> tuple[ImageState, Digest | None]:
+        """The state after this step, committed; and the diffID of its layer, if any."""
+        # Held from the layer to the image row: a concurrent `rmi` must not free a
+        # blob or layer between being stored here and being named by the image.
+        with self.images.lock:
+            layer = self._layer(upper, state.chain_id, epoch) if upper else None
+            config, layers = derive(
+                state, created=created, created_by=created_by, change=change,
+                layer=layer, author=author,
+            )  # fmt: skip
+            image_id = self.images.commit(config, list(layers), parent=state.image_id)
+        return ImageState(config, layers, image_id), layer.diff_id if layer else None
+
+    def rebase(self, state: ImageState, done: ImageState) -> ImageState:
+        """A cached `COPY --link` result (`done`, made on another parent) on `state`:
+        the same layer blob registered on this parent, the same history entry."""
+        entry = done.config["history"][-1]
+        reused = None if entry.get("empty_layer") else done.layers[-1]
+        with self.images.lock:
+            layer = self._register(reused, state.chain_id) if reused else None
+            config, layers = derive(
+                state, created=entry.get("created", ""), created_by=entry.get("created_by", ""),
+                layer=layer,
+            )  # fmt: skip
+            image_id = self.images.commit(config, list(layers), parent=state.image_id)
+        return ImageState(config, layers, image_id)
+
+    def relabel(self, state: ImageState, labels: Mapping[str, str]) -> ImageState:
+        """`--label`s on the final image: a config change without a history entry."""
+        config = copy.deepcopy(state.config)
+        container = config.setdefault("config", {})
+        container["Labels"] = {**(container.get("Labels") or {}), **labels}
+        with self.images.lock:
+            image_id = self.images.commit(config, list(state.layers), parent=state.image_id)
+        return ImageState(config, state.layers, image_id)
+
+    def _register(self, layer: CommittedLayer, parent: Digest | None) -> CommittedLayer:
+        chain_id = chain_ids([parent, layer.diff_id])[-1] if parent else layer.diff_id
+        if not self.images.layers.exists(chain_id):
+            digest = layer.blob.digest if layer.blob else layer.diff_id
+            with self.images.content.open(digest) as blob:
+                chain_id = self.images.layers.register(parent, blob).chain_id
+        return CommittedLayer(chain_id, layer.diff_id, layer.size, layer.blob)
+
+    def _layer(
+        self, upper: Path, parent: Digest | None, epoch: int | None
+    ) -> CommittedLayer | None:
+        with os.scandir(upper) as entries:
+            if next(entries, None) is None:
+                return None
+        digest, size = self.images.content.write_from(
+            lambda out: write_tar(upper, out, whiteouts="overlay", source_date_epoch=epoch)
+        )
+        # The upper dir already is the diff as the overlay driver keeps it: moved into
+        # the layer store rather than extracted again from the blob just written.
+        layer = self.images.layers.adopt(parent, upper, diff_id=digest, size=size)
+        descriptor = Descriptor(mediatypes.OCI_LAYER_TAR, digest, size)
+        return CommittedLayer(layer.chain_id, layer.diff_id, size, descriptor)

@@ -1,0 +1,118 @@
+"""COPY plans of the build context, remembered while nothing they saw has changed.
+
+Planning `COPY . .` walks the whole context, builds an entry per file and checksums
+the selection; for a context that has not changed since the last build, all of that
+gives the same plan again. A remembered plan is reused when every entry it holds
+(files, and the directories it walked or globbed in, whose times change when an entry
+is added, removed or renamed) still has the same size, mtime, ctime, inode and device
+(ctime also moves on any chmod or chown), so a no-op rebuild costs one lstat per entry.
+
+Not remembered, so planned afresh every time: sources that pass through a symlink or
+use a wildcard below their first wildcard component, contexts whose .dockerignore has
+`!` exceptions (an excluded directory may then hide a re-included file from the
+check), and plans holding an entry changed within the stat cache's racy window.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lamina.build.context import BuildContext, Entry, clean_relpath
+from lamina.build.copysources import CopyPlan, contains_wildcards, plan_copy
+
+_RACY_NS = 2_000_000_000  # as the stat cache: younger entries may change unseen
+_LIMIT = 256  # plans kept
+
+
+@dataclass(frozen=True)
+class _Memo:
+    plan: CopyPlan
+    watched: tuple[Entry, ...]
+    answers: tuple[tuple[str, bool], ...]  # dest_is_dir questions and their answers
+
+
+class PlanMemo:
+    def __init__(self, *, racy_window_ns: int = _RACY_NS) -> None:
+        self._racy_ns = racy_window_ns
+        self._plans: dict[tuple[object, ...], _Memo] = {}
+        self._lock = threading.Lock()
+
+    def plan(
+        self,
+        tree: BuildContext,
+        sources: Sequence[str],
+        dest: str,
+        *,
+        workdir: str,
+        add: bool,
+        chown: str | None,
+        chmod: str | None,
+        dest_is_dir: Callable[[str], bool],
+        tree_name: str,
+    ) -> CopyPlan:
+        """`plan_copy` with the same arguments, from memory when still valid."""
+        key = (tree.abspath(""), tuple(tree.ignore.patterns), tuple(sources), dest, workdir,
+               add, chown, chmod)  # fmt: skip
+        with self._lock:
+            memo = self._plans.get(key)
+        if memo is not None and _still_valid(tree, memo, dest_is_dir):
+            return memo.plan
+        answers: list[tuple[str, bool]] = []
+
+        def asking(path: str) -> bool:
+            answer = dest_is_dir(path)
+            answers.append((path, answer))
+            return answer
+
+        plan = plan_copy(tree, sources, dest, workdir=workdir, add=add, chown=chown,
+                         chmod=chmod, dest_is_dir=asking, tree_name=tree_name)  # fmt: skip
+        watched = _watched(tree, sources, plan, self._racy_ns)
+        if watched is not None:
+            with self._lock:
+                if len(self._plans) >= _LIMIT:
+                    self._plans.clear()
+                self._plans[key] = _Memo(plan, watched, tuple(answers))
+        return plan
+
+
+def _still_valid(tree: BuildContext, memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
+    prefix = tree.abspath("")
+    for entry in memo.watched:
+        try:
+            st = os.lstat(f"{prefix}/{entry.relpath}" if entry.relpath else prefix)
+        except OSError:
+            return False
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev) != entry.stat_key:
+            return False
+    return all(dest_is_dir(path) == answer for path, answer in memo.answers)
+
+
+def _watched(
+    tree: BuildContext, sources: Sequence[str], plan: CopyPlan, racy_ns: int
+) -> tuple[Entry, ...] | None:
+    """What must not change for `plan` to hold, or None if it cannot be remembered."""
+    if any(pattern.startswith("!") for pattern in tree.ignore.patterns):
+        return None
+    watched = [item.entry for item in plan.items]
+    for source in sources:
+        rel = clean_relpath(source)
+        if contains_wildcards(rel):
+            parts = rel.split("/")
+            fixed = next(i for i, part in enumerate(parts) if contains_wildcards(part))
+            if fixed != len(parts) - 1:
+                return None  # globbed through several levels
+            rel = "/".join(parts[:fixed])
+        if tree.resolve(rel) != rel:
+            return None  # through a symlink: its target would need watching too
+        base = tree.lstat(rel)
+        if base is None:
+            return None
+        watched.append(base)
+    horizon = time.time_ns() - racy_ns
+    if any(max(e.mtime_ns, e.ctime_ns) > horizon for e in watched):
+        return None
+    return tuple(watched)

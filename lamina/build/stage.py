@@ -1,0 +1,254 @@
+"""One stage: FROM, the base image's ONBUILD triggers, then each instruction as a step.
+
+Every step follows the same protocol (`StageBuilder._step`): make its `Step` (the key,
+cheaply), look the key up unless the cache is off for this stage, and on a hit take
+the recorded image as the new state (CACHED). On a miss: explain it if asked, execute,
+record the result under the key with its detail, and go on. A miss changes the parent
+of every later step, so they miss too (unless a later step reproduces an identical
+image, in which case it hits again, as it should).
+
+Metadata steps are cached like the others: their history entries carry a time, so
+re-making them would change every later parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import posixpath
+from pathlib import Path
+
+from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
+from lamina.build.copystep import copy_step
+from lamina.build.imagestate import ContainerChange, ImageState, from_image, scratch
+from lamina.build.instructions import (
+    AddInstr,
+    ArgInstr,
+    CmdInstr,
+    CopyInstr,
+    Instruction,
+    RunInstr,
+    WorkdirInstr,
+)
+from lamina.build.metadata import ConfigStep, config_step, workdir_path
+from lamina.build.parser import parse
+from lamina.build.plan import PlannedStage
+from lamina.build.runinstr import run_step
+from lamina.build.scope import Scope, env_of
+from lamina.build.session import Session
+from lamina.build.shell import Lexer
+from lamina.build.stages import instructions_from_node
+from lamina.build.step import Result, Step
+from lamina.build.workspace import mounted, rootfs_mounts
+from lamina.containers.users import resolve_in_root, resolve_user
+from lamina.errors import InvalidArgument, LaminaError
+
+
+class StageBuilder:
+    def __init__(self, session: Session, planned: PlannedStage) -> None:
+        self.session = session
+        self.planned = planned
+        plan = session.plan
+        self.scope = Scope(
+            lexer=Lexer(plan.escape),
+            build_args=plan.request.build_args,
+            meta_args=plan.meta_args,
+        )
+        self.use_cache = session.uses_cache(planned)
+        self.cmd_set = False  # CMD given in this stage (kept by a later ENTRYPOINT)
+
+    def build(self) -> ImageState:
+        stage = self.planned.stage
+        state, triggers = self._from()
+        steps = [*triggers, *stage.instructions]
+        total = len(steps) + 1
+        for k, instr in enumerate(steps, start=2):
+            state = self._step(instr, state, k, total)
+        return state
+
+    def _name(self, k: int, total: int, text: str) -> str:
+        multi = len(self.session.plan.stages) > 1
+        prefix = f"{self.planned.stage.name or f'stage-{self.planned.index}'} " if multi else ""
+        return f"[{prefix}{k}/{total}] {text}"
+
+    def _from(self) -> tuple[ImageState, list[Instruction]]:
+        session, planned = self.session, self.planned
+        total = len(planned.stage.instructions) + 1
+        n = session.report.start(
+            self._name(1, total, f"FROM {planned.base}"),
+            legacy=session.legacy_step(f"FROM {planned.base}"),
+        )
+        try:
+            state = self._base()
+            state, triggers = self._triggers(state)
+        except LaminaError as err:
+            session.report.failed(n, str(err))
+            raise
+        session.report.done(n, image=state.image_id or "")
+        return state, triggers
+
+    def _base(self) -> ImageState:
+        session, planned = self.session, self.planned
+        if planned.base_stage is not None:
+            return session.results[planned.base_stage]
+        if planned.base == "scratch":
+            return scratch(session.created())
+        return from_image(session.images, session.images.get(planned.base))
+
+    def _triggers(self, state: ImageState) -> tuple[ImageState, list[Instruction]]:
+        """The base image's ONBUILD triggers, run first; the new image has none."""
+        texts = list(state.container.get("OnBuild") or [])
+        if not texts or self.planned.base_stage is not None:
+            return state, []
+        line = self.planned.stage.line
+        triggers: list[Instruction] = []
+        for text in texts:
+            try:
+                nodes = parse(text, filename=self.session.plan.filename).ast.children
+                found = [i for node in nodes for i in instructions_from_node(node)]
+            except InvalidArgument as err:
+                where = f"{self.session.plan.filename}:{line}"
+                raise InvalidArgument(f"{where}: ONBUILD {text}: {err}") from err
+            triggers += [dataclasses.replace(i, line=line, end_line=line) for i in found]
+        config = {**state.config, "config": {**state.container, "OnBuild": None}}
+        return ImageState(config, state.layers, state.image_id), triggers
+
+    def _step(self, instr: Instruction, state: ImageState, k: int, total: int) -> ImageState:
+        session = self.session
+        text = instr.original.strip()
+        n = session.report.start(self._name(k, total, text), legacy=session.legacy_step(text))
+        try:
+            with contextlib.ExitStack() as stack:
+                step = self._prepare(instr, state, stack, k)
+                session.check_cancel()
+                return self._run(step, state, n)
+        except LaminaError as err:
+            session.report.failed(n, str(err))
+            raise
+
+    def _run(self, step: Step, state: ImageState, n: int) -> ImageState:
+        session = self.session
+        if self.use_cache:
+            hit = session.lookup(step.key)
+            if hit is not None:
+                if step.link and session.images.records.get(hit.image_id or "") is not None:
+                    hit = self._rebased(state, hit)
+                session.report.cached(n, image=hit.image_id or "")
+                return hit
+        if session.plan.request.explain:
+            self._explain(n, step)
+        new, diff_id = step.execute(n)
+        result = CacheResult(new.chain_id or "", new.image_id or "", diff_id or "")
+        session.cache.record(step.full_key(), result)
+        session.report.done(n, image=new.image_id or "")
+        return new
+
+    def _rebased(self, state: ImageState, hit: ImageState) -> ImageState:
+        row = self.session.images.records.get(hit.image_id or "")
+        if row is not None and row.parent == state.image_id:
+            return hit
+        return self.session.committer.rebase(state, hit)
+
+    def _explain(self, n: int, step: Step) -> None:
+        if not self.use_cache:
+            self.session.report.note(n, "cache miss: the cache is off for this stage")
+            return
+        key = step.full_key()
+        for reason in explain(self.session.cache.nearest(key), key):
+            self.session.report.note(n, f"cache miss: {reason}")
+
+    def _prepare(
+        self, instr: Instruction, state: ImageState, stack: contextlib.ExitStack, k: int
+    ) -> Step:
+        session, planned = self.session, self.planned
+        parent_step = k - 1 if k > 2 else None
+        if isinstance(instr, RunInstr):
+            return run_step(
+                session, planned, state, self.scope, instr, stack=stack, parent_step=parent_step
+            )
+        if isinstance(instr, CopyInstr | AddInstr):
+            return copy_step(
+                session, planned, state, self.scope, instr, stack=stack, parent_step=parent_step
+            )
+        where = f"{session.plan.filename}:{instr.line}"
+        try:
+            return self._config_step(instr, state, parent_step)
+        except InvalidArgument as err:
+            if str(err).startswith(f"{session.plan.filename}:"):
+                raise
+            raise InvalidArgument(f"{where}: {err}") from err
+
+    def _config_step(self, instr: Instruction, state: ImageState, parent_step: int | None) -> Step:
+        if isinstance(instr, ArgInstr):
+            text = self.scope.declare(instr, env_of(state.env_list))
+            return self._meta(state, text, None, None, parent_step, instr.line)
+        self.cmd_set = self.cmd_set or isinstance(instr, CmdInstr)
+        cfg = config_step(instr, state, self.scope, cmd_set=self.cmd_set)
+        if isinstance(instr, WorkdirInstr):
+            path = workdir_path(instr, state, self.scope)
+            key = self._key(state, cfg.created_by, parent_step, instr.line)
+            where = f"{self.session.plan.filename}:{instr.line}"
+            return Step(key, lambda n: self._workdir(state, path, cfg, where))
+        return self._meta(state, cfg.created_by, cfg.change, cfg.author, parent_step, instr.line)
+
+    def _key(self, state: ImageState, text: str, parent_step: int | None, line: int) -> CacheKey:
+        session = self.session
+        return meta_key(
+            state.parent_key, text, platform=session.platform,
+            site=session.site(self.planned, line), parent_step=parent_step,
+        )  # fmt: skip
+
+    def _meta(
+        self,
+        state: ImageState,
+        text: str,
+        change: ContainerChange | None,
+        author: str | None,
+        parent_step: int | None,
+        line: int,
+    ) -> Step:
+        session = self.session
+
+        def execute(n: int) -> Result:
+            return session.committer.commit(
+                state, created=session.created(), created_by=text, change=change, author=author
+            )
+
+        return Step(self._key(state, text, parent_step, line), execute)
+
+    def _workdir(self, state: ImageState, path: str, cfg: ConfigStep, where: str) -> Result:
+        """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
+        session = self.session
+        space = session.workspace()
+        try:
+            mounts = rootfs_mounts(session.images.layers, state.chain_id, space)
+            with mounted(mounts, space.rootfs) as rootfs:
+                try:
+                    _make_dirs(rootfs, path, state.user)
+                except InvalidArgument as err:
+                    raise InvalidArgument(f"{where}: {err}") from err
+            return session.committer.commit(
+                state, created=session.created(), created_by=cfg.created_by,
+                change=cfg.change, upper=space.upper, epoch=session.epoch,
+            )  # fmt: skip
+        finally:
+            space.remove()
+
+
+def _make_dirs(rootfs: Path, path: str, user: str) -> None:
+    target = resolve_in_root(rootfs, path)
+    if target.is_dir():
+        return
+    uid, gid, _ = resolve_user(rootfs, user) if user else (0, 0, [])
+    missing: list[Path] = []
+    current = target
+    while not os.path.lexists(current) and current != rootfs:
+        missing.append(current)
+        current = current.parent
+    if not current.is_dir():
+        name = posixpath.basename(str(current))
+        raise InvalidArgument(f"WORKDIR {path}: {name} is not a directory")
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o755)
+        os.chown(folder, uid, gid)

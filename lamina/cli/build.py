@@ -1,0 +1,148 @@
+"""`lamina build`: build an image from a folder on this host, read in place by the daemon.
+
+Unlike `docker build`, nothing is streamed: the daemon runs on the same host, so the
+CLI sends the folder's absolute path (`POST /lamina/build`) and the daemon reads it
+where it is; its stat cache then makes rebuilding an unchanged context cheap.
+Progress goes to stderr (as BuildKit's), the image ID of `-q` to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lamina.build.output import render
+from lamina.cli.client import Client, DaemonError
+from lamina.cli.main import UsageError
+
+EPOCH = "SOURCE_DATE_EPOCH"
+
+
+def build(client: Client, args: argparse.Namespace) -> int:
+    query = _query(args)
+    try:
+        reply = client.request("POST", "/lamina/build", query=query)
+    except DaemonError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
+    mode = "quiet" if args.quiet else _mode(args.progress)
+    try:
+        outcome = render(reply.lines(), mode=mode, out=sys.stderr)
+    finally:
+        reply.close()
+    if outcome.error or not outcome.image_id:
+        if not outcome.error:
+            print("ERROR: the build ended without an image", file=sys.stderr)
+        return 1
+    if args.iidfile:
+        Path(args.iidfile).write_text(outcome.image_id)
+    if args.quiet:
+        print(outcome.image_id)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> dict[str, Any]:
+    if args.path == "-":
+        raise UsageError("lamina build reads a folder; send a tar with `docker build -`")
+    context = Path(args.path).resolve()
+    if not context.is_dir():
+        raise UsageError(f'unable to prepare context: path "{args.path}" not found')
+    dockerfile = Path(args.file).resolve() if args.file else context / "Dockerfile"
+    if not dockerfile.is_file():
+        raise UsageError(f"failed to read dockerfile: open {dockerfile}: no such file or directory")
+    return {
+        "context": str(context),
+        "dockerfile": str(dockerfile),
+        "t": args.tag or None,
+        "buildargs": json.dumps(_build_args(args.build_arg)),
+        "labels": json.dumps(_pairs(args.label, "--label")),
+        "target": args.target or None,
+        "nocache": int(args.no_cache),
+        "nocachefilter": args.no_cache_filter or None,
+        "pull": int(args.pull),
+        "platform": args.platform or None,
+        "networkmode": args.network or None,
+        "explain": int(args.explain),
+    }
+
+
+def _build_args(given: list[str]) -> dict[str, str]:
+    """`--build-arg K=V`, or `--build-arg K` taking K from the environment (Docker's
+    rule: skipped when unset). SOURCE_DATE_EPOCH from the environment, as buildx."""
+    out: dict[str, str] = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key] = value
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    if EPOCH not in out and os.environ.get(EPOCH):
+        out[EPOCH] = os.environ[EPOCH]
+    return out
+
+
+def _pairs(given: list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in given:
+        key, _, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _mode(progress: str) -> str:
+    if progress == "auto":
+        return "tty" if sys.stderr.isatty() and os.environ.get("TERM") != "dumb" else "plain"
+    if progress not in ("plain", "tty", "quiet"):
+        raise UsageError(f"invalid --progress {progress!r}: auto, plain, tty or quiet")
+    return progress
+
+
+# Flags of `build_parser()`'s `build` command: (dest, takes a value, repeatable).
+_FLAGS: dict[str, tuple[str, bool, bool]] = {
+    "-t": ("tag", True, True), "--tag": ("tag", True, True), "-f": ("file", True, False),
+    "--file": ("file", True, False), "--build-arg": ("build_arg", True, True),
+    "--label": ("label", True, True), "--target": ("target", True, False),
+    "--no-cache": ("no_cache", False, False), "--no-cache-filter": ("no_cache_filter", True, True),
+    "--pull": ("pull", False, False), "-q": ("quiet", False, False),
+    "--quiet": ("quiet", False, False), "--iidfile": ("iidfile", True, False),
+    "--progress": ("progress", True, False), "--platform": ("platform", True, False),
+    "--network": ("network", True, False), "--explain": ("explain", False, False),
+}  # fmt: skip
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace | None:
+    """`build`'s arguments as argparse would give them, or None to let argparse parse
+    (and explain) anything unusual: the CLI's start-up time is a feature."""
+    values: dict[str, Any] = {dest: [] if many else None for dest, _, many in _FLAGS.values()}
+    values.update(no_cache=False, pull=False, quiet=False, explain=False, progress="auto")
+    paths: list[str] = []
+    todo = list(argv)
+    while todo:
+        word = todo.pop(0)
+        if word == "--" or not word.startswith("-") or word == "-":
+            paths += todo if word == "--" else [word]
+            todo = [] if word == "--" else todo
+            continue
+        name, eq, value = word.partition("=")
+        if (
+            name not in _FLAGS
+            and len(word) > 2
+            and word[:2] in _FLAGS
+            and not word.startswith("--")
+        ):
+            name, eq, value = word[:2], "=", word[2:]  # -tname
+        spec = _FLAGS.get(name)
+        if spec is None or (eq and not spec[1]) or (spec[1] and not eq and not todo):
+            return None
+        dest, takes_value, many = spec
+        given: Any = (value if eq else todo.pop(0)) if takes_value else True
+        values[dest] = [*values[dest], given] if many else given
+    if len(paths) != 1:
+        return None
+    return argparse.Namespace(command="build", run_command="build:build", path=paths[0], **values)

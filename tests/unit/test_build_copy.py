@@ -1,0 +1,138 @@
+"""COPY's pieces without a daemon: remembered plans, writing into an upper dir over an
+image's view, hard links to layer files, and unpacking a tar context."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from lamina.build.context import BuildContext
+from lamina.build.copier import carry_out
+from lamina.build.copysources import plan_copy
+from lamina.build.dockerignore import IgnoreMatcher
+from lamina.build.linkindex import LinkIndex
+from lamina.build.planmemo import PlanMemo
+from lamina.build.statcache import StatCache
+from lamina.build.tarcontext import extract_context
+from lamina.errors import InvalidArgument
+from tests.conftest import needs_root
+
+OLD = time.time() - 60  # older than the racy window
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (OLD, OLD))
+    return root
+
+
+def never(_: str) -> bool:
+    return False
+
+
+def memo_plan(memo: PlanMemo, context: BuildContext, sources: list[str]) -> object:
+    return memo.plan(context, sources, ".", workdir="/app", add=False, chown=None, chmod=None,
+                     dest_is_dir=never, tree_name="build context")  # fmt: skip
+
+
+def test_plans_are_remembered_until_something_they_saw_changes(tmp_path: Path) -> None:
+    root = tree(tmp_path / "ctx", {"a.txt": "a", "src/b.js": "b", "package.json": "{}"})
+    memo = PlanMemo(racy_window_ns=0)  # utime cannot make ctimes old
+
+    def context() -> BuildContext:
+        return BuildContext(root, IgnoreMatcher(), stat_cache=StatCache(None))
+
+    first = memo_plan(memo, context(), ["."])
+    assert memo_plan(memo, context(), ["."]) is first
+    (root / "src" / "b.js").write_text("B")  # content change: new mtime and ctime
+    second = memo_plan(memo, context(), ["."])
+    assert second is not first
+    assert memo_plan(memo, context(), ["."]) is second
+    glob = memo_plan(memo, context(), ["package*"])
+    assert memo_plan(memo, context(), ["package*"]) is glob
+    (root / "package-lock.json").write_text("{}")  # a new match: the folder changed
+    assert memo_plan(memo, context(), ["package*"]) is not glob
+
+
+def test_not_remembered_young_files_or_exceptions(tmp_path: Path) -> None:
+    root = tree(tmp_path / "ctx", {"a.txt": "a", "skip/keep.txt": "k"})
+    young = BuildContext(root, IgnoreMatcher(), stat_cache=StatCache(None))
+    memo = PlanMemo()  # files changed in the last 2 s may change again unseen
+    assert memo_plan(memo, young, ["."]) is not memo_plan(memo, young, ["."])
+    memo = PlanMemo(racy_window_ns=0)
+    context = BuildContext(root, IgnoreMatcher(["skip", "!skip/keep.txt"]))
+    first = memo_plan(memo, context, ["."])
+    assert memo_plan(memo, context, ["."]) is not first
+
+
+@needs_root()
+def test_copy_into_an_upper_dir_over_a_view(tmp_path: Path) -> None:
+    view = tree(tmp_path / "view", {"etc/passwd": "root", "app/old.txt": "old", "bin/x": "x"})
+    os.symlink("app", view / "link")
+    context = BuildContext(tree(tmp_path / "ctx", {"new.txt": "n", "sub/deep.txt": "d"}),
+                           reset_ownership=True, stat_cache=StatCache(None))  # fmt: skip
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    plan = plan_copy(context, ["."], "/link/", dest_is_dir=never)
+    carry_out(plan, upper, view=view, owner=None)
+    assert sorted(str(p.relative_to(upper)) for p in upper.rglob("*")) == [
+        "app", "app/new.txt", "app/sub", "app/sub/deep.txt",
+    ]  # fmt: skip
+    assert (upper / "app").stat().st_mode == (view / "app").stat().st_mode
+    blocked = plan_copy(context, ["new.txt"], "/bin", dest_is_dir=never)
+    with pytest.raises(InvalidArgument, match="cannot replace directory /bin with a file"):
+        carry_out(blocked, upper, view=view, owner=None)
+
+
+@needs_root()
+def test_unchanged_files_are_hard_links_to_a_layer(tmp_path: Path) -> None:
+    context = BuildContext(tree(tmp_path / "ctx", {"a.txt": "a", "b.txt": "b", "c.txt": "b"}),
+                           reset_ownership=True, stat_cache=StatCache(None))  # fmt: skip
+    index = LinkIndex()
+    first = tmp_path / "layer1"
+    first.mkdir()
+    plan = plan_copy(context, ["."], "/", dest_is_dir=never)
+    index.add(first, carry_out(plan, first, view=None, owner=None, index=index))
+    second = tmp_path / "upper2"
+    second.mkdir()
+    carry_out(plan, second, view=None, owner=(0, 0), index=index)
+    for name in ("a.txt", "b.txt"):
+        assert (second / name).stat().st_ino == (first / name).stat().st_ino
+    # c.txt is b.txt's twin: one COPY never makes two paths share an inode by itself
+    assert (second / "b.txt").stat().st_ino != (second / "c.txt").stat().st_ino
+    other_owner = tmp_path / "upper3"
+    other_owner.mkdir()
+    carry_out(plan, other_owner, view=None, owner=(1000, 1000), index=index)
+    assert (other_owner / "a.txt").stat().st_ino != (first / "a.txt").stat().st_ino
+
+
+def test_tar_context_keeps_whiteout_names_and_refuses_escapes(tmp_path: Path) -> None:
+    def tar_of(names: list[str]) -> io.BytesIO:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name in names:
+                info = tarfile.TarInfo(name)
+                info.size = 1
+                tar.addfile(info, io.BytesIO(b"x"))
+        buf.seek(0)
+        return buf
+
+    folder = extract_context(tar_of(["Dockerfile", ".wh.file", "d/.wh..wh..opq"]), tmp_path)
+    assert sorted(p.name for p in folder.rglob("*")) == [
+        ".wh..wh..opq",
+        ".wh.file",
+        "Dockerfile",
+        "d",
+    ]
+    with pytest.raises(InvalidArgument, match=r"build context tar: member .* escapes"):
+        extract_context(tar_of(["../../evil"]), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]

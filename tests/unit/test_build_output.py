@@ -1,0 +1,103 @@
+"""Build events rendered: Docker's classic messages, BuildKit-style plain text, the CLI's
+argument fast path."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from lamina.build.events import Reporter, error_event
+from lamina.build.legacy import LegacyMessages
+from lamina.build.output import render
+from lamina.cli.build import parse_args
+from lamina.cli.main import build_parser
+
+IMAGE = "sha256:" + "ab" * 32
+
+
+def events() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    report = Reporter(out.append)
+    n = report.start("[1/3] FROM busybox", legacy="Step 1/3 : FROM busybox")
+    report.done(n, image="sha256:" + "11" * 32)
+    n = report.start("[2/3] WORKDIR /app", legacy="Step 2/3 : WORKDIR /app")
+    report.cached(n, image="sha256:" + "22" * 32)
+    n = report.start("[3/3] RUN make", legacy="Step 3/3 : RUN make")
+    report.note(n, "cache miss: files changed: a.c (content)")
+    report.running(n, "build-0123456789abcdef")
+    report.log(n, "compiling\npart")
+    report.log(n, "ial line\n")
+    report.done(n, image=IMAGE)
+    n = report.start("exporting to image")
+    report.note(n, f"writing image {IMAGE} done")
+    report.done(n, image=IMAGE)
+    report.built(IMAGE, ["app:latest"])
+    return out
+
+
+def test_legacy_messages() -> None:
+    convert = LegacyMessages().convert
+    text = "".join(m.get("stream", "") for e in events() for m in convert(e))
+    assert text == (
+        "Step 1/3 : FROM busybox\n ---> 111111111111\n"
+        "Step 2/3 : WORKDIR /app\n ---> Using cache\n ---> 222222222222\n"
+        "Step 3/3 : RUN make\n ---> Running in 0123456789ab\ncompiling\npartial line\n"
+        " ---> Removed intermediate container 0123456789ab\n ---> abababababab\n"
+        "Successfully built abababababab\nSuccessfully tagged app:latest\n"
+    )
+    quiet = [m for e in events() for m in LegacyMessages(quiet=True).convert(e)]
+    assert quiet == [{"aux": {"ID": IMAGE}}, {"stream": IMAGE + "\n"}]
+    failure = error_event("The command 'x' returned a non-zero code: 3", code=3)
+    assert list(convert(failure)) == [failure]
+
+
+def test_plain_progress() -> None:
+    out = io.StringIO()
+    outcome = render(events(), mode="plain", out=out)
+    assert outcome.image_id == IMAGE and not outcome.error
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["#1 [1/3] FROM busybox", "#1 DONE 0.0s", ""]
+    assert lines[3:5] == ["#2 [2/3] WORKDIR /app", "#2 CACHED"]
+    assert "#3 cache miss: files changed: a.c (content)" in lines
+    logs = [line for line in lines if line.startswith("#3 0.")]
+    assert [line.split(" ", 2)[2] for line in logs] == ["compiling", "partial line"]
+    assert f"#4 writing image {IMAGE} done" in lines
+
+
+def test_failures_show_the_steps_output() -> None:
+    report_events: list[dict[str, Any]] = []
+    report = Reporter(report_events.append)
+    n = report.start("[2/2] RUN exit 3")
+    report.log(n, "why it failed\n")
+    report.failed(n, "The command '/bin/sh -c exit 3' returned a non-zero code: 3")
+    report_events.append(error_event("The command '/bin/sh -c exit 3' returned a non-zero code: 3"))
+    for mode in ("plain", "quiet", "tty"):
+        out = io.StringIO()
+        outcome = render(iter(report_events), mode=mode, out=out)
+        assert outcome.error.endswith("non-zero code: 3")
+        assert "why it failed" in out.getvalue()
+        assert (
+            "ERROR: The command '/bin/sh -c exit 3' returned a non-zero code: 3" in out.getvalue()
+        )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["."],
+        ["-t", "a", "-tb", "--tag=c", "-q", "--no-cache", "--build-arg", "A=1", "ctx"],
+        ["--progress=plain", "--explain", "-f", "F", "--target", "t", "--label", "k=v", "x"],
+        ["--no-cache-filter", "s", "--network=none", "--iidfile", "f", "--pull", "--", "-"],
+    ],
+)
+def test_build_arguments_fast_path_matches_argparse(argv: list[str]) -> None:
+    quick = parse_args(argv)
+    assert quick is not None
+    assert vars(quick) == vars(build_parser().parse_args(["build", *argv]))
+
+
+@pytest.mark.parametrize("argv", [["-h"], ["--nosuch", "."], [], ["a", "b"], ["-t"], ["-q=1", "."]])
+def test_unusual_arguments_go_to_argparse(argv: list[str]) -> None:
+    assert parse_args(argv) is None
