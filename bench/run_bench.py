@@ -103,10 +103,15 @@ def main() -> int:
         tar = busybox_tar(Path(tmp) / "busybox.tar")
         with lamina_daemon() as env:
             results["lamina run --rm busybox true"] = median_ms(
+                lambda: run([*LAMINA, "run", "--rm", "--network", "none", "busybox", "true"], env),
+                runs,
+            )
+            results["lamina run --rm (default bridge network)"] = median_ms(
                 lambda: run([*LAMINA, "run", "--rm", "busybox", "true"], env), runs
             )
             results["docker CLI → lamina run --rm"] = median_ms(
-                lambda: run([DOCKER, "run", "--rm", "busybox", "true"], env), runs
+                lambda: run([DOCKER, "run", "--rm", "--network", "none", "busybox", "true"], env),
+                runs,
             )
             memory["lamina monitor (idle container)"] = monitor_rss(env)
         results["bare runc run (prepared bundle)"] = bare_runc(tar, runs, secure=False)

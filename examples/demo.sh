@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The seed walkthrough, as far as lamina goes today: base images without a registry,
-# import, list, inspect, history, tags and removal. Later issues add build, volumes
-# and networks. Uses its own lamina instance so it never disturbs yours.
+# The seed walkthrough: base images without a registry, import, list, inspect, history,
+# tags and removal; then (seed/walkthrough.sh) the build cache with the seed's two
+# Dockerfiles, volumes, and networks. Uses its own lamina instance so it never
+# disturbs yours.
 set -euo pipefail
 export LAMINA_ROOT=${LAMINA_ROOT:-/var/lib/lamina-demo}
 export LAMINA_HOST=${LAMINA_HOST:-unix:///run/lamina-demo/lamina.sock}
@@ -46,4 +47,6 @@ run lamina rmi demo/app:1.0 demo/app:again
 echo "An unknown image is a clear error, not a traceback:"
 printf '$ lamina image inspect nosuch\n'
 lamina image inspect nosuch || true
+# The rest of the seed: layers and the build cache, volumes, networks.
+. "$(dirname "$0")/seed/walkthrough.sh"
 step "Done"

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from lamina.build.builder import Builder
 from lamina.config import Paths
 from lamina.containers.execs import ExecService
 from lamina.containers.records import ContainerRecords
@@ -17,6 +18,7 @@ from lamina.containers.service import ContainerService
 from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
+from lamina.networks import NetworkService
 from lamina.store.content import ContentStore
 from lamina.store.layers.copy import CopyDriver
 from lamina.store.layers.driver import Driver
@@ -64,12 +66,24 @@ class Engine:
         # Images and volumes ask who uses them; only the container records know.
         self.images.containers_using = self.containers.using_image
         self.volumes.users = self.containers.using_volume
+        self.networks = NetworkService(paths, self.metadata, log=log)
+        self.networks.containers = self.containers
+        self.containers.networking = self.networks.networking
+        self.builder = Builder(
+            root=paths.root / "build",
+            images=self.images,
+            runtime=runner.runtime,
+            runtime_root=runner.runtime_root,
+        )
 
     def restore(self) -> None:
         """After a daemon (re)start: adopt running containers, record exits meanwhile."""
+        self.networks.restore()  # first: bridges up, a crashed daemon's leftovers gone
         self.containers.restore()
 
     def close(self) -> None:
+        self.networks.shutdown()
+        self.builder.close()
         self.containers.runner.close()
         self.metadata.close()
 

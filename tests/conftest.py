@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -145,6 +146,28 @@ def assert_no_runtime_containers(paths: Paths) -> None:
     assert not out, f"runc containers left behind: {out}"
 
 
+def assert_no_network_leftovers(paths: Paths) -> None:
+    """No device with the instance's prefix, no firewall rule naming it, no pinned
+    namespace: a stopped daemon leaves only what running containers use. Removes what
+    it finds, so one failing test does not fail the next."""
+    prefix = paths.device_prefix
+    devices = [d for d in os.listdir("/sys/class/net") if d.startswith(prefix)]
+    for name in devices:
+        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+    rules = []
+    if shutil.which("iptables"):
+        for chain in ("FORWARD", "INPUT"):
+            out = subprocess.run(["iptables", "-w", "-S", chain], capture_output=True, text=True)
+            rules += [r for r in out.stdout.splitlines() if f'"lamina {prefix} ' in r]
+        for rule in rules:
+            subprocess.run(["iptables", "-w", "-D", *shlex.split(rule)[1:]], check=False)
+    netns_dir = paths.run_dir / "netns"
+    pinned = sorted(p.name for p in netns_dir.iterdir()) if netns_dir.exists() else []
+    for name in pinned:
+        subprocess.run(["umount", "-l", str(netns_dir / name)], capture_output=True, check=False)
+    assert not (devices or rules or pinned), f"network leftovers: {devices} {rules} {pinned}"
+
+
 def daemon_log(paths: Paths) -> str:
     path = paths.root.parent / "daemon.log"
     return path.read_text(errors="replace") if path.exists() else ""
@@ -159,6 +182,7 @@ def daemon(instance: Paths) -> Iterator[Daemon]:
         remove_all_containers(running)
         stop_daemon(running.process)  # a test may have restarted it
         assert_no_runtime_containers(instance)
+        assert_no_network_leftovers(instance)
         log = daemon_log(instance)
         assert "Traceback" not in log, f"daemon logged a traceback:\n{log}"
 

@@ -37,7 +37,10 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json() or {}
         if not isinstance(body, dict):
             raise InvalidArgument("container config must be a JSON object")
+        networking = body.get("NetworkingConfig") or {}
+        engine.networks.check_create(body.get("HostConfig") or {}, networking)
         c = containers.create(body, name=req.arg("name") or None)
+        engine.networks.created(c, networking)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
     @router.route("GET", "/containers/json")
@@ -62,7 +65,7 @@ def register(router: Router, engine: Engine) -> None:
         limit = req.int_arg("limit", -1)
         if limit > 0:
             found = found[:limit]
-        return [views.summary(c) for c in found]
+        return [views.summary(c, network=engine.networks.summary_fields(c)) for c in found]
 
     @router.route("GET", "/containers/{ref}/json")
     def inspect(req: Request, ref: str) -> Any:
@@ -74,6 +77,7 @@ def register(router: Router, engine: Engine) -> None:
             container_dir=str(runner.dir(c.id)),
             driver=engine.driver.name,
             exec_ids=execs.for_container(c.id),
+            network_settings=engine.networks.inspect_settings(c),
         )
 
     @router.route("POST", "/containers/{ref}/start")
@@ -151,13 +155,18 @@ def register(router: Router, engine: Engine) -> None:
             stderr=req.flag("stderr"),
             logs=req.flag("logs"),
         )
+        # Register for the live stream before answering: the client starts the
+        # container as soon as it has our answer, and must not miss its first output.
+        live = _prepare_attach(engine, c, request) if req.flag("stream") else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
         try:
             if request.logs:
                 for chunk in _log_stream(engine, c, req, follow=False):
                     client.sendall(chunk)
-            if req.flag("stream"):
-                _attach_live(engine, c, client, request)
+            if live is not None:
+                upstream = live.wait() if isinstance(live, _AttachAtStart) else live
+                if upstream is not None:
+                    splice(client, upstream, stdin=request.stdin)
         finally:
             with contextlib.suppress(OSError):
                 client.shutdown(2)
@@ -234,23 +243,19 @@ def register(router: Router, engine: Engine) -> None:
         return Response(200)
 
 
-def _attach_live(engine: Engine, c: Container, client: Any, request: AttachRequest) -> None:
+def _prepare_attach(engine: Engine, c: Container, request: AttachRequest) -> Any:
+    """A connection to the running container's monitor, or a waiter that start will
+    connect (`docker run`/`start -a` attach before they start), or None."""
     containers = engine.containers
-    waiter: _AttachAtStart | None = None
     with containers.lock:
         current = containers.get(c.id)
         if current.state.running:
-            upstream = monitor.attach(containers.runner.files(c.id), request)
-        elif current.state.status in (Status.CREATED, Status.EXITED):
-            # `docker run`/`start -a` attach before they start: connect at start.
+            return monitor.attach(containers.runner.files(c.id), request)
+        if current.state.status in (Status.CREATED, Status.EXITED):
             waiter = _AttachAtStart(engine, c.id, request)
             containers.attach_hooks.setdefault(c.id, []).append(waiter.hook)
-        else:
-            return
-    if waiter is not None:
-        upstream = waiter.wait()
-    if upstream is not None:
-        splice(client, upstream, stdin=request.stdin)
+            return waiter
+    return None
 
 
 class _AttachAtStart:
@@ -363,6 +368,11 @@ def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> b
         m.name in filters["volume"] or m.destination in filters["volume"] for m in c.mounts
     ):
         return False
+    if filters.get("network"):
+        joined = engine.networks.container_networks(c)
+        names_and_ids = set(joined) | {n.id for n, _ in joined.values()}
+        if not names_and_ids & set(filters["network"]):
+            return False
     return bool_filter(filters, "dangling") is None
 
 

@@ -10,12 +10,13 @@ import threading
 import time
 from types import FrameType
 
-from lamina.api import containers, images, system, volumes
+from lamina.api import build, containers, images, networks, system, volumes
 from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
 from lamina.engine import API_VERSION, VERSION, Engine
 from lamina.errors import Conflict
+from lamina.process import alive
 
 
 def log(message: str) -> None:
@@ -28,7 +29,9 @@ def build_router(engine: Engine) -> Router:
     system.register(router, engine)
     images.register(router, engine)
     volumes.register(router, engine)
+    networks.register(router, engine)
     containers.register(router, engine)
+    build.register(router, engine)
     return router
 
 
@@ -71,19 +74,9 @@ def _claim_pid_file(paths: Paths) -> None:
     pid_file = paths.pid_file
     with contextlib.suppress(FileNotFoundError, ValueError):
         other = int(pid_file.read_text().strip())
-        if other != os.getpid() and _alive(other):
+        if other != os.getpid() and alive(other):
             raise Conflict(f"a lamina daemon (pid {other}) already serves {paths.root}")
     pid_file.write_text(f"{os.getpid()}\n")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stop_on_signals(server: Server) -> None:

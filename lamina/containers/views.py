@@ -13,7 +13,9 @@ from lamina.units import human_duration
 _NOT_SET = "0001-01-01T00:00:00Z"
 
 
-def summary(c: Container) -> dict[str, Any]:
+def summary(c: Container, *, network: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`network`: Ports and Networks from lamina.networks (empty without networks)."""
+    network = network or {}
     return {
         "Id": c.id,
         "Names": [f"/{c.name}"],
@@ -21,12 +23,12 @@ def summary(c: Container) -> dict[str, Any]:
         "ImageID": c.image_id,
         "Command": " ".join(shlex.quote(a) if " " in a else a for a in [c.path, *c.args]),
         "Created": int(parse_rfc3339(c.created)),
-        "Ports": [],
+        "Ports": network.get("Ports", []),
         "Labels": c.config.get("Labels") or {},
         "State": str(c.state.status),
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "none"},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": network.get("Networks", {})},
         "Mounts": [m.to_api() for m in c.mounts],
     }
 
@@ -51,7 +53,13 @@ def _ago(stamp: str) -> str:
 
 
 def inspect(
-    c: Container, *, log_path: str, container_dir: str, driver: str, exec_ids: list[str]
+    c: Container,
+    *,
+    log_path: str,
+    container_dir: str,
+    driver: str,
+    exec_ids: list[str],
+    network_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "Id": c.id,
@@ -83,7 +91,8 @@ def inspect(
         },
         "Mounts": [m.to_api() for m in c.mounts],
         "Config": {"Hostname": c.config.get("Hostname") or c.id[:12], "Domainname": "", **c.config},
-        "NetworkSettings": {
+        "NetworkSettings": network_settings
+        or {
             "Bridge": "",
             "SandboxID": "",
             "Ports": {},

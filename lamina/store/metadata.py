@@ -84,6 +84,36 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX containers_image ON containers(image_id);
     """,
+    # 3 → 4: networks, and their members (a lease while attached; unique per network).
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        driver TEXT NOT NULL,           -- bridge | host | null
+        created TEXT NOT NULL,          -- RFC 3339
+        subnet TEXT,                    -- "172.18.0.0/16" (bridge only)
+        gateway TEXT,
+        ip_range TEXT,
+        internal INTEGER NOT NULL,
+        labels TEXT NOT NULL,           -- JSON object of strings
+        options TEXT NOT NULL           -- JSON object of strings
+    );
+    CREATE TABLE network_members (
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        config TEXT NOT NULL,           -- JSON: what was asked (aliases, --ip)
+        endpoint_id TEXT,               -- the rest is set while the container is attached
+        address TEXT,
+        mac TEXT,
+        interface TEXT,
+        dns_names TEXT,                 -- JSON list
+        position INTEGER NOT NULL,      -- order of joining: eth0, eth1, ...
+        PRIMARY KEY (network_id, container_id)
+    );
+    CREATE UNIQUE INDEX network_leases ON network_members(network_id, address)
+        WHERE address IS NOT NULL;
+    CREATE INDEX network_members_container ON network_members(container_id);
+    """,
 )
 
 Row = sqlite3.Row

@@ -197,8 +197,11 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     [short] = json.loads(daemon.lamina("inspect", "short").stdout)
     assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 7
     before = len(daemon.lamina("logs", "c0").stdout.splitlines())
-    follow = subprocess.Popen([sys.executable, "-m", "lamina", "logs", "-f", "--tail", "0",
-                               "c1"], env=daemon.env, stdout=subprocess.PIPE)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "lamina", "logs", "-f", "--tail", "0", "c1"],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+    )
     time.sleep(0.5)
     assert len(daemon.lamina("logs", "c0").stdout.splitlines()) > before
     daemon.lamina("stop", "-t", "1", "c1")  # logs -f follows new lines, then ends with it

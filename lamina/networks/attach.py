@@ -1,0 +1,138 @@
+"""The containers' side of networks: lamina.containers.networking.Networking.
+
+    attach(c): namespace ─▶ an endpoint per member (eth0, eth1 …) ─▶ DNS ─▶ ports
+    detach(c): ports ─▶ DNS ─▶ endpoints ─▶ namespace      (idempotent; also undoes
+                                                            a half-done attach)
+
+`--network host` needs nothing here (the spec shares the host's namespace); `none`
+gets a new namespace from the runtime; `container:<name>` joins that container's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from lamina.containers.model import Container
+from lamina.containers.networking import NetworkAttachment
+from lamina.errors import Conflict, LaminaError, NotFound
+from lamina.networks import netns, ports
+from lamina.networks.model import EndpointConfig, Member, Network
+from lamina.networks.resolver import ADDRESS
+
+if TYPE_CHECKING:
+    from lamina.networks.service import NetworkService
+
+
+class ContainerNetworking:
+    def __init__(self, service: NetworkService) -> None:
+        self.s = service
+
+    def attach(self, c: Container) -> NetworkAttachment:
+        mode = str(c.host_config.get("NetworkMode") or "default")
+        if mode in ("host", "none"):
+            return NetworkAttachment()
+        if mode.startswith("container:"):
+            other = self.s.container(mode.partition(":")[2])
+            if not other.state.running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            return NetworkAttachment(netns=str(self.s.endpoints.sandbox(other.id)))
+        with self.s.lock:
+            try:
+                return self._attach(c)
+            except BaseException:
+                self.detach(c)
+                raise
+
+    def _attach(self, c: Container) -> NetworkAttachment:
+        members = self._members(c)
+        path = self.s.endpoints.sandbox(c.id)
+        netns.create(path)
+        attached: list[Member] = []
+        for m in members:
+            n = self.s.get(m.network_id)
+            attached.append(self.s.endpoints.plug(c, m, n, default_route=not attached))
+        self._refresh_dns(c.id)
+        if attached and attached[0].address is not None:
+            self.s.publisher.publish(c.id, attached[0].address, ports.plan(c.host_config, c.config))
+        return NetworkAttachment(
+            netns=str(path),
+            addresses=tuple(str(m.address) for m in attached),
+            dns=(ADDRESS,) if self.s.names.serves(c.id) else (),
+        )
+
+    def _members(self, c: Container) -> list[Member]:
+        """The container's members, its NetworkMode network first (recorded now if it was
+        created without the API, or before networks existed)."""
+        primary = self.s.primary(c.host_config)
+        assert primary is not None
+        n = self.s.get(primary)  # a removed network: "network X not found", as Docker
+        members = self.s.records.members_of(c.id)
+        if not any(m.network_id == n.id for m in members):
+            self.s.records.join(n.id, c.id, EndpointConfig())
+            members = self.s.records.members_of(c.id)
+        return sorted(members, key=lambda m: m.network_id != n.id)
+
+    def detach(self, c: Container) -> None:
+        with self.s.lock:
+            self.s.publisher.unpublish(c.id)
+            self.s.resolver.stop(c.id)
+            for m in self.s.records.members_of(c.id):
+                if m.attached:  # a lease comes before its veth, so no lease, no veth
+                    with contextlib.suppress(NotFound):
+                        self.s.endpoints.unplug(m)
+            netns.remove(self.s.endpoints.sandbox(c.id))
+            self._rebuild_names()
+
+    # -- changes while running (network connect / disconnect) -------------------
+
+    def plug_live(self, c: Container, n: Network) -> None:
+        member = next(m for m in self.s.records.members_of(c.id) if m.network_id == n.id)
+        first = not any(m.attached for m in self.s.records.members_of(c.id))
+        self.s.endpoints.plug(c, member, n, default_route=first)
+        served = c.id in self.s.resolver.serving()
+        self._refresh_dns(c.id)
+        if not served and self.s.names.serves(c.id) and not c.host_config.get("Dns"):
+            # As Docker: joining a user-defined network turns on its resolver.
+            self._point_resolv_conf(c.id)
+
+    def _point_resolv_conf(self, container_id: str) -> None:
+        # The runner's layout (lamina.containers.runner): <root>/containers/<id>/resolv.conf,
+        # bind-mounted into the container, so it is rewritten in place, not replaced.
+        path = self.s.root / "containers" / container_id / "resolv.conf"
+        with contextlib.suppress(OSError), open(path, "r+") as f:
+            f.truncate(0)
+            f.write(f"nameserver {ADDRESS}\noptions ndots:0\n")
+
+    def unplug_live(self, c: Container, m: Member) -> None:
+        self.s.endpoints.unplug(m)
+        self._refresh_dns(c.id)
+
+    # -- after a daemon restart -------------------------------------------------
+
+    def resume(self, c: Container) -> None:
+        """Serve DNS and published ports again for a container that kept running."""
+        path = self.s.endpoints.sandbox(c.id)
+        if not path.exists():
+            return
+        self._refresh_dns(c.id)
+        attached = [m for m in self.s.records.members_of(c.id) if m.attached]
+        if attached and attached[0].address and not self.s.publisher.running(c.id):
+            self.s.publisher.unpublish(c.id)
+            try:
+                self.s.publisher.publish(
+                    c.id, attached[0].address, ports.plan(c.host_config, c.config)
+                )
+            except LaminaError as err:
+                self.s.log(f"container {c.id[:12]}: cannot publish its ports again: {err}")
+
+    def _refresh_dns(self, container_id: str) -> None:
+        self._rebuild_names()
+        if self.s.names.serves(container_id):
+            if container_id not in self.s.resolver.serving():
+                self.s.resolver.serve(container_id, self.s.endpoints.sandbox(container_id))
+        else:
+            self.s.resolver.stop(container_id)
+
+    def _rebuild_names(self) -> None:
+        self.s.names.rebuild(self.s.records.all(), self.s.records.members())
