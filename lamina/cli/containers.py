@@ -10,10 +10,10 @@ import threading
 from typing import Any
 
 from lamina.cli import attach as streams
+from lamina.cli import options
 from lamina.cli.client import Client, DaemonError
 from lamina.cli.containers_args import create_body
 from lamina.cli.format import ago, print_rows, render
-from lamina.cli.main import UsageError
 
 
 def run(client: Client, args: argparse.Namespace) -> int:
@@ -180,12 +180,7 @@ def _each(names: list[str], action: Any) -> int:
 
 
 def ps(client: Client, args: argparse.Namespace) -> int:
-    filters: dict[str, list[str]] = {}
-    for value in args.filter:
-        key, eq, rest = value.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {value}")
-        filters.setdefault(key, []).append(rest)
+    filters = options.filters(args.filter)
     found = client.get_json(
         "/containers/json",
         all=int(args.all or bool(args.last)),

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
+from lamina.cli import options
 from lamina.cli.client import Client, DaemonError
 from lamina.cli.format import ago, human_size, print_rows, render
 from lamina.cli.main import UsageError
@@ -16,7 +17,7 @@ from lamina.cli.progress import show_stream
 
 
 def ls(client: Client, args: argparse.Namespace) -> int:
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     if args.repository:
         filters.setdefault("reference", []).append(args.repository)
     images = client.get_json(
@@ -162,7 +163,7 @@ def prune(client: Client, args: argparse.Namespace) -> int:
         )
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     filters["dangling"] = ["false" if args.all else "true"]
     reply = client.request("POST", "/images/prune", query={"filters": json.dumps(filters)})
     result = reply.json()
@@ -229,16 +230,6 @@ def _split_tag(reference: str) -> tuple[str, str]:
     if colon > slash:
         return name[:colon] + at + digest, name[colon + 1 :]
     return reference, ""
-
-
-def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for value in values:
-        key, eq, rest = value.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {value}")
-        out.setdefault(key.strip().lower(), []).append(rest)
-    return out
 
 
 def _short(image_id: str, no_trunc: bool) -> str:

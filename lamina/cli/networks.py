@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from lamina.cli import options
 from lamina.cli.client import Client, DaemonError
 from lamina.cli.format import print_rows, render
 from lamina.cli.main import UsageError
@@ -30,8 +31,8 @@ def create(client: Client, args: argparse.Namespace) -> int:
         "Driver": args.driver,
         "Internal": args.internal,
         "IPAM": ipam,
-        "Options": _pairs(args.opt),
-        "Labels": _pairs(args.label),
+        "Options": options.pairs(args.opt),
+        "Labels": options.pairs(args.label),
     }
     reply = client.request("POST", "/networks/create", json_body=body)
     print(reply.json()["Id"])
@@ -40,7 +41,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
 
 
 def ls(client: Client, args: argparse.Namespace) -> int:
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     found = client.get_json("/networks", filters=json.dumps(filters) if filters else None)
     found = sorted(found, key=lambda n: n["Name"])
     if args.quiet:
@@ -92,7 +93,7 @@ def prune(client: Client, args: argparse.Namespace) -> int:
         )
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     reply = client.request("POST", "/networks/prune", query={"filters": json.dumps(filters)})
     deleted = reply.json().get("NetworksDeleted") or []
     reply.close()
@@ -149,21 +150,3 @@ def _row(n: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "CreatedAt": n.get("Created", ""),
     }
-
-
-def _pairs(values: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        key, _, rest = value.partition("=")
-        out[key] = rest
-    return out
-
-
-def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for value in values:
-        key, eq, rest = value.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {value}")
-        out.setdefault(key.strip().lower(), []).append(rest)
-    return out

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from lamina.cli import options
 from lamina.cli.client import Client, DaemonError
 from lamina.cli.format import human_size, render, tabwrite
 from lamina.cli.main import UsageError
@@ -38,8 +39,8 @@ def create(client: Client, args: argparse.Namespace) -> int:
     body = {
         "Name": args.name or args.name_flag or "",
         "Driver": args.driver,
-        "DriverOpts": _pairs(args.opt),
-        "Labels": _pairs(args.label),
+        "DriverOpts": options.pairs(args.opt),
+        "Labels": options.pairs(args.label),
     }
     reply = client.request("POST", "/volumes/create", json_body=body)
     print(reply.json()["Name"])
@@ -48,7 +49,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
 
 
 def ls(client: Client, args: argparse.Namespace) -> int:
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     reply = client.get_json("/volumes", filters=json.dumps(filters) if filters else None)
     volumes = sorted(reply.get("Volumes") or [], key=lambda v: _natural(v["Name"]))
     if args.quiet:
@@ -113,7 +114,7 @@ def prune(client: Client, args: argparse.Namespace) -> int:
         )
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
-    filters = _filters(args.filter)
+    filters = options.filters(args.filter)
     if args.all:
         filters["all"] = ["true"]
     reply = client.request("POST", "/volumes/prune", query={"filters": json.dumps(filters)})
@@ -149,21 +150,3 @@ def _row(volume: Mapping[str, Any]) -> dict[str, str]:
 def _natural(name: str) -> list[Any]:
     # docker sorts volume names "naturally": vol2 before vol10.
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def _pairs(values: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        key, _, rest = value.partition("=")
-        out[key] = rest
-    return out
-
-
-def _filters(values: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for value in values:
-        key, eq, rest = value.partition("=")
-        if not eq:
-            raise UsageError(f"bad format of filter (expected name=value): {value}")
-        out.setdefault(key.strip().lower(), []).append(rest)
-    return out
