@@ -33,9 +33,9 @@ from lamina.build.context import Entry, EntryType
 from lamina.build.copysources import CopyItem, CopyPlan
 from lamina.build.linkindex import FileKey, LinkIndex
 from lamina.build.runstep import Cancelled
-from lamina.containers.users import resolve_in_root
 from lamina.errors import InvalidArgument
 from lamina.store.archive import WHITEOUT_PREFIX, apply_layer
+from lamina.store.rootpath import resolve_in_root
 
 _CHECK_EVERY = 256  # items between looks at the cancel flag
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -32,9 +32,10 @@ from lamina.build.session import Session
 from lamina.build.shell import Lexer
 from lamina.build.statcache import StatCache
 from lamina.build.step import Result, Step
-from lamina.containers.users import resolve_in_root, resolve_user
+from lamina.containers.users import resolve_user
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
+from lamina.store.rootpath import resolve_in_root
 
 
 @dataclass

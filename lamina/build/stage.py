@@ -41,8 +41,9 @@ from lamina.build.shell import Lexer
 from lamina.build.stages import instructions_from_node
 from lamina.build.step import Result, Step
 from lamina.build.workspace import mounted, rootfs_mounts
-from lamina.containers.users import resolve_in_root, resolve_user
+from lamina.containers.users import resolve_user
 from lamina.errors import InvalidArgument, LaminaError
+from lamina.store.rootpath import resolve_in_root
 
 
 class StageBuilder:

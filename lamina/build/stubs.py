@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.containers.users import resolve_in_root
 from lamina.errors import InvalidArgument
+from lamina.store.rootpath import resolve_in_root
 
 _OPAQUE = "trusted.overlay.opaque"
 

@@ -22,9 +22,9 @@ from typing import IO, Any, BinaryIO
 
 from lamina.containers.model import Container
 from lamina.containers.service import ContainerService
-from lamina.containers.users import resolve_in_root
 from lamina.errors import InvalidArgument, NotFound
 from lamina.store.archive import apply_layer
+from lamina.store.rootpath import resolve_in_root
 
 _GO_DIR = 1 << 31
 _GO_SYMLINK = 1 << 27

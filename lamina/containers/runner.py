@@ -39,10 +39,10 @@ from lamina.containers.networking import NetworkAttachment
 from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
 from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
-from lamina.containers.users import resolve_in_root
 from lamina.errors import InvalidArgument
 from lamina.store.layers.store import LayerStore
 from lamina.store.mount import is_mounted, mount, unmount
+from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
 INIT_BINARY = Path("/usr/bin/tini-static")

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from lamina.errors import InvalidArgument
+from lamina.store.rootpath import resolve_in_root
 
 _MAX_ID = 2**31 - 1  # runc's range for uids and gids
-_MAX_LINKS = 255  # as the kernel's limit on symlinks followed in one lookup
 _NUMBER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 T = TypeVar("T")
@@ -41,43 +39,6 @@ class GroupEntry:
     name: str
     gid: int
     members: tuple[str, ...]
-
-
-def resolve_in_root(root: Path, path: str) -> Path:
-    """Return the host path that `path` names inside `root`, as a chroot would see it.
-
-    Symlinks are followed with `root` as `/`, and `..` never climbs above it. Missing
-    components are kept as they are (the result may not exist).
-    """
-    pending = deque(_components(path))
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        part = pending.popleft()
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        try:
-            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-        except (FileNotFoundError, NotADirectoryError):
-            is_link = False
-        if not is_link:
-            resolved.append(part)
-            continue
-        links += 1
-        if links > _MAX_LINKS:
-            raise InvalidArgument(f"too many levels of symbolic links resolving {path} in image")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved.clear()
-        pending.extendleft(reversed(_components(target)))
-    return root.joinpath(*resolved)
-
-
-def _components(path: str) -> list[str]:
-    return [p for p in path.split("/") if p not in ("", ".")]
 
 
 def _read_entries(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from lamina.errors import FailedPrecondition, Internal, InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
+from lamina.store.rootpath import TooManyLinks, resolve_relative
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -47,7 +48,6 @@ _PAX_XATTR = "SCHILY.xattr."
 # trusted.overlay.*; a tar must not forge it, and an upper dir's copy is not content.
 # SELinux labels are host policy, not image content.
 _SKIPPED_XATTRS = ("trusted.overlay.", "security.selinux")
-_MAX_HOPS = 255
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -206,30 +206,10 @@ class _Extractor:
 
     def resolve(self, parts: list[str], member: str) -> str:
         """Follow symlinks along `parts` with root as "/" and ".." clamped at it."""
-        todo = list(reversed(parts))
-        done: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            if part in ("", "."):
-                continue
-            here = self.abs("/".join([*done, part]))
-            st = _lstat(here)
-            if st is None or not stat.S_ISLNK(st.st_mode):
-                done.append(part)  # a missing component resolves lexically
-                continue
-            hops += 1
-            if hops > _MAX_HOPS:
-                raise InvalidArgument(f"layer tar: member {_show(member)}: too many symlinks")
-            link = os.readlink(here)
-            if link.startswith("/"):
-                done = []
-            todo.extend(reversed(link.split("/")))
-        return "/".join(done)
+        try:
+            return resolve_relative(self.root, "/".join(parts))
+        except TooManyLinks as err:
+            raise InvalidArgument(f"layer tar: member {_show(member)}: too many symlinks") from err
 
     def parent(self, parts: list[str]) -> str:
         """The resolved directory for a member's parent, created (0755) if missing."""
