@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lamina.api.http import Request
 from lamina.errors import InvalidArgument
+from lamina.filters import Filters, bool_filter
 
-Filters = dict[str, list[str]]
+__all__ = ["Filters", "bool_filter", "parse_filters"]
 
 
 def parse_filters(request: Request, allowed: set[str]) -> Filters:
@@ -23,15 +24,3 @@ def parse_filters(request: Request, allowed: set[str]) -> Filters:
         else:
             raise InvalidArgument(f"invalid filter '{key}': expected a list of values")
     return out
-
-
-def bool_filter(filters: Filters, key: str) -> bool | None:
-    values = filters.get(key)
-    if not values:
-        return None
-    value = values[-1].lower()
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise InvalidArgument(f"invalid filter '{key}={values[-1]}'")

@@ -28,6 +28,7 @@ from typing import BinaryIO, Protocol
 from lamina.errors import DataCorruption, Internal, NotFound
 from lamina.oci.digest import Digest, hex_of, parse
 from lamina.process import alive
+from lamina.store.durable import fsync_dir
 
 _CHUNK = 1 << 20
 
@@ -130,7 +131,7 @@ class ContentStore:
             _check(got, writer.count, expected, size)
             os.chmod(tmp, 0o444)
             os.rename(tmp, self._blobs / hex_of(got))
-            _fsync_dir(self._blobs)
+            fsync_dir(self._blobs)
             return got, writer.count
         except OSError as err:
             raise Internal(f"content store: writing blob failed: {err}") from err
@@ -165,12 +166,3 @@ def _check(got: Digest, count: int, expected: Digest | None, size: int | None) -
         raise DataCorruption(f"content digest mismatch: expected {expected}, got {got}")
     if size is not None and count != size:
         raise DataCorruption(f"content size mismatch for {got}: expected {size}, got {count}")
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry itself reaches the disk.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -14,7 +14,6 @@ volume. A crash leaves either the whole directory under its name or a dot-entry 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
 import shutil
@@ -22,12 +21,12 @@ import stat
 from pathlib import Path
 
 from lamina.errors import Internal
+from lamina.store.durable import fsync_dir, syncfs
 from lamina.store.layers.copy import copy_tree
 
 DATA = "_data"
 COPYUP = "_copyup"
 _TEMP_PREFIXES = (".new-", ".gone-")
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class VolumeDirs:
@@ -60,7 +59,7 @@ class VolumeDirs:
         except OSError as err:
             shutil.rmtree(temp, ignore_errors=True)
             raise Internal(f"create volume directory {self.root / name}: {err}") from err
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def discard(self, name: str) -> None:
         """Remove `<name>` and everything in it; the name is gone after one rename."""
@@ -76,7 +75,7 @@ class VolumeDirs:
             os.rename(path, trash)
         except OSError as err:
             raise Internal(f"remove volume directory {path}: {err}") from err
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return trash
 
     def purge(self, trash: Path | None) -> None:
@@ -131,7 +130,7 @@ class VolumeDirs:
         except BaseException:
             self.drop_copy(name)
             raise
-        _syncfs(staging)  # the copy is on disk before the service records it as made
+        syncfs(staging)  # the copy is on disk before the service records it as made
         return True
 
     def has_copy(self, name: str) -> bool:
@@ -155,22 +154,4 @@ class VolumeDirs:
         except OSError as err:
             raise Internal(f"copy image content into volume {name}: {err}") from err
         self.drop_copy(name)
-        _fsync_dir(data)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(path: Path) -> None:
-    # One syncfs flushes the whole copied tree; fsync per file would cost a seek each.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
+        fsync_dir(data)

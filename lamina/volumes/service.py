@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
+from lamina.filters import bool_filter
 from lamina.store.metadata import Metadata
 from lamina.volumes.disk import VolumeDirs
 from lamina.volumes.records import VolumeRecords, VolumeRow
@@ -96,7 +97,7 @@ class VolumeService:
         unknown = sorted(set(filters) - LIST_FILTERS)
         if unknown:
             raise InvalidArgument(f"invalid filter '{unknown[0]}'")
-        dangling = _bool(filters, "dangling")
+        dangling = bool_filter(filters, "dangling")
         out = []
         for row in self.records.all():
             if not _names_match(row.name, filters.get("name", ())):
@@ -295,18 +296,6 @@ def _check_options(name: str, options: Mapping[str, str]) -> None:
             f"create {name}: local volume options ({', '.join(sorted(options))}) are not "
             "supported yet: lamina's local volumes are plain directories"
         )
-
-
-def _bool(filters: Mapping[str, Sequence[str]], key: str) -> bool | None:
-    values = filters.get(key)
-    if not values:
-        return None
-    value = values[-1].lower()
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise InvalidArgument(f"invalid filter '{key}={values[-1]}'")
 
 
 def _names_match(name: str, patterns: Sequence[str]) -> bool:

@@ -37,7 +37,6 @@ On disk (under `root`, nothing outside it)
 from __future__ import annotations
 
 import builtins
-import ctypes
 import json
 import os
 import secrets
@@ -50,11 +49,11 @@ from typing import Any, BinaryIO
 from lamina.errors import Conflict, DataCorruption, FailedPrecondition, Internal, NotFound
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.store.archive import open_layer
+from lamina.store.durable import fsync_dir, syncfs
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount
 
 _SHORT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -224,7 +223,7 @@ class LayerStore:
             json.dump(meta, f)
             f.flush()
             os.fsync(f.fileno())
-        _syncfs(tmp)  # the extracted files are on disk before the rename publishes them
+        syncfs(tmp)  # the extracted files are on disk before the rename publishes them
         try:
             os.rename(tmp, self._dir(layer.chain_id))
         except OSError:
@@ -232,8 +231,8 @@ class LayerStore:
                 return  # registered concurrently; ours is the duplicate, and is discarded
             raise
         os.symlink(f"../{hex_of(layer.chain_id)}/diff", self.root / "l" / short)
-        _fsync_dir(self.root)
-        _fsync_dir(self.root / "l")
+        fsync_dir(self.root)
+        fsync_dir(self.root / "l")
 
     def _recover(self) -> None:
         """Undo what a crash mid-register or mid-remove left behind."""
@@ -249,21 +248,3 @@ class LayerStore:
             link = self.root / "l" / self._meta(layer.chain_id)["short"]
             if not link.is_symlink():
                 link.symlink_to(f"../{hex_of(layer.chain_id)}/diff")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(path: Path) -> None:
-    # One syncfs flushes a whole extracted tree; fsync per file would cost a seek each.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
