@@ -21,7 +21,7 @@ from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
 from lamina.engine import Engine
-from lamina.errors import InvalidArgument, NotFound
+from lamina.errors import InvalidArgument, LaminaError, NotFound
 from lamina.oci.image import parse_rfc3339
 
 RAW = "application/vnd.docker.raw-stream"
@@ -82,10 +82,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/start")
     def start(req: Request, ref: str) -> Response:
-        if containers.get(ref).state.running:
-            return Response(304)
-        containers.start(ref)
-        return Response(204)
+        return Response(204 if containers.start(ref) else 304)
 
     @router.route("POST", "/containers/{ref}/stop")
     def stop(req: Request, ref: str) -> Response:
@@ -379,5 +376,5 @@ def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> b
 def _ancestor(engine: Engine, c: Container, name: str) -> bool:
     try:
         return engine.images.resolve(name) == c.image_id
-    except Exception:
+    except LaminaError:  # not an image we have (any more): compare what was asked for
         return c.image == name

@@ -8,7 +8,6 @@ at create time. `runtime_mounts` turns MountPoints into the runtime spec's mount
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -154,10 +153,3 @@ def _destination(dest: str) -> str:
 
 def _tmpfs_options(options: str) -> tuple[str, ...]:
     return tuple(o for o in options.split(",") if o)
-
-
-def volume_names(points: list[MountPoint]) -> list[str]:
-    return [p.name for p in points if p.type == "volume"]
-
-
-UsersOf = Callable[[str], list[str]]

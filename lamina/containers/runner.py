@@ -40,8 +40,9 @@ from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
 from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
 from lamina.errors import InvalidArgument
+from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import is_mounted, mount, unmount
+from lamina.store.mount import Mount, is_mounted, mount, unmount
 from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
@@ -78,13 +79,13 @@ class Runner:
 
     # -- create / remove ------------------------------------------------------
 
-    def prepare(self, cid: str, chain_id: str | None) -> None:
+    def prepare(self, cid: str, chain_id: Digest | None) -> None:
         """Make the container's writable layer (done once, at create)."""
         base = self.dir(cid)
         for name in ("upper", "work", "rootfs", "bundle"):
             (base / name).mkdir(parents=True, exist_ok=True)
         if chain_id:
-            self.layers.prepare_rw(chain_id, base / "upper", base / "work")  # type: ignore[arg-type]
+            self.layers.prepare_rw(chain_id, base / "upper", base / "work")
 
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
@@ -93,7 +94,7 @@ class Runner:
 
     # -- start ----------------------------------------------------------------
 
-    def mount_rootfs(self, c: Container, chain_id: str | None) -> Path:
+    def mount_rootfs(self, c: Container, chain_id: Digest | None) -> Path:
         rootfs = self.rootfs(c.id)
         if is_mounted(rootfs):
             return rootfs
@@ -101,7 +102,7 @@ class Runner:
             mount_spec = [_bind(self.dir(c.id) / "upper")]
         else:
             base = self.dir(c.id)
-            mount_spec = self.layers.mounts(chain_id, base / "upper", base / "work")  # type: ignore[arg-type]
+            mount_spec = self.layers.mounts(chain_id, base / "upper", base / "work")
         for m in mount_spec:
             mount(m, rootfs)
         return rootfs
@@ -259,9 +260,7 @@ class Runner:
             self._forkserver = None
 
 
-def _bind(source: Path) -> Any:
-    from lamina.store.mount import Mount
-
+def _bind(source: Path) -> Mount:
     return Mount("bind", str(source), options=("rbind", "rw"))
 
 
@@ -289,8 +288,3 @@ def _seccomp(security: list[str]) -> str:
         if key == "seccomp":
             return value
     return "default"
-
-
-def remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

@@ -122,33 +122,29 @@ class ContainerService:
                 path=argv[0],
                 args=tuple(argv[1:]),
             )
-            self.runner.prepare(cid, self._chain_id(image.id))
+            self.runner.prepare(cid, self.images.top_chain(image.id))
             self.records.add(container)
         return container
 
-    def _chain_id(self, image_id: str) -> str | None:
-        layers = self.images.layer_rows(image_id)  # type: ignore[arg-type]
-        return layers[-1].chain_id if layers else None
-
     # -- start / stop ---------------------------------------------------------
 
-    def start(self, ref: str, *, attach: Callable[[MonitorState], None] | None = None) -> None:
+    def start(self, ref: str) -> bool:
+        """Start it, connecting the attaches waiting for it; False when it already ran
+        (Docker's 304)."""
         with self.lock:
             c = self.get(ref)
             if c.state.running:
-                return  # Docker: starting a running container is a no-op (304)
-            hooks = self.attach_hooks.pop(c.id, [])
-            if attach:
-                hooks.append(attach)
+                return False
             try:
-                self._start(c, hooks)
+                self._start(c, self.attach_hooks.pop(c.id, []))
             except StartFailed:
                 if c.auto_remove:  # as Docker: a --rm container that cannot start goes
                     self._remove_quietly(c.id)
                 raise
+        return True
 
     def _start(self, c: Container, hooks: list[Callable[[MonitorState], None]]) -> None:
-        rootfs = self.runner.mount_rootfs(c, self._chain_id(c.image_id))
+        rootfs = self.runner.mount_rootfs(c, self.images.top_chain(c.image_id))
         try:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)

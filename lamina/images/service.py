@@ -126,6 +126,11 @@ class ImageService:
     def layer_rows(self, image_id: Digest) -> list[LayerRow]:
         return self.records.layers(image_id)
 
+    def top_chain(self, image_id: str) -> Digest | None:
+        """The chainID of the image's top layer (None for an image with no layers)."""
+        layers = self.records.layers(image_id)
+        return layers[-1].chain_id if layers else None
+
     # -- commit ---------------------------------------------------------------
 
     def commit(
