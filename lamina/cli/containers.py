@@ -10,10 +10,10 @@ import threading
 from typing import Any
 
 from lamina.cli import attach as streams
-from lamina.cli import options
+from lamina.cli import conventions, options
 from lamina.cli.client import Client, DaemonError
 from lamina.cli.containers_args import create_body
-from lamina.cli.format import ago, print_rows, render
+from lamina.cli.format import ago, print_rows
 
 
 def run(client: Client, args: argparse.Namespace) -> int:
@@ -117,19 +117,19 @@ def start(client: Client, args: argparse.Namespace) -> int:
             reply, tty=bool(info["Config"].get("Tty")), stdin=args.interactive, resize=None
         )
         return waiter.result()
-    return _each(args.containers, lambda c: _start(client, c))
+    return conventions.each(args.containers, lambda c: _start(client, c))
 
 
 def stop(client: Client, args: argparse.Namespace) -> int:
     query = {"t": args.time, "signal": args.signal}
-    return _each(
+    return conventions.each(
         args.containers,
         lambda c: client.request("POST", f"/containers/{c}/stop", query=query).close(),
     )
 
 
 def restart(client: Client, args: argparse.Namespace) -> int:
-    return _each(
+    return conventions.each(
         args.containers,
         lambda c: client.request(
             "POST", f"/containers/{c}/restart", query={"t": args.time}
@@ -138,7 +138,7 @@ def restart(client: Client, args: argparse.Namespace) -> int:
 
 
 def kill(client: Client, args: argparse.Namespace) -> int:
-    return _each(
+    return conventions.each(
         args.containers,
         lambda c: client.request(
             "POST", f"/containers/{c}/kill", query={"signal": args.signal}
@@ -161,22 +161,9 @@ def wait(client: Client, args: argparse.Namespace) -> int:
 
 def rm(client: Client, args: argparse.Namespace) -> int:
     query = {"force": int(args.force), "v": int(args.volumes)}
-    return _each(
+    return conventions.each(
         args.containers, lambda c: client.request("DELETE", f"/containers/{c}", query=query).close()
     )
-
-
-def _each(names: list[str], action: Any) -> int:
-    """Docker's pattern: act on each, print its name, report errors and go on."""
-    status = 0
-    for name in names:
-        try:
-            action(name)
-            print(name)
-        except DaemonError as err:
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-    return status
 
 
 def ps(client: Client, args: argparse.Namespace) -> int:
@@ -325,11 +312,7 @@ def inspect(client: Client, args: argparse.Namespace) -> int:
             status = 1
         else:
             found.append(item)
-    if args.format:
-        for item in found:
-            print(render(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
+    conventions.print_objects(found, args.format)
     return status
 
 
@@ -361,15 +344,8 @@ def rename(client: Client, args: argparse.Namespace) -> int:
 
 
 def prune(client: Client, args: argparse.Namespace) -> int:
-    if not args.force:
-        print(
-            "WARNING! This will remove all stopped containers.\n"
-            "Are you sure you want to continue? [y/N] ",
-            end="",
-            flush=True,
-        )
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not conventions.confirm("This will remove all stopped containers."):
+        return 0
     reply = client.request("POST", "/containers/prune")
     result = reply.json()
     reply.close()

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from lamina.cli import options
+from lamina.cli import conventions, options
 from lamina.cli.client import Client, DaemonError
-from lamina.cli.format import ago, human_size, print_rows, render
+from lamina.cli.format import ago, human_size, print_rows
 from lamina.cli.main import UsageError
 from lamina.cli.progress import show_stream
 
@@ -64,22 +64,7 @@ def _image_rows(image: Mapping[str, Any], args: argparse.Namespace) -> list[dict
 
 
 def inspect(client: Client, args: argparse.Namespace) -> int:
-    found: list[Any] = []
-    status = 0
-    for name in args.images:
-        try:
-            found.append(client.get_json(f"/images/{name}/json"))
-        except DaemonError as err:
-            if err.status != 404:
-                raise
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-    if args.format:
-        for item in found:
-            print(render(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
-    return status
+    return conventions.inspect_each(client, args.images, lambda n: f"/images/{n}/json", args.format)
 
 
 def tag(client: Client, args: argparse.Namespace) -> int:
@@ -150,19 +135,13 @@ def history(client: Client, args: argparse.Namespace) -> int:
 
 
 def prune(client: Client, args: argparse.Namespace) -> int:
-    if not args.force:
-        what = (
-            "all images without at least one container associated to them"
-            if args.all
-            else "all dangling images"
-        )
-        print(
-            f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ",
-            end="",
-            flush=True,
-        )
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    what = (
+        "all images without at least one container associated to them"
+        if args.all
+        else "all dangling images"
+    )
+    if not args.force and not conventions.confirm(f"This will remove {what}."):
+        return 0
     filters = options.filters(args.filter)
     filters["dangling"] = ["false" if args.all else "true"]
     reply = client.request("POST", "/images/prune", query={"filters": json.dumps(filters)})

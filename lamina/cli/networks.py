@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from lamina.cli import options
-from lamina.cli.client import Client, DaemonError
-from lamina.cli.format import print_rows, render
+from lamina.cli import conventions, options
+from lamina.cli.client import Client
+from lamina.cli.format import print_rows
 from lamina.cli.main import UsageError
 
 _COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")]
@@ -54,45 +53,19 @@ def ls(client: Client, args: argparse.Namespace) -> int:
 
 
 def inspect(client: Client, args: argparse.Namespace) -> int:
-    found: list[Any] = []
-    status = 0
-    for name in args.networks:
-        try:
-            found.append(client.get_json(f"/networks/{name}"))
-        except DaemonError as err:
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-    if args.format:
-        for item in found:
-            print(render(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
-    return status
+    return conventions.inspect_each(client, args.networks, lambda n: f"/networks/{n}", args.format)
 
 
 def rm(client: Client, args: argparse.Namespace) -> int:
-    status = 0
-    for name in args.networks:
-        try:
-            client.request("DELETE", f"/networks/{name}").close()
-        except DaemonError as err:
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-            continue
-        print(name)
-    return status
+    return conventions.each(
+        args.networks, lambda n: client.request("DELETE", f"/networks/{n}").close()
+    )
 
 
 def prune(client: Client, args: argparse.Namespace) -> int:
-    if not args.force:
-        print(
-            "WARNING! This will remove all custom networks not used by at least one container.\n"
-            "Are you sure you want to continue? [y/N] ",
-            end="",
-            flush=True,
-        )
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    warning = "This will remove all custom networks not used by at least one container."
+    if not args.force and not conventions.confirm(warning):
+        return 0
     filters = options.filters(args.filter)
     reply = client.request("POST", "/networks/prune", query={"filters": json.dumps(filters)})
     deleted = reply.json().get("NetworksDeleted") or []

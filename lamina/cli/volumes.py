@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.cli import options
-from lamina.cli.client import Client, DaemonError
+from lamina.cli import conventions, options
+from lamina.cli.client import Client
 from lamina.cli.format import human_size, render, tabwrite
 from lamina.cli.main import UsageError
 
@@ -70,50 +69,21 @@ def ls(client: Client, args: argparse.Namespace) -> int:
 
 
 def inspect(client: Client, args: argparse.Namespace) -> int:
-    found: list[Any] = []
-    errors: list[str] = []
-    for name in args.volumes:
-        try:
-            found.append(client.get_json(f"/volumes/{name}"))
-        except DaemonError as err:
-            errors.append(str(err))
-    if args.format:
-        for item in found:
-            print(render(args.format, item))
-    else:
-        print(json.dumps(found, indent=4))
-    for message in errors:
-        print(f"Error response from daemon: {message}", file=sys.stderr)
-    return 1 if errors else 0
+    return conventions.inspect_each(client, args.volumes, lambda n: f"/volumes/{n}", args.format)
 
 
 def rm(client: Client, args: argparse.Namespace) -> int:
-    errors: list[str] = []
-    for name in args.volumes:
-        try:
-            client.request(
-                "DELETE", f"/volumes/{name}", query={"force": "1"} if args.force else None
-            ).close()
-        except DaemonError as err:
-            errors.append(str(err))
-            continue
-        print(name)
-    for message in errors:
-        print(f"Error response from daemon: {message}", file=sys.stderr)
-    return 1 if errors else 0
+    query = {"force": "1"} if args.force else None
+    return conventions.each(
+        args.volumes, lambda n: client.request("DELETE", f"/volumes/{n}", query=query).close()
+    )
 
 
 def prune(client: Client, args: argparse.Namespace) -> int:
-    if not args.force:
-        which = "all" if args.all else "anonymous"
-        print(
-            f"WARNING! This will remove {which} local volumes not used by at least one "
-            "container.\nAre you sure you want to continue? [y/N] ",
-            end="",
-            flush=True,
-        )
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    which = "all" if args.all else "anonymous"
+    warning = f"This will remove {which} local volumes not used by at least one container."
+    if not args.force and not conventions.confirm(warning):
+        return 0
     filters = options.filters(args.filter)
     if args.all:
         filters["all"] = ["true"]
