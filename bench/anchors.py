@@ -15,12 +15,13 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 LAMINA = [PYTHON, "-m", "lamina"]
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOCKER = "/usr/local/bin/docker" if Path("/usr/local/bin/docker").exists() else "docker"
 
 
@@ -65,42 +66,36 @@ def lamina_daemon() -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
-    """A private dockerd with busybox imported, or None when dockerd is not installed."""
+def dockerd(
+    busybox_tar: Path, *, iptables: bool = False, name: str = "bench", extra: Sequence[str] = ()
+) -> Iterator[dict[str, str] | None]:
+    """A private dockerd with busybox imported, or None when dockerd is not installed.
+
+    Without `iptables` it changes nothing on the host; with it (the network benchmark)
+    its DOCKER* chains and rules are removed afterwards. Either way the FORWARD policy
+    is restored and its directories and mounts are removed.
+    """
     if shutil.which("dockerd") is None:
         yield None
         return
-    base = Path(tempfile.mkdtemp(prefix="dockerd-bench-", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=f"dockerd-{name}-", dir="/tmp"))
     sock = base / "docker.sock"
     policy = _forward_policy()
-    log = open(base / "dockerd.log", "wb")  # noqa: SIM115 (closed once dockerd has it)
-    daemon = subprocess.Popen(
-        [
-            "dockerd",
-            "--data-root",
-            str(base / "data"),
-            "--exec-root",
-            str(base / "exec"),
-            "--pidfile",
-            str(base / "docker.pid"),
-            "--host",
-            f"unix://{sock}",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--containerd-namespace",
-            "bench",
-            "--containerd-plugins-namespace",
-            "bench-p",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    log.close()  # dockerd has its own copy
+    firewall = [] if iptables else ["--iptables=false"]
+    with open(base / "dockerd.log", "wb") as log:
+        daemon = subprocess.Popen(
+            ["dockerd", "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+             "--pidfile", str(base / "docker.pid"), "--host", f"unix://{sock}",
+             *firewall, "--ip6tables=false", "--bridge=none",
+             "--containerd-namespace", name, "--containerd-plugins-namespace", f"{name}-p",
+             *extra],
+            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
     try:
         _wait_for(sock, timeout=60)
-        run([DOCKER, "import", str(busybox_tar), "busybox:latest"], env)
+        run([DOCKER, "import", "--change", 'CMD ["sh"]', "--change", f"ENV PATH={_PATH}",
+             str(busybox_tar), "busybox:latest"], env)  # fmt: skip
         yield env
     finally:
         with contextlib.suppress(Exception):
@@ -108,10 +103,44 @@ def dockerd(busybox_tar: Path) -> Iterator[dict[str, str] | None]:
             if ids:
                 subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
         daemon.terminate()
-        daemon.wait(timeout=60)
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        unmount_below(base)
         shutil.rmtree(base, ignore_errors=True)
+        if iptables:
+            remove_docker_rules()
         _restore_forward_policy(policy)
+
+
+def unmount_below(root: Path) -> None:
+    with open("/proc/mounts", encoding="utf-8") as f:
+        points = [line.split()[1] for line in f]
+    for point in reversed(points):
+        if point.startswith(f"{root}/"):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def remove_docker_rules() -> None:
+    """dockerd leaves its chains behind when it stops: delete the jumps to them from
+    the built-in chains, then the DOCKER* chains, in every table it uses. Nothing else
+    is touched (other daemons' rules stay)."""
+    for table in ("filter", "nat", "raw", "mangle"):
+        lines = subprocess.run(
+            ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True
+        ).stdout.splitlines()
+        for line in lines:
+            words = line.split()
+            if line.startswith("-A ") and not words[1].startswith("DOCKER") and "DOCKER" in line:
+                subprocess.run(
+                    ["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True
+                )
+        chains = [line.split()[1] for line in lines if line.startswith("-N DOCKER")]
+        for flag in ("-F", "-X"):
+            for chain in chains:
+                subprocess.run(["iptables", "-w", "-t", table, flag, chain], capture_output=True)
 
 
 def busybox_tar(dest: Path) -> Path:

@@ -39,13 +39,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.anchors import dockerd
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 LAMINA = str(REPO / ".venv" / "bin" / "lamina")  # the command users type
 DOCKER = "/usr/bin/docker"
-DOCKER_ROOT = Path("/tmp/bench-docker")
-DOCKER_EXEC = Path("/tmp/bench-docker-exec")
-DOCKER_SOCK = Path("/tmp/bench-docker.sock")
 INSTALL = "cat package.json > /app/installed && sleep 1"
 BUILD = "find src -type f | wc -l > /app/built"
 SEED_DOCKERFILE = f"""FROM busybox
@@ -82,7 +83,7 @@ def lamina_daemon(base: Path) -> Iterator[dict[str, str]]:
         daemon = subprocess.Popen([PYTHON, "-m", "lamina", "daemon"], env=env, stdout=log,
                                   stderr=log)  # fmt: skip
     try:
-        _wait_for(base / "lamina.sock", daemon)
+        _wait_for_daemon(base / "lamina.sock", daemon)
         run([PYTHON, "-m", "lamina", "image", "bootstrap", "busybox"], env)
         yield env
     except BaseException:
@@ -95,61 +96,13 @@ def lamina_daemon(base: Path) -> Iterator[dict[str, str]]:
         daemon.wait(timeout=60)
 
 
-@contextmanager
-def dockerd(busybox_tar: Path) -> Iterator[dict[str, str]]:
-    policy = _forward_policy()
-    for path in (DOCKER_ROOT, DOCKER_EXEC):
-        shutil.rmtree(path, ignore_errors=True)
-    env = {**os.environ, "DOCKER_HOST": f"unix://{DOCKER_SOCK}"}
-    env.pop("DOCKER_CONFIG", None)
-    argv = ["/usr/sbin/dockerd", "--data-root", str(DOCKER_ROOT), "--exec-root",
-            str(DOCKER_EXEC), "--host", f"unix://{DOCKER_SOCK}", "--iptables=false",
-            "--bridge=none", "--pidfile", "/tmp/bench-docker.pid"]  # fmt: skip
-    with open("/tmp/bench-dockerd.log", "wb") as log:
-        daemon = subprocess.Popen(argv, stdout=log, stderr=log, start_new_session=True)
-    try:
-        _wait_for(DOCKER_SOCK, daemon)
-        run([DOCKER, "import", "--change", 'CMD ["sh"]', "--change",
-             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             str(busybox_tar), "busybox:latest"], env)  # fmt: skip
-        yield env
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        _unmount_below(DOCKER_ROOT, DOCKER_EXEC)
-        leftovers = (DOCKER_ROOT, DOCKER_EXEC, DOCKER_SOCK, Path("/tmp/bench-docker.pid"),
-                     Path("/tmp/bench-dockerd.log"))  # fmt: skip
-        for path in leftovers:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(True)
-        if policy:
-            subprocess.run(["iptables", "-P", "FORWARD", policy], check=False)
-
-
-def _wait_for(sock: Path, process: subprocess.Popen[bytes]) -> None:
+def _wait_for_daemon(sock: Path, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while not sock.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"{process.args!r} did not start")
         time.sleep(0.05)
     time.sleep(0.2)
-
-
-def _forward_policy() -> str:
-    out = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True).stdout
-    first = out.splitlines()[0].split() if out else []
-    return first[2] if first[:2] == ["-P", "FORWARD"] else ""
-
-
-def _unmount_below(*roots: Path) -> None:
-    with open("/proc/mounts", encoding="utf-8") as f:
-        points = [line.split()[1] for line in f]
-    for point in reversed(points):
-        if any(point.startswith(str(root)) for root in roots):
-            subprocess.run(["umount", "-l", point], check=False)
 
 
 def busybox_tar(lamina_env: dict[str, str]) -> Path:
@@ -289,8 +242,11 @@ def main() -> int:
     try:
         with (
             lamina_daemon(work / "lamina") as lamina_env,
-            dockerd(busybox_tar(lamina_env)) as docker_env,
+            dockerd(busybox_tar(lamina_env), name="buildbench") as docker_env,
         ):
+            if docker_env is None:
+                print("needs dockerd (Debian's docker.io) as the anchor", file=sys.stderr)
+                return 1
             build = builders(lamina_env, docker_env)
             if args.only != "b":
                 scenario_a(build, work, args.runs)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import socket
 import statistics
@@ -31,16 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.anchors import (
-    DOCKER,
-    LAMINA,
-    _forward_policy,
-    _restore_forward_policy,
-    _wait_for,
-    busybox_tar,
-    lamina_daemon,
-    run,
-)
+from bench.anchors import DOCKER, LAMINA, busybox_tar, dockerd, lamina_daemon, run
 
 NETWORK = "benchnet"
 # Each container, once all are started, looks up every name until it resolves, says so,
@@ -134,85 +124,22 @@ def _fetch(port: int) -> int:
 
 @contextlib.contextmanager
 def networked_dockerd(tar: Path) -> Iterator[dict[str, str] | None]:
-    """A private dockerd with its bridge driver and iptables; removed with its rules."""
-    if shutil.which("dockerd") is None:
-        yield None
-        return
-    base = Path(tempfile.mkdtemp(prefix="dockerd-net-", dir="/tmp"))
-    sock = base / "docker.sock"
-    policy = _forward_policy()
-    log = open(base / "dockerd.log", "wb")  # noqa: SIM115 (lives with the process)
-    daemon = subprocess.Popen(
-        [
-            "dockerd",
-            "--data-root",
-            str(base / "data"),
-            "--exec-root",
-            str(base / "exec"),
-            "--pidfile",
-            str(base / "docker.pid"),
-            "--host",
-            f"unix://{sock}",
-            "--bridge=none",
-            "--ip6tables=false",
-            "--dns",
-            "127.0.0.1",
-            "--containerd-namespace",
-            "netbench",
-            "--containerd-plugins-namespace",
-            "netbench-p",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(base / "cfg")}
-    try:
-        _wait_for(sock, timeout=60)
-        run([DOCKER, "import", str(tar), "busybox:latest"], env)
-        run(
-            [
-                DOCKER,
-                "network",
-                "create",
-                "-o",
-                "com.docker.network.bridge.enable_ip_masquerade=false",
-                NETWORK,
-            ],
-            env,
-        )
-        yield env
-    finally:
-        with contextlib.suppress(Exception):
-            ids = run([DOCKER, "ps", "-aq"], env).split()
-            if ids:
-                subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
+    """A private dockerd with its bridge driver and iptables (its rules go afterwards),
+    DNS that can only forward to loopback, and a network without masquerading."""
+    with dockerd(tar, iptables=True, name="netbench", extra=["--dns", "127.0.0.1"]) as env:
+        if env is None:
+            yield None
+            return
+        run([DOCKER, "network", "create", "-o",
+             "com.docker.network.bridge.enable_ip_masquerade=false", NETWORK], env)  # fmt: skip
+        try:
+            yield env
+        finally:
+            with contextlib.suppress(Exception):
+                ids = run([DOCKER, "ps", "-aq"], env).split()
+                if ids:
+                    subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
             subprocess.run([DOCKER, "network", "rm", NETWORK], env=env, capture_output=True)
-        daemon.terminate()
-        daemon.wait(timeout=60)
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-        remove_docker_rules()
-        _restore_forward_policy(policy)
-
-
-def remove_docker_rules() -> None:
-    """dockerd leaves its chains behind when it stops: delete the jumps to them from
-    the built-in chains, then the DOCKER* chains, in every table it uses. Nothing else
-    is touched (other daemons' rules stay)."""
-    for table in ("filter", "nat", "raw", "mangle"):
-        lines = subprocess.run(
-            ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True
-        ).stdout.splitlines()
-        for line in lines:
-            words = line.split()
-            if line.startswith("-A ") and not words[1].startswith("DOCKER") and "DOCKER" in line:
-                subprocess.run(
-                    ["iptables", "-w", "-t", table, "-D", *words[1:]], capture_output=True
-                )
-        chains = [line.split()[1] for line in lines if line.startswith("-N DOCKER")]
-        for flag in ("-F", "-X"):
-            for chain in chains:
-                subprocess.run(["iptables", "-w", "-t", table, flag, chain], capture_output=True)
 
 
 def main() -> None:
