@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from lamina.api import fields
 from lamina.api.filters import Filters, bool_filter, parse_filters
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
@@ -34,9 +35,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/create")
     def create(req: Request) -> Response:
-        body = req.json() or {}
-        if not isinstance(body, dict):
-            raise InvalidArgument("container config must be a JSON object")
+        body = fields.json_object(req.json(), "container config must be a JSON object")
         networking = body.get("NetworkingConfig") or {}
         engine.networks.check_create(body.get("HostConfig") or {}, networking)
         c = containers.create(body, name=req.arg("name") or None)

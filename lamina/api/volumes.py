@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from lamina.api import fields
 from lamina.api.filters import bool_filter, parse_filters
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.engine import Engine
-from lamina.errors import InvalidArgument
 from lamina.volumes import views
 from lamina.volumes.service import LIST_FILTERS
 
@@ -23,14 +23,12 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
-        body = req.json() or {}
-        if not isinstance(body, dict):
-            raise InvalidArgument("the volume configuration must be a JSON object")
+        body = fields.json_object(req.json(), "the volume configuration must be a JSON object")
         volume = volumes.create(
-            _string(body, "Name") or None,
-            driver=_string(body, "Driver") or "local",
-            labels=_strings(body, "Labels"),
-            options=_strings(body, "DriverOpts"),
+            fields.string(body, "Name") or None,
+            driver=fields.string(body, "Driver") or "local",
+            labels=fields.strings(body, "Labels"),
+            options=fields.strings(body, "DriverOpts"),
         )
         return Response.json(views.volume(volume), 201)
 
@@ -53,24 +51,6 @@ def register(router: Router, engine: Engine) -> None:
             without_labels=filters.get("label!", []),
         )
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
-
-
-def _string(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{key} must be a string")
-    return value
-
-
-def _strings(body: dict[str, Any], key: str) -> dict[str, str]:
-    value = body.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidArgument(f"{key} must be an object of strings")
-    return value
 
 
 def _older(version: str, than: str) -> bool:

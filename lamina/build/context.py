@@ -36,8 +36,8 @@ from lamina.build.dockerignore import IgnoreMatcher, MatchState, go_clean
 from lamina.build.statcache import StatCache, StatKey
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
+from lamina.store.rootpath import resolve_relative
 
-_MAX_LINKS = 255  # as Linux's MAXSYMLINKS; beyond it a path is a loop
 _CHECKSUM_VERSION = b"lamina-selection-v1\0"
 
 
@@ -167,34 +167,8 @@ class BuildContext:
 
     def resolve(self, relpath: str) -> str:
         """Follow symlinks in `relpath`, last component included, never leaving the root:
-        an absolute target starts again at the root and `..` stops there. A missing
-        component ends the walk; the rest is appended as written."""
-        todo = clean_relpath(relpath).split("/")[::-1]
-        done: list[str] = []
-        links = 0
-        while todo:
-            part = todo.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            path = self.abspath("/".join([*done, part]))
-            try:
-                is_link = stat.S_ISLNK(os.lstat(path).st_mode)
-            except OSError:
-                return "/".join([*done, part, *todo[::-1]])
-            if not is_link:
-                done.append(part)
-                continue
-            links += 1
-            if links > _MAX_LINKS:
-                raise InvalidArgument(f"{relpath}: too many levels of symbolic links")
-            target = os.readlink(path)
-            done = [] if target.startswith("/") else done
-            todo.extend(target.split("/")[::-1])
-        return "/".join(done)
+        an absolute target starts again at the root and `..` stops there."""
+        return resolve_relative(self._root, clean_relpath(relpath))
 
     def checksum(self, relpath: str = "") -> Selection:
         """The selection of `relpath` and everything below it, named by relpath."""

@@ -134,7 +134,7 @@ def _request(files: MonitorFiles, request: dict[str, Any]) -> dict[str, Any]:
     with _connect(files.control, 10.0, files) as sock:
         try:
             sock.sendall(json.dumps(request).encode() + b"\n")
-            line = _recv_line(sock)
+            line = sockets.recv_line(sock)
         except ConnectionError as err:
             raise Conflict(f"{_who(files)} is not running") from err
     if not line:
@@ -148,7 +148,7 @@ def wait(files: MonitorFiles, timeout: float | None = None) -> State:
     try:
         with sockets.connect(files.control, timeout=timeout) as sock:
             sock.sendall(b'{"op": "wait"}\n')
-            line = _recv_line(sock)
+            line = sockets.recv_line(sock)
     except (FileNotFoundError, ConnectionError):
         line = b""  # the monitor is gone (or going): its state file has the last word
     except TimeoutError as err:
@@ -189,16 +189,6 @@ def _read_line(fd: int, timeout: float, id: str) -> bytes:
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             raise Unavailable(f"monitor for {id} did not report ready in {timeout:.0f}s")
         chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _recv_line(sock: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(65536)
         if not chunk:
             break
         data += chunk

@@ -89,12 +89,7 @@ def spawn(path: Path, argv: list[str], ready_fd: int, stderr: Path | None) -> in
     with sockets.connect(path, timeout=10.0) as conn:
         message = json.dumps({"argv": argv, "stderr": str(stderr or os.devnull)}).encode()
         socket.send_fds(conn, [message + b"\n"], [ready_fd])
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
+        reply = sockets.recv_line(conn)
     return int(json.loads(reply)["pid"])
 
 

@@ -66,3 +66,14 @@ def address_for_child(path: Path, dir_fd: int) -> str:
     if len(os.fsencode(path)) <= _MAX_ADDRESS:
         return str(path)
     return f"/proc/{os.getpid()}/fd/{dir_fd}/{path.name}"
+
+
+def recv_line(sock: socket.socket) -> bytes:
+    """One newline-terminated message (or what came before EOF)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
