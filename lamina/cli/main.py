@@ -203,13 +203,7 @@ def _network_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     disc.add_argument("-f", "--force", action="store_true")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lamina",
-        description="A Docker-compatible container engine with cached, shared layers.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _image_commands(sub, prefix=False)
+def _image_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image = sub.add_parser("image", help="Manage images").add_subparsers(
         dest="subcommand", metavar="COMMAND", required=True
     )
@@ -230,23 +224,37 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("name")
     boot.add_argument("-t", "--tag")
     boot.add_argument("--include", default="", help="extra Debian packages, comma-separated")
+
+
+def _inspect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     insp = _add(sub, "inspect", "containers:inspect", "Return low-level information on objects")
     insp.add_argument("objects", nargs="+")
     insp.add_argument("-f", "--format")
     insp.add_argument("--type", choices=["container", "image"])
-    _container_commands(sub, prefix=False)
+
+
+def _container_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     container = sub.add_parser("container", help="Manage containers").add_subparsers(
         dest="subcommand", metavar="COMMAND", required=True
     )
     _container_commands(container, prefix=True)
+
+
+def _system_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add(sub, "version", "system:version", "Show the lamina version information")
     _add(sub, "info", "system:info", "Display system-wide information")
+
+
+def _system_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     system = sub.add_parser("system", help="Manage lamina").add_subparsers(
         dest="subcommand", metavar="COMMAND", required=True
     )
     df = _add(system, "df", "system:df", "Show disk usage")
     df.add_argument("-v", "--verbose", action="store_true")
     _add(system, "info", "system:info", "Display system-wide information")
+
+
+def _volume_group(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     volume = sub.add_parser("volume", help="Manage volumes").add_subparsers(
         dest="subcommand", metavar="COMMAND", required=True
     )
@@ -272,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     vprune.add_argument("-a", "--all", action="store_true")
     vprune.add_argument("-f", "--force", action="store_true")
     vprune.add_argument("--filter", action="append", default=[])
+
+
+def _build_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bld = _add(sub, "build", "build:build", "Build an image from a Dockerfile")
     bld.add_argument("path", metavar="PATH")
     bld.add_argument("-t", "--tag", action="append", default=[])
@@ -288,13 +299,58 @@ def build_parser() -> argparse.ArgumentParser:
     bld.add_argument("--platform")
     bld.add_argument("--network", help="RUN's network: default (the host's), host or none")
     bld.add_argument("--explain", action="store_true", help="say why steps missed the cache")
-    _network_commands(sub)
+
+
+def _daemon_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add(sub, "daemon", "daemon", "Run the lamina daemon in the foreground")
+
+
+# Which top-level words each group of parsers defines, in help order. Making every
+# parser costs ~18 ms, more than a command's own work, so main() makes only the group
+# its command word names (all of them for help or an unknown word).
+_GROUPS: tuple[
+    tuple[frozenset[str], Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]],
+    ...,
+] = (
+    (frozenset({"images", "rmi", "tag", "history", "import"}),
+     lambda sub: _image_commands(sub, prefix=False)),
+    (frozenset({"image"}), _image_group),
+    (frozenset({"inspect"}), _inspect_command),
+    (frozenset({"run", "create", "ps", "stop", "restart", "start", "kill", "wait", "rm",
+                "logs", "exec", "top", "rename", "cp", "attach"}),
+     lambda sub: _container_commands(sub, prefix=False)),
+    (frozenset({"container"}), _container_group),
+    (frozenset({"version", "info"}), _system_commands),
+    (frozenset({"system"}), _system_group),
+    (frozenset({"volume"}), _volume_group),
+    (frozenset({"build"}), _build_command),
+    (frozenset({"port", "network"}), _network_commands),
+    (frozenset({"daemon"}), _daemon_command),
+)  # fmt: skip
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command`'s group only, or for every command (None)."""
+    parser = argparse.ArgumentParser(
+        prog="lamina",
+        description="A Docker-compatible container engine with cached, shared layers.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for words, add in _GROUPS:
+        if command is None or command in words:
+            add(sub)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command a known word names, else None (help, a mistake: make them all)."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if any(first in words for words, _ in _GROUPS) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _quick_build_args(argv) or build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_word(given)).parse_args(given)
     if not getattr(args, "run_command", None):
         build_parser().print_help()
         return 0
@@ -318,17 +374,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-
-
-def _quick_build_args(argv: Sequence[str] | None) -> argparse.Namespace | None:
-    """`lamina build`, a hot path, parsed without making every command's parser (~15 ms);
-    None when it is not a build or needs argparse (help, a mistake)."""
-    given = list(sys.argv[1:] if argv is None else argv)
-    if given[:1] != ["build"]:
-        return None
-    from lamina.cli.build import parse_args
-
-    return parse_args(given[1:])
 
 
 class UsageError(Exception):

@@ -6,13 +6,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import pytest
-
 from lamina.build.events import Reporter, error_event
 from lamina.build.legacy import LegacyMessages
 from lamina.build.output import render
-from lamina.cli.build import parse_args
-from lamina.cli.main import build_parser
 
 IMAGE = "sha256:" + "ab" * 32
 
@@ -81,23 +77,3 @@ def test_failures_show_the_steps_output() -> None:
         assert (
             "ERROR: The command '/bin/sh -c exit 3' returned a non-zero code: 3" in out.getvalue()
         )
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["."],
-        ["-t", "a", "-tb", "--tag=c", "-q", "--no-cache", "--build-arg", "A=1", "ctx"],
-        ["--progress=plain", "--explain", "-f", "F", "--target", "t", "--label", "k=v", "x"],
-        ["--no-cache-filter", "s", "--network=none", "--iidfile", "f", "--pull", "--", "-"],
-    ],
-)
-def test_build_arguments_fast_path_matches_argparse(argv: list[str]) -> None:
-    quick = parse_args(argv)
-    assert quick is not None
-    assert vars(quick) == vars(build_parser().parse_args(["build", *argv]))
-
-
-@pytest.mark.parametrize("argv", [["-h"], ["--nosuch", "."], [], ["a", "b"], ["-t"], ["-q=1", "."]])
-def test_unusual_arguments_go_to_argparse(argv: list[str]) -> None:
-    assert parse_args(argv) is None
