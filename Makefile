@@ -25,12 +25,18 @@ system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# Bytecode ahead of time: with PYTHONDONTWRITEBYTECODE set (as on our machines) every
+# command would otherwise compile the modules it imports, ~25 ms a CLI start.
 venv: $(STAMP)
+	$(BIN)/python -m compileall -q lamina
 
-$(STAMP): pyproject.toml requirements-dev.txt
+$(STAMP): pyproject.toml requirements-dev.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	# compat mode: a plain path in a .pth file. The default editable finder costs every
+	# interpreter start ~13 ms of imports (pathlib, importlib.util), every CLI command too.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
+	  --config-settings editable_mode=compat -e .
 	touch $(STAMP)
 
 lint: setup

@@ -10,35 +10,56 @@ This module is imported by the CLI: keep it to the standard library's cheap modu
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from lamina.errors import InvalidArgument
 
-DEFAULT_ROOT = Path("/var/lib/lamina")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DEFAULT_ROOT = "/var/lib/lamina"
 DEFAULT_HOST = "unix:///run/lamina/lamina.sock"
 
 
 class Paths:
-    """An instance's locations. (A plain class: `dataclasses` costs the CLI ~5 ms.)"""
+    """An instance's locations. (A plain class: `dataclasses` costs the CLI ~5 ms, and
+    `pathlib` ~3 ms, so the paths are strings inside and `Path`s only when asked for.)"""
 
-    __slots__ = ("host", "root")
+    __slots__ = ("_root", "host")
 
-    def __init__(self, root: Path, host: str) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str], host: str) -> None:
+        self._root = os.path.normpath(os.fspath(root))
         self.host = host
 
     def __repr__(self) -> str:
-        return f"Paths(root={self.root!r}, host={self.host!r})"
+        return f"Paths(root={self._root!r}, host={self.host!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Paths) and (self.root, self.host) == (other.root, other.host)
+        return isinstance(other, Paths) and (self._root, self.host) == (other._root, other.host)
 
     def __hash__(self) -> int:
-        return hash((self.root, self.host))
+        return hash((self._root, self.host))
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._root)
 
     @property
     def socket(self) -> Path:
-        return socket_path(self.host)
+        from pathlib import Path
+
+        return Path(self.socket_file)
+
+    @property
+    def socket_file(self) -> str:
+        """The API socket's path, as a string (what the CLI needs, without pathlib)."""
+        if not self.host.startswith("unix://"):
+            raise InvalidArgument(
+                f"unsupported LAMINA_HOST {self.host!r}: only unix:// sockets are served"
+            )
+        return self.host[len("unix://") :]
 
     @property
     def run_dir(self) -> Path:
@@ -51,11 +72,11 @@ class Paths:
     @property
     def device_prefix(self) -> str:
         """Prefix for host network device names; short, since Linux allows 15 chars."""
-        if self.root == DEFAULT_ROOT:
+        if self._root == DEFAULT_ROOT:
             return "lam"
         import hashlib  # lazily: its C module costs the CLI ~4 ms
 
-        return "l" + hashlib.sha256(str(self.root).encode()).hexdigest()[:4]
+        return "l" + hashlib.sha256(self._root.encode()).hexdigest()[:4]
 
     @property
     def pid_file(self) -> Path:
@@ -66,13 +87,7 @@ class Paths:
         return self.root / "daemon.log"
 
 
-def socket_path(host: str) -> Path:
-    if not host.startswith("unix://"):
-        raise InvalidArgument(f"unsupported LAMINA_HOST {host!r}: only unix:// sockets are served")
-    return Path(host[len("unix://") :])
-
-
 def from_env(env: dict[str, str] | None = None) -> Paths:
     env = dict(os.environ) if env is None else env
-    root = Path(env.get("LAMINA_ROOT") or DEFAULT_ROOT)
+    root = env.get("LAMINA_ROOT") or DEFAULT_ROOT
     return Paths(root=root, host=env.get("LAMINA_HOST") or DEFAULT_HOST)

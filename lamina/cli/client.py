@@ -13,10 +13,12 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, BinaryIO
-from urllib.parse import quote, urlencode
 
 from lamina.config import Paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and urllib.parse would cost every command ~5 ms to import
+    from typing import Any, BinaryIO
 
 API_PREFIX = "/v1.45"
 _AUTOSTART_WAIT = 20.0
@@ -109,7 +111,7 @@ class Client:
         sock = self._connect()
         target = API_PREFIX + quote(path, safe="/:@")
         if query:
-            target += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
+            target += "?" + urlencode(query)
         _send(sock, method, target, body, headers or {})
         reply = _read_head(sock)
         if method == "HEAD":
@@ -129,7 +131,7 @@ class Client:
 
     def _connect(self) -> socket.socket:
         try:
-            return _dial(str(self.paths.socket))
+            return _dial(self.paths.socket_file)
         except (FileNotFoundError, ConnectionRefusedError):
             if not self.autostart:
                 raise NoDaemon(self._no_daemon()) from None
@@ -155,13 +157,31 @@ class Client:
         deadline = time.monotonic() + _AUTOSTART_WAIT
         while time.monotonic() < deadline:
             try:
-                return _dial(str(self.paths.socket))
+                return _dial(self.paths.socket_file)
             except (FileNotFoundError, ConnectionRefusedError):
                 time.sleep(0.02)
         raise NoDaemon(self._no_daemon() + f" (it did not start: see {self.paths.log_file})")
 
     def _no_daemon(self) -> str:
         return f"Cannot connect to the lamina daemon at {self.paths.host}. Is the daemon running?"
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "") -> str:
+    """Percent-encode `text` as UTF-8, keeping unreserved characters and `safe`."""
+    keep = _UNRESERVED | frozenset(safe.encode())
+    return "".join(chr(b) if b in keep else f"%{b:02X}" for b in text.encode())
+
+
+def urlencode(query: dict[str, Any]) -> str:
+    """A query string; None values are left out, a list or tuple repeats its key."""
+    pairs = []
+    for key, value in query.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs += [f"{quote(str(key))}={quote(str(v))}" for v in values if v is not None]
+    return "&".join(pairs)
 
 
 def _dial(path: str) -> socket.socket:

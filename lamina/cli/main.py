@@ -9,13 +9,56 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from lamina import config
 from lamina.cli.client import Client, DaemonError, NoDaemon
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 Command = Callable[[Client, argparse.Namespace], int | None]
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, minus its `import shutil` for the terminal width: argparse
+    makes a formatter for every add_argument, and shutil (with zlib, bz2 and lzma)
+    would cost every command ~3 ms."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it: $COLUMNS, stdout's
+    terminal, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout at all, or not a terminal
+        return 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every lamina parser; subparsers inherit the class, hence the formatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
 
 def _add(
@@ -70,20 +113,29 @@ def _image_commands(
     imp.add_argument("-m", "--message", default="")
 
 
-def _container_commands(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, prefix: bool
+def _create_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], names: Sequence[str]
 ) -> None:
-    """Commands that exist both at top level (`ps`, `run`) and under `container`."""
+    """`run` and `create`, with their ~60 flags each (so each is a group of its own)."""
     from lamina.cli.containers_args import add_create_flags
 
-    for name, help_text in (
-        ("run", "Create and run a new container from an image"),
-        ("create", "Create a new container"),
-    ):
-        p = sub.add_parser(name, help=help_text, add_help=False)
+    helps = {
+        "run": "Create and run a new container from an image",
+        "create": "Create a new container",
+    }
+    for name in names:
+        p = sub.add_parser(name, help=helps[name], add_help=False)
         p.add_argument("--help", action="help")
         p.set_defaults(run_command=f"containers:{name}")
         add_create_flags(p)
+
+
+def _container_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, prefix: bool
+) -> None:
+    """Commands that exist both at top level (`ps`, `rm`) and under `container`."""
+    if prefix:
+        _create_commands(sub, ("run", "create"))
     ps = _add(
         sub,
         "ls" if prefix else "ps",
@@ -316,8 +368,10 @@ _GROUPS: tuple[
      lambda sub: _image_commands(sub, prefix=False)),
     (frozenset({"image"}), _image_group),
     (frozenset({"inspect"}), _inspect_command),
-    (frozenset({"run", "create", "ps", "stop", "restart", "start", "kill", "wait", "rm",
-                "logs", "exec", "top", "rename", "cp", "attach"}),
+    (frozenset({"run"}), lambda sub: _create_commands(sub, ("run",))),
+    (frozenset({"create"}), lambda sub: _create_commands(sub, ("create",))),
+    (frozenset({"ps", "stop", "restart", "start", "kill", "wait", "rm", "logs", "exec", "top",
+                "rename", "cp", "attach"}),
      lambda sub: _container_commands(sub, prefix=False)),
     (frozenset({"container"}), _container_group),
     (frozenset({"version", "info"}), _system_commands),
@@ -331,11 +385,14 @@ _GROUPS: tuple[
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for `command`'s group only, or for every command (None)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lamina",
         description="A Docker-compatible container engine with cached, shared layers.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub: argparse._SubParsersAction[argparse.ArgumentParser]
+    # Its parsers are _Parsers, which the invariant generic cannot say; they are
+    # ArgumentParsers in every way the group functions use.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # type: ignore[assignment]
     for words, add in _GROUPS:
         if command is None or command in words:
             add(sub)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from lamina.cli import conventions, options
 from lamina.cli.client import Client
 from lamina.cli.format import print_rows
 from lamina.cli.main import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every command ~2.5 ms to import
+    from typing import Any
 
 _COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")]
 

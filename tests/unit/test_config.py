@@ -28,3 +28,10 @@ def test_only_unix_sockets() -> None:
     paths = from_env({"LAMINA_HOST": "tcp://1.2.3.4:2375"})
     with pytest.raises(InvalidArgument, match="unix://"):
         _ = paths.socket
+
+
+def test_paths_are_strings_until_asked_for() -> None:
+    paths = from_env({"LAMINA_ROOT": "/tmp/a/", "LAMINA_HOST": "unix:///tmp/a/x.sock"})
+    assert paths.socket_file == "/tmp/a/x.sock"
+    assert paths.root == Path("/tmp/a")
+    assert paths == from_env({"LAMINA_ROOT": "/tmp/a", "LAMINA_HOST": "unix:///tmp/a/x.sock"})
