@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.anchors import dockerd
+from bench.anchors import compile_lamina, dockerd
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
@@ -79,12 +79,13 @@ def lamina_daemon(base: Path) -> Iterator[dict[str, str]]:
     env = {**os.environ, "LAMINA_ROOT": str(base / "root"),
            "LAMINA_HOST": f"unix://{base}/lamina.sock", "LAMINA_NO_AUTOSTART": "1"}  # fmt: skip
     (base / "root").mkdir(parents=True)
+    compile_lamina()
     with open(base / "daemon.log", "wb") as log:
         daemon = subprocess.Popen([PYTHON, "-m", "lamina", "daemon"], env=env, stdout=log,
                                   stderr=log)  # fmt: skip
     try:
         _wait_for_daemon(base / "lamina.sock", daemon)
-        run([PYTHON, "-m", "lamina", "image", "bootstrap", "busybox"], env)
+        run([LAMINA, "image", "bootstrap", "busybox"], env)
         yield env
     except BaseException:
         if daemon.poll() is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -36,10 +37,11 @@ from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.mounts import runtime_mounts
 from lamina.containers.networking import NetworkAttachment
+from lamina.containers.runtime import Runtime
 from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
-from lamina.containers.state import MonitorFiles
+from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
-from lamina.errors import InvalidArgument
+from lamina.errors import InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
 from lamina.store.mount import Mount, is_mounted, mount, unmount
@@ -47,6 +49,24 @@ from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
 INIT_BINARY = Path("/usr/bin/tini-static")
+MONITOR_EXIT_TIMEOUT = 10.0  # seconds; a finishing monitor needs a few milliseconds
+
+
+def wait_for_monitor_exit(pid: int, *, timeout: float) -> None:
+    """Block until process `pid`, if it is one of our monitors, has exited."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"lamina.containers.monitor" not in f.read():
+                return  # the pid was reused by something else
+        select.select([fd], [], [], timeout)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
 
 
 class Runner:
@@ -186,6 +206,7 @@ class Runner:
         self, c: Container, bundle: Path, *, wait_attach: bool
     ) -> tuple[Popen[bytes] | None, MonitorState]:
         files = self.files(c.id)
+        self._await_last_monitor(c.id, files)
         shutil.rmtree(files.dir, ignore_errors=True)
         files.dir.mkdir(parents=True)
         size = c.host_config.get("ConsoleSize") or None
@@ -203,6 +224,20 @@ class Runner:
             console_size=(int(size[0]), int(size[1])) if size and all(size) else None,
         )
         return self.start_monitor(opts, self.dir(c.id) / "monitor.log")
+
+    def _await_last_monitor(self, cid: str, files: MonitorFiles) -> None:
+        """A monitor publishes the exit first and has the runtime delete the container
+        after (~6 ms): before the id is used again, let that monitor finish, and delete
+        the container ourselves if it died before it could."""
+        try:
+            last = read_state(files.state)
+        except ValueError:
+            last = None
+        if last is not None and last.monitor_pid:
+            wait_for_monitor_exit(last.monitor_pid, timeout=MONITOR_EXIT_TIMEOUT)
+        if (self.runtime_root / cid).exists():
+            with contextlib.suppress(LaminaError):
+                Runtime(self.runtime, root=self.runtime_root).delete(cid, force=True)
 
     # -- monitors -------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,8 +114,44 @@ class Runtime:
         finally:
             spec.unlink(missing_ok=True)
 
-    def start(self, id: str) -> None:
+    def start(self, id: str, *, pid: int | None = None) -> None:
+        """Let a created container's process run. Given its init `pid`, runc's own
+        protocol is done here, sparing a runc process (~6 ms of every start)."""
+        if pid is not None and self.name == "runc" and self._open_exec_fifo(id, pid):
+            return
         self._run(["start", id], id)
+
+    def _open_exec_fifo(self, id: str, pid: int) -> bool:
+        """What `runc start` does: runc's init waits, before it execs the command, to
+        write one byte into `exec.fifo` in the container's state dir; reading it lets
+        the exec go on, and EOF follows once it happened (the writer is close-on-exec).
+        The fifo then goes, which is how runc tells "running" from "created".
+
+        False (use `runc start`) when there is no fifo where runc 1.x keeps it."""
+        fifo = self.root / id / "exec.fifo"
+        try:
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            data = b""
+            while True:
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready and _alive(pid):
+                    continue  # no writer yet
+                chunk = os.read(fd, 64) if ready else b""
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(fd)
+        if not data:
+            raise RuntimeFailure(
+                f"OCI runtime start failed: container {id}: container process is already "
+                "dead: unknown"
+            )
+        fifo.unlink(missing_ok=True)
+        return True
 
     def kill(self, id: str, signal: int | str, *, all: bool = False) -> None:
         """Send `signal` (9, "KILL" or "SIGKILL") to the init, or with `all` to every process."""
@@ -247,6 +284,16 @@ def _read_error(log: Path) -> str:
         return error_text(log.read_text(errors="replace"))
     except FileNotFoundError:
         return ""
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not: it is our child that ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
 
 
 def _console_args(console_socket: str | Path | None) -> Argv:

@@ -7,7 +7,8 @@ rename), so a reader — the daemon, or a new daemon adopting the container afte
     created        (only with --wait-attach) runtime created the process; not started
     running        the process runs; `pid` and `started_at` are set
     exited         the process ended; `exit_code`, `finished_at`, `oom_killed` are set,
-                   the runtime no longer knows the container, the log is complete
+                   the log is complete. The monitor then has the runtime delete the
+                   container and exits: the runtime forgets the id once it has gone.
     create-failed  the runtime refused to create/exec it; `error` and `exit_code`
                    (127 not found, 126 not executable, 128 anything else)
 

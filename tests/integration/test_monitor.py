@@ -81,6 +81,12 @@ class Lab:
 
     def cleanup(self) -> list[str]:
         """Remove what is left and say what was (an empty list when the test was clean)."""
+        # A monitor deletes its stopped container just after publishing the exit.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(
+            c["status"] == "stopped" for c in self.runtime.list()
+        ):
+            time.sleep(0.01)
         left = [f"runtime container {c['id']}" for c in self.runtime.list()]
         for container in self.runtime.list():
             self.runtime.delete(container["id"], force=True)
@@ -357,6 +363,23 @@ def test_runtime_adapter_errors(lab: Lab) -> None:
     with pytest.raises(NotFound, match=missing):
         lab.runtime.delete(missing)
     lab.runtime.delete(missing, force=True)  # runc: forcing the delete of nothing is fine
+
+
+def test_runtime_start_through_the_exec_fifo(lab: Lab) -> None:
+    """Runtime.start(pid=…) does `runc start`'s part itself; runc must agree after."""
+    bundle = lab.base / "direct" / "bundle"
+    make_bundle(bundle, ["sleep", "1000"])
+    cid = f"{lab.prefix}-direct"
+    pid_file = lab.base / "direct" / "pid"
+    lab.runtime.create(cid, bundle, pid_file=pid_file)
+    pid = int(pid_file.read_text())
+    assert lab.runtime.state(cid)["status"] == "created"  # type: ignore[index]
+    lab.runtime.start(cid, pid=pid)
+    assert lab.runtime.state(cid)["status"] == "running"  # type: ignore[index]
+    assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+    with pytest.raises(Conflict):
+        lab.runtime.start(cid, pid=pid)  # no fifo any more: runc's own answer
+    lab.runtime.delete(cid, force=True)
 
 
 def _spawn_from_doomed_parent(opts: Options, stderr: Path) -> int:

@@ -6,7 +6,8 @@
     launch          `runc start` / `runc exec --detach` → state "running"
     serve           output → log + attach clients; input → stdin; control requests
     exit            the process is reaped (we are its subreaper); output drained
-    finish          log flushed, `runc delete`, state "exited", clients closed, exit 0
+    finish          log flushed, state "exited", clients told and closed, `runc delete`,
+                    exit 0
 
 A refusal by the runtime at create or launch ends in state "create-failed" instead.
 """
@@ -152,7 +153,7 @@ class Monitor:
             )  # fmt: skip
             self._runtime_started_process()
         else:
-            self.runtime.start(self.opts.id)
+            self.runtime.start(self.opts.id, pid=self.state.pid)
         running = State(Status.RUNNING, pid=self.state.pid, monitor_pid=os.getpid())
         self._publish(running._replace(started_at=timestamps.now()))
 
@@ -268,6 +269,11 @@ class Monitor:
         notified = self.control.notify(final.to_json())
         self.hub.finish_all()
         self._flush([*self.hub.clients, *notified])
+        if not self.opts.is_exec:
+            # After the exit is out, not before: `runc delete` takes ~6 ms that nobody
+            # waiting for the exit needs to wait for. Whoever reuses the id waits for
+            # this process to end instead (Runner.spawn).
+            self._delete()
         self.reactor.close_all()
         for path in self.files.sockets:
             path.unlink(missing_ok=True)
@@ -275,8 +281,6 @@ class Monitor:
     def _final_state(self) -> State:
         ended = self._finished_at or timestamps.now()
         oom = cgroups.oom_kills(self._cgroup) > 0 if self._cgroup else False
-        if not self.opts.is_exec:
-            self._delete()
         if self.failure is not None:
             note(f"{self.opts.id}: {self.failure}")
             code = getattr(self.failure, "exit_code", 128)
@@ -287,7 +291,6 @@ class Monitor:
         )
 
     def _delete(self) -> None:
-        # Before "exited" is published: whoever reads it may reuse the id at once.
         try:
             self.runtime.delete(self.opts.id, force=True)
         except LaminaError as err:
