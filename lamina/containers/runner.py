@@ -107,6 +107,10 @@ class Runner:
         if chain_id:
             self.layers.prepare_rw(chain_id, base / "upper", base / "work")
 
+    def container_dirs(self) -> list[str]:
+        """The ids of the containers that have files here."""
+        return [entry.name for entry in os.scandir(self.root) if entry.is_dir()]
+
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
         shutil.rmtree(self.dir(cid), ignore_errors=True)

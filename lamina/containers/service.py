@@ -358,10 +358,13 @@ class ContainerService:
             self._wait_stopped(c.id, 30)
         with self.lock:
             c = self.records.get(c.id)
-            self.runner.destroy(c.id)
+            self.runner.unmount(c.id)
             self.records.delete(c.id)
             self.last_exit[c.id] = c.state
             self.changed.notify_all()
+        # Its files after its record, so `wait --condition removed` (every `run --rm`)
+        # does not wait for them; a crash in between leaves a folder restore() sweeps.
+        self.runner.destroy(c.id)
         if volumes:
             for point in c.mounts:
                 if point.type == "volume" and point.anonymous:
@@ -388,7 +391,12 @@ class ContainerService:
     # -- restore after a daemon restart ---------------------------------------
 
     def restore(self) -> None:
-        """Adopt running containers' monitors; record exits that happened meanwhile."""
+        """Adopt running containers' monitors; record exits that happened meanwhile;
+        remove the files of containers whose removal a crash interrupted."""
+        known = {c.id for c in self.records.all()}
+        for cid in self.runner.container_dirs():
+            if cid not in known:
+                self.runner.destroy(cid)
         for c in self.records.all():
             if not c.state.running:
                 self._release(c.id)

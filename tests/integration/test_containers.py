@@ -190,8 +190,12 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     daemon.lamina("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7")
     daemon.process.send_signal(signal.SIGKILL)
     daemon.process.wait()
+    # A removal the kill interrupted: the record is gone, its files are not yet.
+    orphan = daemon.paths.root / "containers" / ("0" * 64) / "upper"
+    orphan.mkdir(parents=True)
     time.sleep(1.5)  # "short" exits while no daemon runs
     daemon.process = start_daemon(daemon.paths)
+    assert not orphan.parent.exists()
     rows = daemon.lamina("ps", "--format", "{{.Names}} {{.State}}").stdout.split("\n")
     assert sorted(r for r in rows if r) == [f"c{n} running" for n in range(5)]
     [short] = json.loads(daemon.lamina("inspect", "short").stdout)
