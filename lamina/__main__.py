@@ -1,5 +1,3 @@
-import sys
+from lamina.cli.main import run
 
-from lamina.cli.main import main
-
-sys.exit(main())
+run()

@@ -433,6 +433,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `lamina` command: main(), then exit without the interpreter's teardown.
+
+    Freeing every module's objects at exit costs each command ~4 ms that the kernel
+    does for nothing; the CLI holds no state that needs it (its files are closed by
+    then), so only the standard streams are flushed. The daemon exits normally.
+    """
+    code = main()
+    if _command_word(sys.argv[1:]) == "daemon":
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`lamina ps | head`): nothing more to say
+        pass
+    os._exit(code)
+
+
 class UsageError(Exception):
     """A mistake the CLI can see before asking the daemon."""
 
@@ -450,4 +468,4 @@ def _daemon(paths: config.Paths) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
