@@ -15,6 +15,7 @@ check), and plans holding an entry changed within the stat cache's racy window.
 
 from __future__ import annotations
 
+import operator
 import os
 import threading
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from lamina.build.context import BuildContext, Entry, clean_relpath
 from lamina.build.copysources import CopyPlan, contains_wildcards, plan_copy
+from lamina.build.statcache import StatKey
 
 _RACY_NS = 2_000_000_000  # as the stat cache: younger entries may change unseen
 _LIMIT = 256  # plans kept
@@ -31,8 +33,13 @@ _LIMIT = 256  # plans kept
 @dataclass(frozen=True)
 class _Memo:
     plan: CopyPlan
-    watched: tuple[Entry, ...]
+    paths: tuple[str, ...]  # the watched entries' absolute paths
+    keys: list[StatKey]  # and their stat keys, in the same order
     answers: tuple[tuple[str, bool], ...]  # dest_is_dir questions and their answers
+
+
+# (size, mtime_ns, ctime_ns, inode, dev) of an os.stat_result, as Entry.stat_key has it.
+_key_of = operator.attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_dev")
 
 
 class PlanMemo:
@@ -59,7 +66,7 @@ class PlanMemo:
                add, chown, chmod)  # fmt: skip
         with self._lock:
             memo = self._plans.get(key)
-        if memo is not None and _still_valid(tree, memo, dest_is_dir):
+        if memo is not None and _still_valid(memo, dest_is_dir):
             return memo.plan
         answers: list[tuple[str, bool]] = []
 
@@ -72,22 +79,25 @@ class PlanMemo:
                          chmod=chmod, dest_is_dir=asking, tree_name=tree_name)  # fmt: skip
         watched = _watched(tree, sources, plan, self._racy_ns)
         if watched is not None:
+            prefix = tree.abspath("")
+            paths = tuple(f"{prefix}/{e.relpath}" if e.relpath else prefix for e in watched)
+            memo = _Memo(plan, paths, [e.stat_key for e in watched], tuple(answers))
             with self._lock:
                 if len(self._plans) >= _LIMIT:
                     self._plans.clear()
-                self._plans[key] = _Memo(plan, watched, tuple(answers))
+                self._plans[key] = memo
         return plan
 
 
-def _still_valid(tree: BuildContext, memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
-    prefix = tree.abspath("")
-    for entry in memo.watched:
-        try:
-            st = os.lstat(f"{prefix}/{entry.relpath}" if entry.relpath else prefix)
-        except OSError:
-            return False
-        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev) != entry.stat_key:
-            return False
+def _still_valid(memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
+    # map() and attrgetter keep the per-entry work in C: this loop is most of a
+    # no-op rebuild's time in the daemon.
+    try:
+        keys = list(map(_key_of, map(os.lstat, memo.paths)))
+    except OSError:
+        return False
+    if keys != memo.keys:
+        return False
     return all(dest_is_dir(path) == answer for path, answer in memo.answers)
 
 
