@@ -456,6 +456,10 @@ class UsageError(Exception):
 
 
 def _daemon(paths: config.Paths) -> int:
+    if sys.flags.no_site:  # the `lamina` launcher skips site; the daemon needs its packages
+        import site
+
+        site.main()
     from lamina.api.daemon import serve
     from lamina.errors import LaminaError
 

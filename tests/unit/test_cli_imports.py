@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,14 @@ def test_urlencode_drops_none_and_repeats_lists() -> None:
     assert urlencode(query) == urllib.parse.urlencode(
         {"t": ["a:1", "b c"], "q": 1, "f": '{"x":["y"]}', "b": True}, doseq=True
     ).replace("+", "%20")
+
+
+LAUNCHER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "lamina"
+
+
+@pytest.mark.skipif(not LAUNCHER.exists(), reason="make setup writes the launcher")
+def test_the_launcher_runs_without_site() -> None:
+    """`make setup`'s launcher starts Python with -S; the CLI must not need site."""
+    assert LAUNCHER.read_text().startswith("#!") and " -S\n" in LAUNCHER.read_text()
+    out = subprocess.run([str(LAUNCHER), "--help"], capture_output=True, text=True, check=True)
+    assert "COMMAND" in out.stdout
