@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from lamina.containers.monitor.options import Options, parse, to_argv
+from lamina.containers.monitor.options import Options, from_json, parse, to_argv, to_json
 from lamina.containers.state import MonitorFiles
 from lamina.errors import InvalidArgument
 
@@ -19,8 +20,15 @@ def test_round_trip() -> None:
         console_size=(30, 100),
     )  # fmt: skip
     assert parse(to_argv(full)) == full
+    assert from_json(json.loads(json.dumps(to_json(full)))) == full  # the fork server's way
     small = Options(id="c2", state_dir=Path("/s"), runtime_root=Path("/r"), bundle=Path("/b"))
     assert parse(to_argv(small)) == small
+    assert from_json(json.loads(json.dumps(to_json(small)))) == small
+
+
+def test_json_options_need_a_bundle_or_an_exec() -> None:
+    with pytest.raises(InvalidArgument, match="bundle"):
+        from_json({"id": "c", "state_dir": "/s", "runtime_root": "/r"})
 
 
 def test_relative_paths_become_absolute() -> None:

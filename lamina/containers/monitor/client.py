@@ -82,7 +82,7 @@ def spawn_forked(
 
     read_fd, write_fd = os.pipe()
     try:
-        pid = forkserver.spawn(server, to_argv(opts._replace(ready_fd=-1)), write_fd, stderr)
+        pid = forkserver.spawn(server, opts, write_fd, stderr)
     finally:
         os.close(write_fd)
     try:

@@ -7,32 +7,39 @@ to the server than a monitor started with `python -m` is: the server's death, or
 daemon's, leaves every monitor running.
 
 Protocol (one request per connection on a unix socket): the daemon sends one JSON line
-`{"argv": [...monitor options...], "stderr": "/path/to/monitor.log"}` with the ready
-pipe's write end attached as SCM_RIGHTS; the argv says `--ready-fd -1` and the child
-substitutes the descriptor it received. The server answers `{"pid": N}` and the
-readiness protocol continues on the pipe, exactly as with a spawned monitor.
+`{"options": {...monitor options...}, "stderr": "/path/to/monitor.log"}` with the ready
+pipe's write end attached as SCM_RIGHTS, which the child uses as its ready fd. The
+server answers `{"pid": N}` and the readiness protocol continues on the pipe, exactly
+as with a spawned monitor.
 
 The server is single-threaded (so fork is safe) and ignores SIGCHLD, which makes the
-kernel reap finished monitors; each child restores the default before it runs.
+kernel reap finished monitors; each child restores the default before it runs. After
+its warm-up the server freezes its objects out of the garbage collector's reach
+(`gc.freeze`), so no collection in a child touches, and copies, the pages it shares
+with the server; the options come as JSON, not argv, for the same reason: parsing with
+argparse after the fork cost ~5 ms of copy-on-write faults.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
-from lamina.containers.monitor import __main__ as monitor_main
 from lamina.containers.monitor import options, sockets
+from lamina.containers.monitor.lifecycle import Monitor
 
 _MAX_REQUEST = 1 << 16
 
 
 def serve(path: Path) -> None:
     _warm_up()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener = sockets.listen(path)
@@ -47,11 +54,9 @@ def serve(path: Path) -> None:
 
 
 def _warm_up() -> None:
-    """Load once what every monitor would otherwise import after its fork (~7 ms each):
-    argparse's lazy imports (shutil, gettext's locale) and ctypes for prctl(2)."""
+    """Load once what every monitor would otherwise import after its fork: ctypes, for
+    prctl(2) (~2 ms each)."""
     import ctypes  # noqa: F401 (for reaper.become_subreaper)
-
-    options.parse(["--id", "warm-up", "--state-dir", "/", "--runtime-root", "/", "--bundle", "/"])
 
 
 def _handle(conn: socket.socket, listener: socket.socket) -> None:
@@ -68,16 +73,14 @@ def _handle(conn: socket.socket, listener: socket.socket) -> None:
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
-def _child(request: dict[str, object], ready: int) -> int:
+def _child(request: dict[str, Any], ready: int) -> int:
     try:
         os.setsid()
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         _redirect(str(request.get("stderr") or os.devnull))
-        argv = [str(a) for a in request["argv"]]  # type: ignore[attr-defined]
-        if "--ready-fd" in argv:
-            argv[argv.index("--ready-fd") + 1] = str(ready)
-        return monitor_main.main(argv)
+        opts = options.from_json(request["options"])
+        return Monitor(opts._replace(ready_fd=ready if ready >= 0 else None)).run()
     except BaseException as err:  # the child must never return into the server's loop
         print(f"monitor (forked): {err!r}", file=sys.stderr, flush=True)
         return 1
@@ -93,10 +96,11 @@ def _redirect(stderr_path: str) -> None:
     os.close(err)
 
 
-def spawn(path: Path, argv: list[str], ready_fd: int, stderr: Path | None) -> int:
+def spawn(path: Path, opts: options.Options, ready_fd: int, stderr: Path | None) -> int:
     """Ask the server at `path` for a monitor; returns its pid."""
     with sockets.connect(path, timeout=10.0) as conn:
-        message = json.dumps({"argv": argv, "stderr": str(stderr or os.devnull)}).encode()
+        request = {"options": options.to_json(opts), "stderr": str(stderr or os.devnull)}
+        message = json.dumps(request).encode()
         socket.send_fds(conn, [message + b"\n"], [ready_fd])
         reply = sockets.recv_line(conn)
     return int(json.loads(reply)["pid"])

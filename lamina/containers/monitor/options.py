@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lamina.errors import InvalidArgument
 
@@ -50,6 +50,30 @@ def to_argv(opts: Options) -> list[str]:
     if opts.console_size is not None:
         argv += ["--console-size", f"{opts.console_size[0]}x{opts.console_size[1]}"]
     return argv
+
+
+_PATH_FIELDS = ("state_dir", "runtime_root", "bundle", "log", "exec_process")
+
+
+def to_json(opts: Options) -> dict[str, Any]:
+    """The options as a JSON object, for the fork server (no argv to parse after fork)."""
+    doc = opts._asdict()
+    for name in _PATH_FIELDS:
+        if doc[name] is not None:
+            doc[name] = str(doc[name])
+    return doc
+
+
+def from_json(doc: dict[str, Any]) -> Options:
+    fields = {name: doc[name] for name in Options._fields if name in doc}
+    for name in _PATH_FIELDS:
+        fields[name] = _absolute(None if fields.get(name) is None else Path(fields[name]))
+    if fields.get("console_size") is not None:
+        height, width = fields["console_size"]
+        fields["console_size"] = (int(height), int(width))
+    if fields.get("bundle") is None and fields.get("exec_process") is None:
+        raise InvalidArgument("a bundle is required unless an exec process is given")
+    return Options(**fields)
 
 
 def parse(argv: list[str]) -> Options:
