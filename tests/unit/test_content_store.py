@@ -117,3 +117,34 @@ def test_live_writers_temp_files_survive_a_new_store(tmp_path: Path) -> None:
     mine.write_bytes(b"partial")
     ContentStore(tmp_path)
     assert mine.exists()
+
+
+def test_write_from_gathers_small_and_large_writes_in_order(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path)
+    pieces = [os.urandom(n) for n in (1, 512, 3 << 20, 7, 1 << 20, 100_000, 2 << 20)]
+    pieces.append(bytearray(b"mutable"))
+
+    def fill(out: io.BufferedIOBase) -> None:
+        for piece in pieces:
+            out.write(piece)
+        pieces[-1][:] = b"changed"  # the writer must have copied it, not kept a view
+
+    digest, size = store.write_from(fill)  # type: ignore[arg-type]
+    expected = b"".join(bytes(p) for p in pieces[:-1]) + b"mutable"
+    assert (digest, size) == (sha(expected), len(expected))
+    assert store.read(digest) == expected
+
+
+def test_write_from_failing_producer_leaves_nothing(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path)
+
+    def fill(out: io.BufferedIOBase) -> None:
+        out.write(os.urandom(3 << 20))
+        raise OSError("the producer failed")
+
+    threads = threading.active_count()
+    with pytest.raises(Exception, match="producer failed"):
+        store.write_from(fill)  # type: ignore[arg-type]
+    assert os.listdir(tmp_path / "ingest") == []
+    assert list((tmp_path / "blobs" / "sha256").iterdir()) == []
+    assert threading.active_count() == threads  # the writer's thread ended too
