@@ -19,7 +19,7 @@ exit code.
     cgroups.py    OOM-kill count of the container's memory cgroup
     sockets.py    unix sockets at paths longer than a socket address allows
     notes.py      the monitor's diagnostics on its stderr
-    options.py    the command line, parsed and built
+    options.py    the command line (and the fork server's JSON), parsed and built
     client.py     the daemon's side: spawn + readiness, attach, control, wait
 
 Keep imports here light: this package runs once per container for its whole life.
