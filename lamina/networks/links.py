@@ -97,22 +97,27 @@ def names(prefix: str) -> list[str]:
 
 
 def add_interface(namespace: Path, spec: Interface) -> None:
-    """Make the veth pair, put one end in the bridge and the other, configured, in the
-    container's namespace (with loopback up)."""
+    """Make the veth pair, one end in the bridge and the other, configured, in the
+    container's namespace (with loopback up).
+
+    The peer is born inside the namespace: moving a device between namespaces waits
+    for an RCU grace period (~15-20 ms a container start here), creating it there
+    does not."""
     delete(spec.host)  # a leftover of a crashed attach would make "add" fail
     with _ipr() as ipr:
-        ipr.link("add", ifname=spec.host, kind="veth", peer={"ifname": spec.peer})
-        host, peer = _index(ipr, spec.host), _index(ipr, spec.peer)
         bridge = _index(ipr, spec.bridge)
         if bridge is None:
             raise Internal(f"bridge {spec.bridge} is missing")
-        _disable_ipv6(spec.host)
-        ipr.link("set", index=host, master=bridge, state="up")
         fd = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ipr.link("set", index=peer, net_ns_fd=fd)
+            ipr.link(
+                "add", ifname=spec.host, kind="veth", peer={"ifname": spec.peer, "net_ns_fd": fd}
+            )
         finally:
             os.close(fd)
+        host = _index(ipr, spec.host)
+        _disable_ipv6(spec.host)
+        ipr.link("set", index=host, master=bridge, state="up")
     with _ipr(namespace) as inside:
         index = _index(inside, spec.peer)
         inside.link("set", index=index, ifname=spec.name, address=spec.mac)
