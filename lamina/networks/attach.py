@@ -17,7 +17,7 @@ from lamina.containers.model import Container
 from lamina.containers.networking import NetworkAttachment
 from lamina.errors import Conflict, LaminaError, NotFound
 from lamina.networks import netns, ports
-from lamina.networks.model import EndpointConfig, Member, Network
+from lamina.networks.model import EndpointConfig, Member, Network, joins_networks
 from lamina.networks.resolver import ADDRESS
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class ContainerNetworking:
         return sorted(members, key=lambda m: m.network_id != n.id)
 
     def detach(self, c: Container) -> None:
+        if not joins_networks(c.host_config):
+            return  # attach() made nothing for these, and they cannot join a network
         with self.s.lock:
             self.s.publisher.unpublish(c.id)
             self.s.resolver.stop(c.id)

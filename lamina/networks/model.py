@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -80,3 +81,9 @@ def mac_for(address: IPv4Address) -> str:
     """Docker's scheme: 02:42 then the IPv4 bytes, so a reused address keeps its MAC and
     neighbours' ARP caches stay right."""
     return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
+
+
+def joins_networks(host_config: Mapping[str, Any]) -> bool:
+    """False for the host, none and container:<name> modes, which join no network."""
+    mode = str(host_config.get("NetworkMode") or "default")
+    return mode not in ("host", "none") and not mode.startswith("container:")

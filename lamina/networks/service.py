@@ -32,6 +32,7 @@ from lamina.networks.model import (
     EndpointConfig,
     Member,
     Network,
+    joins_networks,
 )
 from lamina.networks.names import NameTable
 from lamina.networks.publish import Publisher
@@ -187,8 +188,7 @@ class NetworkService:
     def connect(self, ref: str, container_ref: str, endpoint: Mapping[str, Any] | None) -> None:
         with self.lock:
             n, c = self.get(ref), self.container(container_ref)
-            mode = str(c.host_config.get("NetworkMode") or "default")
-            if mode in ("host", "none") or mode.startswith("container:"):
+            if not joins_networks(c.host_config):
                 raise InvalidArgument(
                     "container sharing network namespace with another container or host "
                     "cannot be connected to any other network"
@@ -255,10 +255,9 @@ class NetworkService:
     def primary(self, host_config: Mapping[str, Any]) -> str | None:
         """The network NetworkMode names (the default bridge for "default"), or None
         for host, none and container: modes, which join no network."""
-        mode = str(host_config.get("NetworkMode") or "default")
-        if mode in ("host", "none") or mode.startswith("container:"):
+        if not joins_networks(host_config):
             return None
-        return self._alias_of(mode)
+        return self._alias_of(str(host_config.get("NetworkMode") or "default"))
 
     @staticmethod
     def _alias_of(ref: str) -> str:
