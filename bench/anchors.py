@@ -48,9 +48,14 @@ def compile_lamina() -> None:
 
 
 @contextlib.contextmanager
-def lamina_daemon() -> Iterator[dict[str, str]]:
+def lamina_daemon(base: Path | None = None) -> Iterator[dict[str, str]]:
+    """A private lamina daemon with busybox bootstrapped; yields the environment that
+    points commands at it. `base` (default: a new temp dir, removed after) holds its
+    root, socket and log; the log's tail is printed if the daemon dies."""
     compile_lamina()
-    base = Path(tempfile.mkdtemp(prefix="lam-bench-", dir="/tmp"))
+    own = base is None
+    base = base or Path(tempfile.mkdtemp(prefix="lam-bench-", dir="/tmp"))
+    (base / "root").mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "LAMINA_ROOT": str(base / "root"),
@@ -58,18 +63,26 @@ def lamina_daemon() -> Iterator[dict[str, str]]:
         "LAMINA_HOST": f"unix://{base}/lamina.sock",
     }
     env["DOCKER_HOST"] = env["LAMINA_HOST"]
-    daemon = subprocess.Popen([*LAMINA, "daemon"], env=env, stderr=subprocess.DEVNULL)
+    with open(base / "daemon.log", "wb") as log:
+        daemon = subprocess.Popen([*LAMINA, "daemon"], env=env, stdout=log, stderr=log)
     try:
-        _wait_for(base / "lamina.sock")
+        _wait_for(base / "lamina.sock", timeout=60)
         run([*LAMINA, "image", "bootstrap", "busybox"], env)
         yield env
+    except BaseException:
+        if daemon.poll() is not None:
+            text = (base / "daemon.log").read_text(errors="replace")
+            print(f"the lamina daemon exited ({daemon.returncode}):\n{text[-3000:]}")
+        raise
     finally:
-        ids = run([*LAMINA, "ps", "-aq"], env).split()
-        if ids:
-            subprocess.run([*LAMINA, "rm", "-f", *ids], env=env, capture_output=True)
+        with contextlib.suppress(Exception):
+            ids = run([*LAMINA, "ps", "-aq"], env).split()
+            if ids:
+                subprocess.run([*LAMINA, "rm", "-f", *ids], env=env, capture_output=True)
         daemon.terminate()
-        daemon.wait()
-        shutil.rmtree(base, ignore_errors=True)
+        daemon.wait(timeout=60)
+        if own:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @contextlib.contextmanager

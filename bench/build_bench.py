@@ -29,19 +29,17 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.anchors import compile_lamina, dockerd
+from bench.anchors import dockerd, lamina_daemon
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
@@ -74,41 +72,9 @@ def run(argv: list[str], env: dict[str, str] | None = None, **kw: object) -> str
 # --- the two engines ---------------------------------------------------------------
 
 
-@contextmanager
-def lamina_daemon(base: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "LAMINA_ROOT": str(base / "root"),
-           "LAMINA_HOST": f"unix://{base}/lamina.sock", "LAMINA_NO_AUTOSTART": "1"}  # fmt: skip
-    (base / "root").mkdir(parents=True)
-    compile_lamina()
-    with open(base / "daemon.log", "wb") as log:
-        daemon = subprocess.Popen([PYTHON, "-m", "lamina", "daemon"], env=env, stdout=log,
-                                  stderr=log)  # fmt: skip
-    try:
-        _wait_for_daemon(base / "lamina.sock", daemon)
-        run([LAMINA, "image", "bootstrap", "busybox"], env)
-        yield env
-    except BaseException:
-        if daemon.poll() is not None:
-            text = (base / "daemon.log").read_text(errors="replace")
-            print(f"the lamina daemon exited ({daemon.returncode}):\n{text[-3000:]}")
-        raise
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=60)
-
-
-def _wait_for_daemon(sock: Path, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while not sock.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{process.args!r} did not start")
-        time.sleep(0.05)
-    time.sleep(0.2)
-
-
 def busybox_tar(lamina_env: dict[str, str]) -> Path:
     """lamina's bootstrapped busybox layer: an uncompressed rootfs tar in its store."""
-    image = json.loads(run([PYTHON, "-m", "lamina", "image", "inspect", "busybox"], lamina_env))
+    image = json.loads(run([LAMINA, "image", "inspect", "busybox"], lamina_env))
     digest: str = image[0]["RootFS"]["Layers"][0].removeprefix("sha256:")
     return Path(lamina_env["LAMINA_ROOT"]) / "content" / "blobs" / "sha256" / digest
 
