@@ -82,7 +82,7 @@ class ContainerNetworking:
             for m in self.s.records.members_of(c.id):
                 if m.attached:  # a lease comes before its veth, so no lease, no veth
                     with contextlib.suppress(NotFound):
-                        self.s.endpoints.unplug(m)
+                        self.s.endpoints.unplug_ended(m)
             netns.remove(self.s.endpoints.sandbox(c.id))
             self._rebuild_names()
 

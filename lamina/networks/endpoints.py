@@ -2,12 +2,15 @@
 
 `plug` leases an address (records, one transaction), makes the veth pair and configures
 the container's end; `unplug` undoes both. Either leaves nothing behind on failure.
+`unplug_ended`, for a container that has ended, frees the address at once and leaves
+the veth's deletion to a background thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -20,10 +23,18 @@ from lamina.networks.records import NetworkRecords
 
 
 class Endpoints:
-    def __init__(self, records: NetworkRecords, driver: BridgeDriver, netns_dir: Path) -> None:
+    def __init__(
+        self,
+        records: NetworkRecords,
+        driver: BridgeDriver,
+        netns_dir: Path,
+        *,
+        log: Callable[[str], None] = lambda _m: None,
+    ) -> None:
         self.records = records
         self.driver = driver
         self.netns_dir = netns_dir
+        self.deleter = links.Deleter(log)
 
     def sandbox(self, container_id: str) -> Path:
         """Where the container's network namespace is pinned while it runs."""
@@ -74,6 +85,16 @@ class Endpoints:
         """Remove the member's interface and free its address (idempotent)."""
         host = naming.host_veth(self.driver.prefix, m.container_id, m.network_id)
         links.remove_interface(self.sandbox(m.container_id), m.interface or "", host)
+        self.records.release(m.network_id, m.container_id)
+
+    def unplug_ended(self, m: Member) -> None:
+        """`unplug` for a container whose processes are gone: its host end leaves the
+        bridge at once, so the address can be leased again, and is deleted (with the
+        peer) in the background."""
+        host = naming.host_veth(self.driver.prefix, m.container_id, m.network_id)
+        index = links.unbridge(host)
+        if index is not None:
+            self.deleter.delete(index, host)
         self.records.release(m.network_id, m.container_id)
 
     def _free_interface(self, container_id: str) -> str:

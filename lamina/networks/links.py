@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -127,6 +129,61 @@ def add_interface(namespace: Path, spec: Interface) -> None:
         inside.link("set", index=lo, state="up")
         if spec.gateway is not None:
             inside.route("add", dst="0.0.0.0/0", gateway=str(spec.gateway))
+
+
+def unbridge(name: str) -> int | None:
+    """Take a host device out of its bridge and down (the bridge forgets its addresses at
+    once); returns its index, None if there is no such device."""
+    with _ipr() as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            return None
+        try:
+            ipr.link("set", index=index, master=0, state="down")
+        except NetlinkError as err:
+            if err.code != ENODEV:
+                raise
+            return None
+        return index
+
+
+class Deleter:
+    """Deletes host devices on a thread of its own. Deleting a veth waits for RCU grace
+    periods (20-30 ms here) that a container's exit need not wait for; `drain()` waits
+    until every device handed over is gone. Devices go by index, not name: a container
+    restarted at once makes a new device with the same name, which must stay."""
+
+    def __init__(self, log: Callable[[str], None] = lambda _m: None) -> None:
+        self._devices: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._log = log
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def delete(self, index: int, name: str) -> None:
+        with self._lock:
+            if self._worker is None:
+                worker = threading.Thread(target=self._work, name="netdev-delete", daemon=True)
+                worker.start()
+                self._worker = worker
+        self._devices.put((index, name))
+
+    def drain(self) -> None:
+        self._devices.join()
+
+    def _work(self) -> None:
+        while True:
+            index, name = self._devices.get()
+            try:
+                with _ipr() as ipr:
+                    try:
+                        ipr.link("del", index=index)
+                    except NetlinkError as err:
+                        if err.code != ENODEV:  # gone already: with its namespace, or plug's
+                            raise
+            except (Internal, OSError) as err:
+                self._log(f"networks: cannot delete device {name}: {err}")
+            finally:
+                self._devices.task_done()
 
 
 def remove_interface(namespace: Path, name: str, host: str) -> None:

@@ -61,6 +61,7 @@ def restore(s: NetworkService) -> None:
 
 
 def shutdown(s: NetworkService) -> None:
+    s.endpoints.deleter.drain()
     with s.lock:
         s.resolver.close()
         for n in s.records.all():

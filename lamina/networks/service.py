@@ -65,7 +65,7 @@ class NetworkService:
         self.log = log
         self.records = NetworkRecords(db)
         self.driver = BridgeDriver(self.prefix, Firewall(self.prefix, iptables))
-        self.endpoints = Endpoints(self.records, self.driver, paths.run_dir / "netns")
+        self.endpoints = Endpoints(self.records, self.driver, paths.run_dir / "netns", log=log)
         self.names = NameTable()
         self.resolver = Resolver(self.names, log=log)
         self.publisher = Publisher(paths.run_dir)

@@ -124,6 +124,28 @@ def test_names_aliases_isolation_and_default_bridge(daemon: Daemon, busybox: str
     assert daemon.lamina("exec", "a1", "sh", "-c", both, check=False).stdout.split() == []
 
 
+def test_an_ended_containers_address_and_name_serve_the_next_at_once(
+    daemon: Daemon, busybox: str
+) -> None:
+    """An exit frees the address before its veth is deleted (in the background): the
+    next container may get the same address (and MAC), and a container restarted at
+    once makes a veth of the same name. Both must be reachable."""
+    daemon.lamina("network", "create", "quick")
+    server = ("-d", "--network", "quick", "busybox", "sh", "-c", NC_SERVER.format(port=7000))
+    daemon.lamina("run", "--rm", "--network", "quick", "busybox", "true")
+    daemon.lamina("run", "--name", "s1", *server)
+    for _ in range(3):
+        daemon.lamina("restart", "-t", "0", "s1")
+    ask = f"{ASK.format(to='s1')}"
+    assert sh(daemon, "--network", "quick", "busybox", "sh", "-c", ask).stdout.split() == ["PONG"]
+    first = _ip(daemon, "s1", "quick")
+    daemon.lamina("rm", "-f", "s1")
+    daemon.lamina("run", "--name", "s2", *server)
+    assert _ip(daemon, "s2", "quick") == first  # the lowest free address, as Docker
+    ask = f"{ASK.format(to=first)}"
+    assert sh(daemon, "--network", "quick", "busybox", "sh", "-c", ask).stdout.split() == ["PONG"]
+
+
 def _ip(daemon: Daemon, container: str, network: str) -> str:
     fmt = "{{json .NetworkSettings.Networks}}"
     networks = json.loads(daemon.lamina("inspect", "-f", fmt, container).stdout)
