@@ -41,6 +41,14 @@ def run(cmd: list[str], env: dict[str, str] | None = None, **kw: object) -> str:
     return str(out.stdout)
 
 
+def remove_containers(cli: Sequence[str], env: dict[str, str]) -> None:
+    """`rm -f` every container the engine behind `cli` knows; quiet if it cannot."""
+    with contextlib.suppress(Exception):
+        ids = run([*cli, "ps", "-aq"], env).split()
+        if ids:
+            subprocess.run([*cli, "rm", "-f", *ids], env=env, capture_output=True)
+
+
 def compile_lamina() -> None:
     """Bytecode as `make setup` leaves it: with PYTHONDONTWRITEBYTECODE set, a module
     edited since would be compiled anew by every command we time."""
@@ -75,10 +83,7 @@ def lamina_daemon(base: Path | None = None) -> Iterator[dict[str, str]]:
             print(f"the lamina daemon exited ({daemon.returncode}):\n{text[-3000:]}")
         raise
     finally:
-        with contextlib.suppress(Exception):
-            ids = run([*LAMINA, "ps", "-aq"], env).split()
-            if ids:
-                subprocess.run([*LAMINA, "rm", "-f", *ids], env=env, capture_output=True)
+        remove_containers(LAMINA, env)
         daemon.terminate()
         daemon.wait(timeout=60)
         if own:
@@ -118,10 +123,7 @@ def dockerd(
              str(busybox_tar), "busybox:latest"], env)  # fmt: skip
         yield env
     finally:
-        with contextlib.suppress(Exception):
-            ids = run([DOCKER, "ps", "-aq"], env).split()
-            if ids:
-                subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
+        remove_containers([DOCKER], env)
         daemon.terminate()
         try:
             daemon.wait(timeout=60)

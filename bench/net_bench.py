@@ -30,7 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.anchors import DOCKER, LAMINA, busybox_tar, dockerd, lamina_daemon, run
+from bench.anchors import (
+    DOCKER,
+    LAMINA,
+    busybox_tar,
+    dockerd,
+    lamina_daemon,
+    remove_containers,
+    run,
+)
 
 NETWORK = "benchnet"
 # Each container, once all are started, looks up every name until it resolves, says so,
@@ -135,10 +143,7 @@ def networked_dockerd(tar: Path) -> Iterator[dict[str, str] | None]:
         try:
             yield env
         finally:
-            with contextlib.suppress(Exception):
-                ids = run([DOCKER, "ps", "-aq"], env).split()
-                if ids:
-                    subprocess.run([DOCKER, "rm", "-f", *ids], env=env, capture_output=True)
+            remove_containers([DOCKER], env)
             subprocess.run([DOCKER, "network", "rm", NETWORK], env=env, capture_output=True)
 
 

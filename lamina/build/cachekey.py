@@ -309,26 +309,30 @@ class CacheIndex:
 
     def lookup(self, key: CacheKey, *, now: float | None = None) -> CacheRecord | None:
         """The result stored under `key`, marking it used."""
-        sql = f"SELECT {_COLUMNS} FROM cache_keys WHERE digest = ?"
-        with self._transaction() as db:
-            row = db.execute(sql, (key.digest,)).fetchone()
-            if row is None:
-                return None
-            used = time.time() if now is None else now
-            db.execute("UPDATE cache_keys SET last_used = ? WHERE digest = ?", (used, key.digest))
+        found = self._use(f"SELECT {_COLUMNS} FROM cache_keys WHERE digest = ?", key, now)
+        if found is None:
+            return None
+        row, used = found
         return _record((*row[:4], used, *row[5:]))
 
     def lookup_result(self, key: CacheKey, *, now: float | None = None) -> CacheResult | None:
         """`lookup` without decoding the stored key: what a hit needs, and no more
         (a COPY's detail names every file of its source)."""
         sql = "SELECT chain_id, config_digest, diff_id FROM cache_keys WHERE digest = ?"
+        found = self._use(sql, key, now)
+        return None if found is None else CacheResult(*found[0])
+
+    def _use(
+        self, sql: str, key: CacheKey, now: float | None
+    ) -> tuple[tuple[Any, ...], float] | None:
+        """The row `sql` selects for `key`, marked used now; None when there is none."""
         with self._transaction() as db:
             row = db.execute(sql, (key.digest,)).fetchone()
             if row is None:
                 return None
             used = time.time() if now is None else now
             db.execute("UPDATE cache_keys SET last_used = ? WHERE digest = ?", (used, key.digest))
-        return CacheResult(*row)
+        return tuple(row), used
 
     def record(
         self, key: CacheKey, result: CacheResult, *, now: float | None = None
