@@ -187,6 +187,21 @@ def daemon(instance: Paths) -> Iterator[Daemon]:
         assert "Traceback" not in log, f"daemon logged a traceback:\n{log}"
 
 
+@pytest.fixture
+def busybox(daemon: Daemon) -> str:
+    """lamina's busybox image, bootstrapped in the test's daemon: its ID."""
+    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def no_build_leftovers(daemon: Daemon) -> Iterator[None]:
+    """After the test: no build step left on disk, in the runtime or mounted."""
+    from tests.support.builds import leftovers
+
+    yield
+    assert leftovers(daemon) == []
+
+
 def _processes_of(base: Path) -> list[int]:
     """Processes started for this instance (they carry its LAMINA_ROOT)."""
     marker = f"LAMINA_ROOT={base}/".encode()

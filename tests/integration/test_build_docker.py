@@ -12,9 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon, needs_root
-from tests.support.builds import build, docker_legacy, leftovers, steps, write_tree
+from tests.support.builds import build, docker_legacy, steps, write_tree
 
-pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    needs_root(),
+    pytest.mark.usefixtures("no_build_leftovers"),
+]
 needs_docker = pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
 
 DOCKERFILE = """FROM busybox
@@ -27,11 +32,10 @@ CMD ["cat", "/app/greeting"]
 """
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> Iterator[str]:
-    image = daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-    yield image
-    assert leftovers(daemon) == []
+@pytest.fixture(autouse=True)
+def no_contexts_left(daemon: Daemon) -> Iterator[None]:
+    """After the test: no unpacked tar context left behind."""
+    yield
     assert not list((daemon.paths.root / "build" / "contexts").glob("*"))
 
 

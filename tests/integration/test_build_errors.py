@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,12 @@ import pytest
 from tests.conftest import Daemon, needs_root
 from tests.support.builds import build, leftovers, write_tree
 
-pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
-
-
-@pytest.fixture
-def busybox(daemon: Daemon) -> Iterator[str]:
-    image = daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-    yield image
-    assert leftovers(daemon) == []
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    needs_root(),
+    pytest.mark.usefixtures("no_build_leftovers"),
+]
 
 
 def images(daemon: Daemon) -> list[str]:

@@ -6,23 +6,20 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Daemon, needs_root
-from tests.support.builds import build, leftovers, logs, run_in, steps, write_tree
+from tests.support.builds import build, logs, run_in, steps, write_tree
 
-pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
-
-
-@pytest.fixture
-def busybox(daemon: Daemon) -> Iterator[str]:
-    image = daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-    yield image
-    assert leftovers(daemon) == []
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    needs_root(),
+    pytest.mark.usefixtures("no_build_leftovers"),
+]
 
 
 def inspect(daemon: Daemon, name: str) -> dict[str, Any]:

@@ -4,15 +4,19 @@ and layers shared between Dockerfiles in different folders."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Daemon, needs_root
-from tests.support.builds import build, leftovers, run_in, steps, write_tree
+from tests.support.builds import build, run_in, steps, write_tree
 
-pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.root,
+    needs_root(),
+    pytest.mark.usefixtures("no_build_leftovers"),
+]
 
 INSTALL = "RUN sh -c 'cat package.json > /app/installed && sleep 0'"
 BUILD = "RUN sh -c 'cat src/index.js > /app/built'"
@@ -36,13 +40,6 @@ EXPOSE 3000
 CMD ["sh", "-c", "cat /app/built"]
 """
 SOURCES = {"package.json": '{"name": "app", "dependencies": {}}\n', "src/index.js": "one\n"}
-
-
-@pytest.fixture
-def busybox(daemon: Daemon) -> Iterator[str]:
-    image = daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-    yield image
-    assert leftovers(daemon) == []
 
 
 def project(tmp_path: Path, dockerfile: str, name: str = "app") -> Path:

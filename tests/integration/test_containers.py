@@ -19,11 +19,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> str:
-    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-
-
 def test_exit_codes_and_missing_things(daemon: Daemon, busybox: str) -> None:
     assert daemon.lamina("run", "--rm", "busybox", "echo", "hello").stdout == "hello\n"
     assert (

@@ -12,11 +12,6 @@ from tests.conftest import Daemon
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI not installed")
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> str:
-    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-
-
 def test_version_and_info(daemon: Daemon) -> None:
     out = daemon.docker("version", "--format", "{{json .Server}}").stdout
     server = json.loads(out)

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> str:
-    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-
-
 def run_in_pty(
     cmd: list[str], env: dict[str, str], send: bytes = b"", timeout: float = 20
 ) -> tuple[int, bytes]:

@@ -22,12 +22,6 @@ def rootfs_tar(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> str:
-    out = daemon.lamina("image", "bootstrap", "busybox").stdout
-    return out.strip().splitlines()[-1]
-
-
 def test_bootstrap_busybox_is_deterministic_and_cached(daemon: Daemon, busybox: str) -> None:
     assert busybox.startswith("sha256:")
     again = daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()

@@ -26,11 +26,6 @@ NC_SERVER = "while true; do echo PONG | nc -l -p {port}; done"
 ASK = "until echo x | nc -w 2 {to} 7000; do [ $((n+=1)) -lt 30 ] || break; sleep 0.1; done"
 
 
-@pytest.fixture
-def busybox(daemon: Daemon) -> str:
-    return daemon.lamina("image", "bootstrap", "busybox").stdout.strip().splitlines()[-1]
-
-
 def talk(port: int, data: bytes = b"ping\n", host: str = "127.0.0.1", tries: int = 50) -> bytes:
     """Send `data` to a published port on loopback; the answer (retrying a fresh server)."""
     for _ in range(tries):
