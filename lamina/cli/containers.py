@@ -4,7 +4,6 @@ inspect, top, rename, cp, attach, container prune."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 
@@ -170,11 +169,10 @@ def rm(client: Client, args: argparse.Namespace) -> int:
 
 
 def ps(client: Client, args: argparse.Namespace) -> int:
-    filters = options.filters(args.filter)
     found = client.get_json(
         "/containers/json",
         all=int(args.all or bool(args.last)),
-        filters=json.dumps(filters) if filters else None,
+        filters=options.filters_query(args.filter),
         limit=args.last or None,
     )
     if args.quiet:

@@ -43,8 +43,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
 
 
 def ls(client: Client, args: argparse.Namespace) -> int:
-    filters = options.filters(args.filter)
-    found = client.get_json("/networks", filters=json.dumps(filters) if filters else None)
+    found = client.get_json("/networks", filters=options.filters_query(args.filter))
     found = sorted(found, key=lambda n: n["Name"])
     if args.quiet:
         for n in found:

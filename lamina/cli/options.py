@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lamina.cli.main import UsageError
 
 
@@ -14,6 +16,12 @@ def filters(values: list[str]) -> dict[str, list[str]]:
             raise UsageError(f"bad format of filter (expected name=value): {value}")
         out.setdefault(key.strip().lower(), []).append(rest)
     return out
+
+
+def filters_query(values: list[str]) -> str | None:
+    """`-f` flags as the `filters` query value of a list request (None when none)."""
+    found = filters(values)
+    return json.dumps(found) if found else None
 
 
 def pairs(values: list[str]) -> dict[str, str]:

@@ -51,8 +51,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
 
 
 def ls(client: Client, args: argparse.Namespace) -> int:
-    filters = options.filters(args.filter)
-    reply = client.get_json("/volumes", filters=json.dumps(filters) if filters else None)
+    reply = client.get_json("/volumes", filters=options.filters_query(args.filter))
     volumes = sorted(reply.get("Volumes") or [], key=lambda v: _natural(v["Name"]))
     if args.quiet:
         for volume in volumes:
