@@ -10,6 +10,7 @@ state files (`restore`), so containers outlive the daemon.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -224,11 +225,9 @@ class ContainerService:
 
     def _signal(self, c: Container, signal: str) -> None:
         name = signal if signal.isdigit() or signal.startswith("SIG") else f"SIG{signal}"
-        try:
+        # Not running any more, or already deleted by its monitor: it ended meanwhile.
+        with contextlib.suppress(Conflict, NotFound):
             self.runtime.kill(c.id, name, all=False)
-        except LaminaError as err:
-            if "not running" not in str(err) and "does not exist" not in str(err):
-                raise
 
     def _wait_stopped(self, cid: str, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

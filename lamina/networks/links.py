@@ -161,7 +161,7 @@ class Deleter:
 
     def delete(self, index: int, name: str) -> None:
         with self._lock:
-            if self._worker is None:
+            if self._worker is None or not self._worker.is_alive():
                 worker = threading.Thread(target=self._work, name="netdev-delete", daemon=True)
                 worker.start()
                 self._worker = worker
@@ -180,7 +180,7 @@ class Deleter:
                     except NetlinkError as err:
                         if err.code != ENODEV:  # gone already: with its namespace, or plug's
                             raise
-            except (Internal, OSError) as err:
+            except Exception as err:  # any: the thread must live on, drain() waits for it
                 self._log(f"networks: cannot delete device {name}: {err}")
             finally:
                 self._devices.task_done()

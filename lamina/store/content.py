@@ -185,16 +185,16 @@ class _HashingWriter:
         return n
 
     def finish(self) -> None:
-        """Hash and write what is left, and wait until all of it is written."""
+        """Hash and write what is left, and wait until all of it is written; the
+        thread's error, if it had one, is raised after it has ended."""
         if self._buffer:
-            self._hand_off(bytes(self._buffer))
-            self._buffer.clear()
-        self._pieces.put(None)
-        self._worker.join()
+            self._pieces.put(bytes(self._buffer))  # skipped by the thread after an error
+        self.abort()
         if self._error is not None:
             raise self._error
 
     def abort(self) -> None:
+        """End the thread; nothing more is written."""
         self._buffer.clear()
         self._pieces.put(None)
         self._worker.join()

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -148,3 +149,29 @@ def test_write_from_failing_producer_leaves_nothing(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "ingest") == []
     assert list((tmp_path / "blobs" / "sha256").iterdir()) == []
     assert threading.active_count() == threads  # the writer's thread ended too
+
+
+def test_write_from_failing_disk_ends_the_writer_thread(tmp_path: Path) -> None:
+    """A write error in the writer's thread reaches the caller, and the thread ends
+    even with a last piece still buffered."""
+    store = ContentStore(tmp_path)
+
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    def fill(out: io.BufferedIOBase) -> None:
+        out.write(os.urandom(2 << 20))
+        deadline = time.monotonic() + 5
+        while getattr(out, "_error", None) is None and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the thread has failed on that piece
+        out.write(b"a last piece, still buffered")
+
+    threads = threading.active_count()
+    full = mock.patch.object(Path, "open", lambda *_a, **_k: Full())
+    with full, pytest.raises(Exception, match="No space left"):
+        store.write_from(fill)  # type: ignore[arg-type]
+    assert threading.active_count() == threads
