@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import select
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this pid exists (it may belong to another user)."""
+    """Whether a process with this pid exists (it may belong to another user, or be a
+    zombie: right for pid files and locks, whose owner may not have been reaped)."""
     if pid == os.getpid():
         return True
     try:
@@ -16,3 +18,37 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` runs: it exists and is not a zombie (an ended child not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def runs(pid: int, marker: bytes) -> bool:
+    """Whether `pid` runs a command line containing `marker`: not when it has ended
+    (a zombie's command line is empty) nor when the pid now belongs to another program."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return marker in f.read()
+    except OSError:
+        return False
+
+
+def wait_exit(pid: int, timeout: float, *, marker: bytes | None = None) -> None:
+    """Block until `pid` has ended, for at most `timeout` seconds (any process, child or
+    not: a pidfd). With `marker`, return at once when it does not run `marker`."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if marker is None or runs(pid, marker):
+            select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)

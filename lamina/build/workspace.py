@@ -24,7 +24,7 @@ from pathlib import Path
 from lamina.errors import FailedPrecondition
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import Mount, is_mounted, mount, unmount
+from lamina.store.mount import Mount, mount, unmount_all
 
 ID_PREFIX = "build-"
 
@@ -122,11 +122,6 @@ def tree_view(layers: LayerStore, chain_id: Digest | None, trees_root: Path) -> 
         unmount_all(target)
         with contextlib.suppress(OSError):
             target.rmdir()
-
-
-def unmount_all(target: Path) -> None:
-    while target.exists() and is_mounted(target):
-        unmount(target)
 
 
 def recover(build_root: Path) -> list[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
+from lamina import process
 from lamina.config import Paths
 from lamina.containers import etcfiles
 from lamina.containers.model import Container
@@ -44,29 +44,12 @@ from lamina.containers.state import State as MonitorState
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import Mount, is_mounted, mount, unmount
+from lamina.store.mount import Mount, is_mounted, mount, unmount_all
 from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
 INIT_BINARY = Path("/usr/bin/tini-static")
 MONITOR_EXIT_TIMEOUT = 10.0  # seconds; a finishing monitor needs a few milliseconds
-
-
-def wait_for_monitor_exit(pid: int, *, timeout: float) -> None:
-    """Block until process `pid`, if it is one of our monitors, has exited."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            if b"lamina.containers.monitor" not in f.read():
-                return  # the pid was reused by something else
-        select.select([fd], [], [], timeout)
-    except OSError:
-        return
-    finally:
-        os.close(fd)
 
 
 class Runner:
@@ -132,9 +115,7 @@ class Runner:
         return rootfs
 
     def unmount(self, cid: str) -> None:
-        rootfs = self.rootfs(cid)
-        while is_mounted(rootfs):
-            unmount(rootfs)
+        unmount_all(self.rootfs(cid))
 
     def copy_up_volumes(self, c: Container, rootfs: Path) -> None:
         """Fill empty volumes from the image's content at their destination, as Docker."""
@@ -233,12 +214,9 @@ class Runner:
         """A monitor publishes the exit first and has the runtime delete the container
         after (~6 ms): before the id is used again, let that monitor finish, and delete
         the container ourselves if it died before it could."""
-        try:
-            last = read_state(files.state)
-        except ValueError:
-            last = None
+        last = read_state(files.state)
         if last is not None and last.monitor_pid:
-            wait_for_monitor_exit(last.monitor_pid, timeout=MONITOR_EXIT_TIMEOUT)
+            process.wait_exit(last.monitor_pid, MONITOR_EXIT_TIMEOUT, marker=monitor.COMMAND)
         if (self.runtime_root / cid).exists():
             with contextlib.suppress(LaminaError):
                 Runtime(self.runtime, root=self.runtime_root).delete(cid, force=True)
@@ -289,7 +267,7 @@ class Runner:
         """A crashed daemon's fork server: stop it (its monitors are not its children)."""
         with contextlib.suppress(OSError, ValueError):
             pid = int((self.paths.run_dir / "forkserver.pid").read_text())
-            if b"monitor.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if process.runs(pid, b"monitor.forkserver"):
                 os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from subprocess import DEVNULL, PIPE, Popen
 from typing import Any
 
+from lamina import process
 from lamina.errors import Conflict, FailedPrecondition, Internal, LaminaError, NotFound
 
 Stdio = tuple[int, int, int]  # the process's stdin, stdout, stderr descriptors
@@ -137,7 +138,7 @@ class Runtime:
             data = b""
             while True:
                 ready, _, _ = select.select([fd], [], [], 0.1)
-                if not ready and _alive(pid):
+                if not ready and process.running(pid):
                     continue  # no writer yet
                 chunk = os.read(fd, 64) if ready else b""
                 if not chunk:
@@ -284,16 +285,6 @@ def _read_error(log: Path) -> str:
         return error_text(log.read_text(errors="replace"))
     except FileNotFoundError:
         return ""
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie does not: it is our child that ended)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 def _console_args(console_socket: str | Path | None) -> Argv:

@@ -111,8 +111,10 @@ def write_state(path: Path, state: State) -> None:
 
 
 def read_state(path: Path) -> State | None:
-    """The last state written at `path`, or None if the monitor has written none yet."""
+    """The last state written at `path`, or None if the monitor has written none yet (or
+    none that can be read: writes are atomic, so only a damaged file is unreadable, and
+    every reader treats a missing state as a lost monitor)."""
     try:
         return State.from_json(json.loads(path.read_bytes()))
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None

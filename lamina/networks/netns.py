@@ -9,7 +9,6 @@ threads never leave the host's namespace (no fork of a threaded daemon either).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import socket
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lamina.errors import Internal
-from lamina.store.mount import Mount, is_mounted, mount, unmount
+from lamina.store.mount import Mount, mount, unmount_all
 
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
@@ -48,10 +47,8 @@ def create(path: Path) -> None:
 
 def remove(path: Path) -> None:
     """Unpin and delete; the namespace goes when nothing else holds it."""
-    with contextlib.suppress(FileNotFoundError):
-        while is_mounted(path):
-            unmount(path)
-        path.unlink()
+    unmount_all(path)
+    path.unlink(missing_ok=True)
 
 
 def run_in(path: Path, action: Callable[[], T]) -> T:

@@ -13,15 +13,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
+from lamina import process
 from lamina.networks import ports
 from lamina.networks.ports import Binding, Published
 
 MODULE = "lamina.networks.proxy"
+_PROXY = MODULE.encode()
 
 
 class Publisher:
@@ -92,9 +93,7 @@ class Publisher:
                 child.kill()
                 child.wait()
             return
-        deadline = time.monotonic() + 5  # adopted after a restart: not our child to wait
-        while _is_proxy(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        process.wait_exit(pid, 5, marker=_PROXY)  # adopted after a restart: not our child
 
     def _state(self, container_id: str) -> dict[str, Any] | None:
         try:
@@ -108,10 +107,4 @@ class Publisher:
 
 
 def _is_proxy(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    zombie = status.rsplit(")", 1)[-1].split()[0] == "Z"
-    return MODULE.encode() in cmdline and not zombie
+    return process.runs(pid, _PROXY)

@@ -91,6 +91,16 @@ def unmount(target: Path) -> None:
     raise _error("unmount", target, err)
 
 
+def unmount_all(target: Path) -> None:
+    """Unmount whatever is stacked on `target`; nothing there (or no `target`) is fine.
+    umount2 itself says when no mount is left, so mountinfo is never read."""
+    while True:
+        try:
+            unmount(target)
+        except NotFound:
+            return
+
+
 def is_mounted(target: Path) -> bool:
     """Whether `target` is a mount point (exact path, as /proc/self/mountinfo lists it)."""
     want = os.path.realpath(target)

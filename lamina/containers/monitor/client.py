@@ -26,12 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lamina import process
 from lamina.containers.monitor import sockets
 from lamina.containers.monitor.options import Options, to_argv
 from lamina.containers.state import MonitorFiles, State, read_state
 from lamina.containers.stdio import AttachRequest
 from lamina.errors import Conflict, Internal, Unavailable
 
+# In every monitor's command line: `python -m lamina.containers.monitor …`, or the fork
+# server's `python -m lamina.containers.monitor.forkserver …` that forked it.
+COMMAND = b"lamina.containers.monitor"
 READY_TIMEOUT = 60.0
 
 
@@ -163,11 +167,7 @@ def wait(files: MonitorFiles, timeout: float | None = None) -> State:
 
 def monitor_alive(state: State) -> bool:
     """Whether the monitor that wrote `state` still runs (the pid is not someone else's)."""
-    try:
-        cmdline = Path(f"/proc/{state.monitor_pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"lamina.containers.monitor" in cmdline
+    return process.runs(state.monitor_pid, COMMAND)
 
 
 def _connect(path: Path, timeout: float | None, files: MonitorFiles) -> socket.socket:
