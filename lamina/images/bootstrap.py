@@ -166,7 +166,9 @@ def _debian(
 def _mmdebstrap_import(
     images: ImageService, suite: str, include: list[str], recipe: str, progress: Progress
 ) -> Digest:
-    with tempfile.TemporaryDirectory(dir=images.content.root / "ingest") as tmp:
+    # Named like an ingest file (<pid>-…), so a crash leaves nothing a new store trips on.
+    scratch = images.content.root / "ingest"
+    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=scratch) as tmp:
         out = Path(tmp) / "rootfs.tar"
         cmd = ["mmdebstrap", "--variant=minbase", "--format=tar", "--quiet"]
         if include:

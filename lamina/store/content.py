@@ -22,6 +22,7 @@ import hashlib
 import os
 import queue
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,8 +151,11 @@ class ContentStore:
         for entry in os.scandir(self._ingest):
             pid = entry.name.split("-", 1)[0]
             if not (pid.isdigit() and alive(int(pid))):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+                if entry.is_dir(follow_symlinks=False):  # a writer's scratch folder
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
 
 
 class _HashingWriter:

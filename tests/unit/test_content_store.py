@@ -175,3 +175,12 @@ def test_write_from_failing_disk_ends_the_writer_thread(tmp_path: Path) -> None:
     with full, pytest.raises(Exception, match="No space left"):
         store.write_from(fill)  # type: ignore[arg-type]
     assert threading.active_count() == threads
+
+
+def test_a_dead_writers_scratch_folder_is_removed_too(tmp_path: Path) -> None:
+    ContentStore(tmp_path)
+    scratch = tmp_path / "ingest" / "tmpabc123"
+    (scratch / "sub").mkdir(parents=True)
+    (scratch / "sub" / "rootfs.tar").write_bytes(b"x")
+    ContentStore(tmp_path)  # a new store (a restarted daemon) must open
+    assert not scratch.exists()
