@@ -85,8 +85,9 @@ def copy_step(
         tree = _tree(session, words, stack)
         docs = _heredoc_tree(session, instr, state, scope, stack) if instr.heredocs else None
 
-        def make_plan(dest_is_dir: Callable[[str], bool]) -> CopyPlan:
-            return _plan(tree, docs, instr, words, state, dest_is_dir)
+        def make_plan(dest_is_dir: Callable[[str], bool], *, remember: bool = True) -> CopyPlan:
+            source = tree if remember else replace(tree, memo=None)
+            return _plan(source, docs, instr, words, state, dest_is_dir)
 
         plan = make_plan(probe)
     except InvalidArgument as err:
@@ -104,7 +105,10 @@ def copy_step(
     def execute(n: int) -> Result:
         def final_plan(rootfs: Path) -> CopyPlan:
             if probe.asked and not words.link and _is_dir(rootfs, probe.asked[0]):
-                return make_plan(lambda _path: True)
+                # Not remembered: it would replace the plan every build's first pass
+                # (whose probe answers False) finds valid, and a no-op rebuild after
+                # this one would plan the whole context again.
+                return make_plan(lambda _path: True, remember=False)
             return plan
 
         return _execute(session, state, final_plan, words, where)
