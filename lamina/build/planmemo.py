@@ -15,7 +15,6 @@ check), and plans holding an entry changed within the stat cache's racy window.
 
 from __future__ import annotations
 
-import operator
 import os
 import threading
 import time
@@ -24,9 +23,8 @@ from dataclasses import dataclass
 
 from lamina.build.context import BuildContext, Entry, clean_relpath
 from lamina.build.copysources import CopyPlan, contains_wildcards, plan_copy
-from lamina.build.statcache import StatKey
+from lamina.build.statcache import RACY_WINDOW_NS, StatKey, stat_key
 
-_RACY_NS = 2_000_000_000  # as the stat cache: younger entries may change unseen
 _LIMIT = 256  # plans kept
 
 
@@ -38,12 +36,8 @@ class _Memo:
     answers: tuple[tuple[str, bool], ...]  # dest_is_dir questions and their answers
 
 
-# (size, mtime_ns, ctime_ns, inode, dev) of an os.stat_result, as Entry.stat_key has it.
-_key_of = operator.attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_dev")
-
-
 class PlanMemo:
-    def __init__(self, *, racy_window_ns: int = _RACY_NS) -> None:
+    def __init__(self, *, racy_window_ns: int = RACY_WINDOW_NS) -> None:
         self._racy_ns = racy_window_ns
         self._plans: dict[tuple[object, ...], _Memo] = {}
         self._lock = threading.Lock()
@@ -93,7 +87,7 @@ def _still_valid(memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
     # map() and attrgetter keep the per-entry work in C: this loop is most of a
     # no-op rebuild's time in the daemon.
     try:
-        keys = list(map(_key_of, map(os.lstat, memo.paths)))
+        keys = list(map(stat_key, map(os.lstat, memo.paths)))
     except OSError:
         return False
     if keys != memo.keys:

@@ -20,6 +20,7 @@ keep ctime; a build with the cache disabled (`no_cache`) reads everything.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import sqlite3
 import struct
@@ -37,7 +38,7 @@ StatKey = tuple[int, int, int, int, int]
 Opener = Callable[[str], BinaryIO]
 
 _CHUNK = 1 << 20
-_RACY_WINDOW_NS = 2_000_000_000  # FAT's 2 s granularity, the coarsest we expect
+RACY_WINDOW_NS = 2_000_000_000  # FAT's 2 s granularity, the coarsest we expect
 _MEMORY_LIMIT = 500_000  # files remembered in memory (~100 MB) before starting over
 # Hashing strategy (see StatCache._hash_all); timings of a 2-CPU machine with SHA-NI.
 _PROBE_FILES = 64
@@ -55,8 +56,11 @@ CREATE TABLE IF NOT EXISTS files (
 _PACKED = struct.Struct("<QqqQQ")  # size, mtime_ns, ctime_ns (may be < 0), inode, device
 
 
-def stat_key(st: os.stat_result) -> StatKey:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+# (size, mtime_ns, ctime_ns, inode, device) of an os.stat_result, picked in C: a no-op
+# rebuild takes it for every file of the context.
+stat_key: Callable[[os.stat_result], StatKey] = operator.attrgetter(
+    "st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_dev"
+)
 
 
 def open_no_follow(path: str) -> BinaryIO:
@@ -77,7 +81,7 @@ class StatCache:
         db_path: Path | None,
         *,
         opener: Opener = open_no_follow,
-        racy_window_ns: int = _RACY_WINDOW_NS,
+        racy_window_ns: int = RACY_WINDOW_NS,
         workers: int = 4,
     ) -> None:
         self._db_path = db_path
