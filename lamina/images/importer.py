@@ -45,8 +45,11 @@ def import_rootfs(
 
 def _store_layer(images: ImageService, stream: BinaryIO) -> CommittedLayer:
     digest, size = images.content.ingest(open_layer(stream))
-    with images.content.open(digest) as blob:
-        layer = images.layers.register(None, blob)
+    if images.layers.exists(digest):  # a root layer's chainID is its diffID: stored once
+        layer = images.layers.get(digest)
+    else:
+        with images.content.open(digest) as blob:
+            layer = images.layers.register(None, blob)
     return CommittedLayer(
         chain_id=layer.chain_id,
         diff_id=layer.diff_id,
