@@ -154,14 +154,12 @@ class ContainerService:
         except BaseException:
             self._release(c.id)
             raise
+        for hook in hooks:
+            hook(state)
         if state.status == MonitorStatus.CREATE_FAILED:
             if process is not None:
                 process.wait()
-            for hook in hooks:
-                hook(state)
-            self._record_failed_start(c, state)
-        for hook in hooks:
-            hook(state)
+            self._record_failed_start(c, state)  # raises
         if hooks:
             start_waiting(self.runner.files(c.id))
             state = read_state(self.runner.files(c.id).state) or state
