@@ -6,9 +6,11 @@ values with these helpers, so `dangling=true` means the same for images and volu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
-from lamina.errors import InvalidArgument
+from lamina.errors import InvalidArgument, LaminaError
+from lamina.oci.image import parse_rfc3339
 
 Filters = dict[str, list[str]]
 
@@ -24,3 +26,32 @@ def bool_filter(filters: Mapping[str, Sequence[str]], key: str) -> bool | None:
     if value in ("false", "0"):
         return False
     raise InvalidArgument(f"invalid filter '{key}={values[-1]}'")
+
+
+def labels_match(
+    labels: Mapping[str, str], wanted: Sequence[str] = (), unwanted: Sequence[str] = ()
+) -> bool:
+    """Docker's `label` filters: every `key` or `key=value` of `wanted` holds (`key=` means
+    an empty value), and none of `unwanted` (`label!`)."""
+    return all(_holds(labels, w) for w in wanted) and not any(_holds(labels, u) for u in unwanted)
+
+
+def _holds(labels: Mapping[str, str], want: str) -> bool:
+    key, eq, value = want.partition("=")
+    return key in labels and (not eq or labels[key] == value)
+
+
+def timestamp(value: str) -> float:
+    """A time filter's value (`until`): Unix seconds, an RFC 3339 time, or a Go duration
+    like `24h` before now."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    units = {"s": 1, "m": 60, "h": 3600}
+    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    try:
+        return parse_rfc3339(value)
+    except (ValueError, LaminaError) as err:
+        raise InvalidArgument(f"invalid time filter {value!r}") from err

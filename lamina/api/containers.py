@@ -23,6 +23,7 @@ from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError, NotFound
+from lamina.filters import labels_match
 from lamina.oci.image import parse_rfc3339
 
 RAW = "application/vnd.docker.raw-stream"
@@ -120,7 +121,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/prune")
     def prune(req: Request) -> Any:
-        removed, reclaimed = containers.prune()
+        removed, reclaimed = containers.prune(parse_filters(req, {"label", "label!", "until"}))
         return {"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed}
 
     @router.route("POST", "/containers/{ref}/resize")
@@ -349,11 +350,8 @@ def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> b
         return False
     if filters.get("id") and not any(c.id.startswith(i) for i in filters["id"]):
         return False
-    labels = c.config.get("Labels") or {}
-    for want in filters.get("label", []):
-        key, eq, value = want.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
+    if not labels_match(c.config.get("Labels") or {}, filters.get("label", [])):
+        return False
     if filters.get("exited") and (
         c.state.status != Status.EXITED or str(c.state.exit_code) not in filters["exited"]
     ):

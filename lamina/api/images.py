@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,11 +13,11 @@ from lamina.api.http import Request, Response, json_lines
 from lamina.api.router import Router, status_of
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
+from lamina.filters import labels_match, timestamp
 from lamina.images import views
 from lamina.images.bootstrap import bootstrap
 from lamina.images.importer import import_rootfs
 from lamina.images.service import Image
-from lamina.oci.image import parse_rfc3339
 from lamina.oci.reference import Reference, parse_normalized
 
 
@@ -69,7 +68,7 @@ def register(router: Router, engine: Engine) -> None:
     def prune(req: Request) -> Any:
         filters = parse_filters(req, {"dangling", "until", "label"})
         dangling = bool_filter(filters, "dangling")
-        until = _time_filter(filters["until"][-1]) if filters.get("until") else None
+        until = timestamp(filters["until"][-1]) if filters.get("until") else None
         deleted, reclaimed = images.prune(
             dangling_only=dangling is not False, until=until, labels=filters.get("label", [])
         )
@@ -141,10 +140,8 @@ def _matches(engine: Engine, image: Image, filters: Filters) -> bool:
     if dangling is not None and dangling != (not image.tags and not image.digests):
         return False
     labels = (image.config.get("config") or {}).get("Labels") or {}
-    for want in filters.get("label", []):
-        key, eq, value = want.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
+    if not labels_match(labels, filters.get("label", [])):
+        return False
     refs = filters.get("reference")
     if refs and not any(_ref_matches(image, pattern) for pattern in refs):
         return False
@@ -154,7 +151,7 @@ def _matches(engine: Engine, image: Image, filters: Filters) -> bool:
     for name in filters.get("since", []):
         if image.row.created <= engine.images.get(name).row.created:
             return False
-    return all(image.row.created < _time_filter(u) for u in filters.get("until", []))
+    return all(image.row.created < timestamp(u) for u in filters.get("until", []))
 
 
 def _ref_matches(image: Image, pattern: str) -> bool:
@@ -169,18 +166,3 @@ def _ref_matches(image: Image, pattern: str) -> bool:
 
 def _has_children(images: list[Image], image: Image) -> bool:
     return any(other.row.parent == image.id for other in images)
-
-
-def _time_filter(value: str) -> float:
-    """Unix seconds, an RFC 3339 time, or a Go duration like `24h` before now."""
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    units = {"s": 1, "m": 60, "h": 3600}
-    if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
-        return time.time() - float(value[:-1]) * units[value[-1]]
-    try:
-        return parse_rfc3339(value)
-    except (ValueError, LaminaError) as err:
-        raise InvalidArgument(f"invalid time filter {value!r}") from err

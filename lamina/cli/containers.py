@@ -347,7 +347,9 @@ def rename(client: Client, args: argparse.Namespace) -> int:
 def prune(client: Client, args: argparse.Namespace) -> int:
     if not args.force and not conventions.confirm("This will remove all stopped containers."):
         return 0
-    reply = client.request("POST", "/containers/prune")
+    reply = client.request(
+        "POST", "/containers/prune", query={"filters": options.filters_query(args.filter)}
+    )
     result = reply.json()
     reply.close()
     deleted = result.get("ContainersDeleted") or []

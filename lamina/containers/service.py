@@ -14,7 +14,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from subprocess import Popen
 from typing import Any
 
@@ -31,8 +31,9 @@ from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound, Unavailable
+from lamina.filters import labels_match, timestamp
 from lamina.images.service import ImageService
-from lamina.oci.image import rfc3339
+from lamina.oci.image import parse_rfc3339, rfc3339
 from lamina.volumes import VolumeService
 
 Log = Callable[[str], None]
@@ -377,12 +378,22 @@ class ContainerService:
             raise InvalidArgument("Renaming a container with the same name as its current name")
         self.records.rename(c.id, name)
 
-    def prune(self) -> tuple[list[str], int]:
+    def prune(self, filters: Mapping[str, list[str]] | None = None) -> tuple[list[str], int]:
+        """Remove the stopped containers that Docker's prune filters (`label`, `label!`,
+        `until`) select; all of them without filters."""
+        filters = filters or {}
+        limits = [timestamp(u) for u in filters.get("until", [])]
         removed = []
         for c in self.all():
-            if not c.state.running:
-                self.remove(c.id)
-                removed.append(c.id)
+            if c.state.running:
+                continue
+            labels = c.config.get("Labels") or {}
+            if not labels_match(labels, filters.get("label", []), filters.get("label!", [])):
+                continue
+            if any(parse_rfc3339(c.created) >= limit for limit in limits):
+                continue
+            self.remove(c.id)
+            removed.append(c.id)
         return removed, 0
 
     # -- restore after a daemon restart ---------------------------------------

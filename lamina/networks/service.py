@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from lamina.config import Paths
 from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from lamina.filters import labels_match, timestamp
 from lamina.networks import ipam, views
 from lamina.networks.bridge import BridgeDriver
 from lamina.networks.endpoints import Endpoints
@@ -356,23 +357,9 @@ def endpoint_config(n: Network, endpoint: Mapping[str, Any]) -> EndpointConfig:
 
 
 def _label_match(n: Network, filters: Mapping[str, list[str]]) -> bool:
-    for want in filters.get("label", []):
-        key, eq, value = want.partition("=")
-        if key not in n.labels or (eq and n.labels[key] != value):
-            return False
-    for want in filters.get("label!", []):
-        key, eq, value = want.partition("=")
-        if key in n.labels and (not eq or n.labels[key] == value):
-            return False
-    return True
+    return labels_match(n.labels, filters.get("label", []), filters.get("label!", []))
 
 
 def _until_match(n: Network, filters: Mapping[str, list[str]]) -> bool:
-    for until in filters.get("until", []):
-        try:
-            limit = float(until)
-        except ValueError:
-            limit = parse_rfc3339(until)
-        if parse_rfc3339(n.created) >= limit:
-            return False
-    return True
+    created = parse_rfc3339(n.created)
+    return all(created < timestamp(until) for until in filters.get("until", []))

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
-from lamina.filters import bool_filter
+from lamina.filters import bool_filter, labels_match
 from lamina.store.metadata import Metadata
 from lamina.volumes.disk import VolumeDirs
 from lamina.volumes.records import VolumeRecords, VolumeRow
@@ -104,7 +104,7 @@ class VolumeService:
                 continue
             if filters.get("driver") and row.driver not in filters["driver"]:
                 continue
-            if not all(_has_label(row.labels, want) for want in filters.get("label", ())):
+            if not labels_match(row.labels, filters.get("label", ())):
                 continue
             if dangling is not None and dangling == bool(self.users(row.name)):
                 continue
@@ -179,7 +179,7 @@ class VolumeService:
             for row in self.records.all():
                 if not all and ANONYMOUS_LABEL not in row.labels:
                     continue
-                if not _labels_pass(row.labels, labels, without_labels) or self.users(row.name):
+                if not labels_match(row.labels, labels, without_labels) or self.users(row.name):
                     continue
                 size = self.dirs.size(row.name)
                 try:
@@ -310,14 +310,3 @@ def _names_match(name: str, patterns: Sequence[str]) -> bool:
             if pattern in name:
                 return True
     return False
-
-
-def _has_label(labels: Mapping[str, str], want: str) -> bool:
-    key, eq, value = want.partition("=")
-    return key in labels and (not eq or labels[key] == value)
-
-
-def _labels_pass(labels: Mapping[str, str], wanted: Sequence[str], unwanted: Sequence[str]) -> bool:
-    return all(_has_label(labels, want) for want in wanted) and not any(
-        _has_label(labels, skip) for skip in unwanted
-    )

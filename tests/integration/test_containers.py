@@ -315,3 +315,18 @@ def test_seed_volume_experiment_with_redis(daemon: Daemon) -> None:
     daemon.lamina("volume", "create", "sample_volume")
     assert cycle() == "\n"  # without a volume the record is gone
     assert cycle("-v", "sample_volume:/data") == "kept\n"
+
+
+def test_container_prune_honours_its_filters(daemon: Daemon, busybox: str) -> None:
+    for name, label in (("keep1", "keep=yes"), ("gone1", "stage=tmp"), ("gone2", "stage=tmp")):
+        daemon.lamina("create", "--name", name, "-l", label, "busybox", "true")
+    out = daemon.lamina("container", "prune", "-f", "--filter", "label=stage=tmp").stdout
+    assert len(out.split("\n")[1:3]) == 2
+    names = daemon.lamina("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert names == ["keep1"]
+    daemon.docker("container", "prune", "-f", "--filter", "label!=keep")
+    assert daemon.lamina("ps", "-aq").stdout.split() != []  # keep1 carries `keep`
+    daemon.lamina("container", "prune", "-f", "--filter", "until=1h")
+    assert daemon.lamina("ps", "-aq").stdout.split() != []  # created just now
+    daemon.lamina("container", "prune", "-f")
+    assert daemon.lamina("ps", "-aq").stdout.split() == []
