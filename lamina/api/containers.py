@@ -6,7 +6,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from lamina.api import fields
 from lamina.api.filters import Filters, bool_filter, parse_filters
@@ -23,8 +23,7 @@ from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError, NotFound
-from lamina.filters import labels_match
-from lamina.oci.image import parse_rfc3339
+from lamina.filters import labels_match, timestamp
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
@@ -141,7 +140,8 @@ def register(router: Router, engine: Engine) -> None:
         c = containers.get(ref)
         if not (req.flag("stdout") or req.flag("stderr")):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        return Response.stream(_log_stream(engine, c, req), RAW if c.tty else MULTIPLEXED)
+        query = _log_query(req)
+        return Response.stream(_log_stream(engine, c, query), RAW if c.tty else MULTIPLEXED)
 
     @router.route("POST", "/containers/{ref}/attach")
     def attach(req: Request, ref: str) -> Response:
@@ -154,11 +154,12 @@ def register(router: Router, engine: Engine) -> None:
         )
         # Register for the live stream before answering: the client starts the
         # container as soon as it has our answer, and must not miss its first output.
+        logs = _log_query(req, follow=False) if request.logs else None
         live = _prepare_attach(engine, c, request) if req.flag("stream") else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
         try:
-            if request.logs:
-                for chunk in _log_stream(engine, c, req, follow=False):
+            if logs is not None:
+                for chunk in _log_stream(engine, c, logs):
                     client.sendall(chunk)
             if live is not None:
                 upstream = live.wait() if isinstance(live, _AttachAtStart) else live
@@ -299,16 +300,35 @@ def _wait_stream(engine: Engine, ref: str, condition: str) -> Iterator[bytes]:
     yield json.dumps(result).encode() + b"\n"
 
 
-def _log_stream(
-    engine: Engine, c: Container, req: Request, *, follow: bool | None = None
-) -> Iterator[bytes]:
-    streams = {s for s in ("stdout", "stderr") if req.flag(s)} or {"stdout", "stderr"}
-    tail = req.arg("tail")
-    since = _time(req.arg("since"))
-    until = _time(req.arg("until"))
-    follow = req.flag("follow") if follow is None else follow
-    timestamps = req.flag("timestamps")
+class _LogQuery(NamedTuple):
+    streams: frozenset[str]
+    tail: int | None
+    since: float | None
+    until: float | None
+    follow: bool
+    timestamps: bool
 
+
+def _log_query(req: Request, *, follow: bool | None = None) -> _LogQuery:
+    """The logs options, checked before any byte is sent (a mistake is a 400, not an
+    empty stream)."""
+    tail = req.arg("tail")
+    try:
+        lines = int(tail) if tail and tail != "all" else None
+    except ValueError:
+        raise InvalidArgument(f"invalid tail {tail!r}: a number of lines, or all") from None
+    return _LogQuery(
+        streams=frozenset(s for s in ("stdout", "stderr") if req.flag(s))
+        or frozenset({"stdout", "stderr"}),
+        tail=lines,
+        since=_time(req.arg("since")),
+        until=_time(req.arg("until")),
+        follow=req.flag("follow") if follow is None else follow,
+        timestamps=req.flag("timestamps"),
+    )
+
+
+def _log_stream(engine: Engine, c: Container, query: _LogQuery) -> Iterator[bytes]:
     def stopped() -> bool:
         try:
             return not engine.containers.get(c.id).state.running
@@ -317,27 +337,23 @@ def _log_stream(
 
     entries = read_log(
         engine.containers.runner.log_path(c.id),
-        since=since,
-        until=until,
-        tail=int(tail) if tail and tail != "all" else None,
-        follow=follow,
+        since=query.since,
+        until=query.until,
+        tail=query.tail,
+        follow=query.follow,
         stop=stopped,
     )
     for entry in entries:
-        if entry.stream not in streams:
+        if entry.stream not in query.streams:
             continue
-        text = (entry.time + " " if timestamps else "") + entry.text
+        text = (entry.time + " " if query.timestamps else "") + entry.text
         data = text.encode()
         yield data if c.tty else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
 
 
 def _time(value: str) -> float | None:
-    if not value or value == "0":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return parse_rfc3339(value)
+    """`since`/`until`: unset or 0, else Unix seconds, RFC 3339 or a duration before now."""
+    return None if not value or value == "0" else timestamp(value)
 
 
 def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> bool:

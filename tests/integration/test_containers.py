@@ -330,3 +330,10 @@ def test_container_prune_honours_its_filters(daemon: Daemon, busybox: str) -> No
     assert daemon.lamina("ps", "-aq").stdout.split() != []  # created just now
     daemon.lamina("container", "prune", "-f")
     assert daemon.lamina("ps", "-aq").stdout.split() == []
+
+
+def test_logs_options_are_checked_before_streaming(daemon: Daemon, busybox: str) -> None:
+    daemon.lamina("run", "--name", "said", "busybox", "echo", "hello")
+    assert daemon.lamina("logs", "--since", "10m", "said").stdout == "hello\n"
+    bad = daemon.lamina("logs", "--tail", "many", "said", check=False)
+    assert bad.returncode == 1 and "invalid tail 'many'" in bad.stderr
