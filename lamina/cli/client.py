@@ -123,7 +123,19 @@ class Client:
         return reply
 
     def get_json(self, path: str, **query: Any) -> Any:
-        reply = self.request("GET", path, query=query or None)
+        return self.call("GET", path, query=query or None)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """One request whose whole answer is JSON (None for an empty one): decoded, and
+        the connection closed whatever happens."""
+        reply = self.request(method, path, query=query, json_body=json_body)
         try:
             return reply.json()
         finally:

@@ -53,9 +53,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
 
 
 def _create(client: Client, body: dict[str, Any], name: str | None) -> str:
-    reply = client.request("POST", "/containers/create", query={"name": name}, json_body=body)
-    result = reply.json()
-    reply.close()
+    result = client.call("POST", "/containers/create", query={"name": name}, json_body=body)
     for warning in result.get("Warnings") or []:
         print(f"WARNING: {warning}", file=sys.stderr)
     return str(result["Id"])
@@ -91,11 +89,8 @@ class _Waiter:
 
     def _wait(self, client: Client, cid: str, condition: str) -> None:
         try:
-            reply = client.request(
-                "POST", f"/containers/{cid}/wait", query={"condition": condition}
-            )
-            self.code = int(reply.json().get("StatusCode", 125))
-            reply.close()
+            reply = client.call("POST", f"/containers/{cid}/wait", query={"condition": condition})
+            self.code = int(reply.get("StatusCode", 125))
         except (DaemonError, OSError, ValueError):
             self.code = 125
 
@@ -149,16 +144,11 @@ def kill(client: Client, args: argparse.Namespace) -> int:
 
 
 def wait(client: Client, args: argparse.Namespace) -> int:
-    status = 0
-    for name in args.containers:
-        try:
-            reply = client.request("POST", f"/containers/{name}/wait")
-            print(reply.json()["StatusCode"])
-            reply.close()
-        except DaemonError as err:
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-    return status
+    return conventions.each(
+        args.containers,
+        lambda c: print(client.call("POST", f"/containers/{c}/wait")["StatusCode"]),
+        echo=False,
+    )
 
 
 def rm(client: Client, args: argparse.Namespace) -> int:
@@ -279,9 +269,7 @@ def exec_(client: Client, args: argparse.Namespace) -> int:
     }
     if args.tty:
         body["ConsoleSize"] = streams.terminal_size()
-    reply = client.request("POST", f"/containers/{args.container}/exec", json_body=body)
-    exec_id = reply.json()["Id"]
-    reply.close()
+    exec_id = client.call("POST", f"/containers/{args.container}/exec", json_body=body)["Id"]
     if args.detach:
         client.request("POST", f"/exec/{exec_id}/start", json_body={"Detach": True}).close()
         return 0
@@ -347,11 +335,8 @@ def rename(client: Client, args: argparse.Namespace) -> int:
 def prune(client: Client, args: argparse.Namespace) -> int:
     if not args.force and not conventions.confirm("This will remove all stopped containers."):
         return 0
-    reply = client.request(
-        "POST", "/containers/prune", query={"filters": options.filters_query(args.filter)}
-    )
-    result = reply.json()
-    reply.close()
+    query = {"filters": options.filters_query(args.filter)}
+    result = client.call("POST", "/containers/prune", query=query)
     deleted = result.get("ContainersDeleted") or []
     if deleted:
         print("Deleted Containers:\n" + "\n".join(deleted) + "\n")

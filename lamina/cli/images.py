@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 
 from lamina.cli import conventions, options
-from lamina.cli.client import Client, DaemonError
+from lamina.cli.client import Client
 from lamina.cli.format import ago, human_size, print_rows
 from lamina.cli.main import UsageError
 from lamina.cli.progress import show_stream
@@ -88,23 +88,14 @@ def tag(client: Client, args: argparse.Namespace) -> int:
 
 
 def rm(client: Client, args: argparse.Namespace) -> int:
-    status = 0
-    for name in args.images:
-        try:
-            reply = client.request(
-                "DELETE",
-                f"/images/{name}",
-                query={"force": int(args.force), "noprune": int(args.no_prune)},
-            )
-        except DaemonError as err:
-            print(f"Error response from daemon: {err}", file=sys.stderr)
-            status = 1
-            continue
-        for record in reply.json():
+    query = {"force": int(args.force), "noprune": int(args.no_prune)}
+
+    def remove(name: str) -> None:
+        for record in client.call("DELETE", f"/images/{name}", query=query):
             for key, value in record.items():
                 print(f"{key}: {value}")
-        reply.close()
-    return status
+
+    return conventions.each(args.images, remove, echo=False)
 
 
 def history(client: Client, args: argparse.Namespace) -> int:
@@ -147,9 +138,7 @@ def prune(client: Client, args: argparse.Namespace) -> int:
         return 0
     filters = options.filters(args.filter)
     filters["dangling"] = ["false" if args.all else "true"]
-    reply = client.request("POST", "/images/prune", query={"filters": json.dumps(filters)})
-    result = reply.json()
-    reply.close()
+    result = client.call("POST", "/images/prune", query={"filters": json.dumps(filters)})
     deleted = result.get("ImagesDeleted") or []
     if deleted:
         print("Deleted Images:")

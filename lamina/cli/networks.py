@@ -36,9 +36,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
         "Options": options.pairs(args.opt),
         "Labels": options.pairs(args.label),
     }
-    reply = client.request("POST", "/networks/create", json_body=body)
-    print(reply.json()["Id"])
-    reply.close()
+    print(client.call("POST", "/networks/create", json_body=body)["Id"])
     return 0
 
 
@@ -69,9 +67,8 @@ def prune(client: Client, args: argparse.Namespace) -> int:
     if not args.force and not conventions.confirm(warning):
         return 0
     filters = options.filters(args.filter)
-    reply = client.request("POST", "/networks/prune", query={"filters": json.dumps(filters)})
-    deleted = reply.json().get("NetworksDeleted") or []
-    reply.close()
+    result = client.call("POST", "/networks/prune", query={"filters": json.dumps(filters)})
+    deleted = result.get("NetworksDeleted") or []
     if deleted:
         print("Deleted Networks:")
         for name in deleted:

@@ -44,9 +44,7 @@ def create(client: Client, args: argparse.Namespace) -> int:
         "DriverOpts": options.pairs(args.opt),
         "Labels": options.pairs(args.label),
     }
-    reply = client.request("POST", "/volumes/create", json_body=body)
-    print(reply.json()["Name"])
-    reply.close()
+    print(client.call("POST", "/volumes/create", json_body=body)["Name"])
     return 0
 
 
@@ -89,9 +87,7 @@ def prune(client: Client, args: argparse.Namespace) -> int:
     filters = options.filters(args.filter)
     if args.all:
         filters["all"] = ["true"]
-    reply = client.request("POST", "/volumes/prune", query={"filters": json.dumps(filters)})
-    result = reply.json()
-    reply.close()
+    result = client.call("POST", "/volumes/prune", query={"filters": json.dumps(filters)})
     deleted = result.get("VolumesDeleted") or []
     if deleted:
         print("Deleted Volumes:")
