@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import socket
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from lamina.api.http import Request, Response
@@ -19,6 +17,7 @@ from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
 from lamina.oci.image import host_platform, rfc3339
 from lamina.volumes import views as volume_views
+from lamina.volumes.disk import tree_size
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -77,18 +76,9 @@ def _container_usage(engine: Engine, c: Container) -> dict[str, Any]:
     upper = engine.containers.runner.dir(c.id) / "upper"
     return {
         **container_views.summary(c),
-        "SizeRw": _du(upper),
+        "SizeRw": tree_size(upper),
         "SizeRootFs": image.size if image else 0,
     }
-
-
-def _du(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
 
 
 def _info(engine: Engine) -> dict[str, Any]:

@@ -96,21 +96,7 @@ class VolumeDirs:
             return next(entries, None) is None
 
     def size(self, name: str) -> int:
-        """Bytes used as Docker counts them: apparent sizes of non-directories, each
-        inode once (hard links are not counted twice), symlinks not followed."""
-        seen: set[tuple[int, int]] = set()
-        total = 0
-        stack = [str(self.data(name))]
-        while stack:
-            with contextlib.suppress(FileNotFoundError), os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    st = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append(entry.path)
-                    elif (st.st_dev, st.st_ino) not in seen:
-                        seen.add((st.st_dev, st.st_ino))
-                        total += st.st_size
-        return total
+        return tree_size(self.data(name))
 
     # -- copy-up: staged whole, then moved in ---------------------------------
 
@@ -155,3 +141,21 @@ class VolumeDirs:
             raise Internal(f"copy image content into volume {name}: {err}") from err
         self.drop_copy(name)
         fsync_dir(data)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes used under `path` as Docker counts them: apparent sizes of non-directories,
+    each inode once (hard links are not counted twice), symlinks not followed."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [str(path)]
+    while stack:
+        with contextlib.suppress(FileNotFoundError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                elif (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+    return total
