@@ -88,7 +88,7 @@ def run_step(
 
 def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -> Result:
     state = run.state
-    hold_cache_locks(session, run.instr.mounts, stack)
+    hold_cache_locks(session, run.mounts, stack)
     space = session.workspace()
     try:
         argv, extra = _argv(run.instr, state, space)

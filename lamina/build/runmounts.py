@@ -41,6 +41,7 @@ from lamina.errors import InvalidArgument
 class RunMounts:
     specs: tuple[MountSpec, ...]
     keys: tuple[str, ...]  # one canonical description per mount, for run_key
+    locks: tuple[str, ...] = ()  # cache folders held alone (sharing=locked|private)
 
 
 def run_mounts(
@@ -52,11 +53,15 @@ def run_mounts(
 ) -> RunMounts:
     specs: list[MountSpec] = []
     keys: list[str] = []
+    locks: list[str] = []
     env = env_of(state.env_list)
     for mount in mounts:
         target = _target(scope.word(mount.target, env), state.workdir)
         if mount.type is MountType.CACHE:
-            spec, key = _cache(session, mount, scope.word(mount.cache_id, env) or target, target)
+            cache_id = scope.word(mount.cache_id, env) or target
+            spec, key = _cache(session, mount, cache_id, target)
+            if mount.sharing in (Sharing.LOCKED, Sharing.PRIVATE):
+                locks.append(_cache_name(cache_id))
         elif mount.type is MountType.TMPFS:
             options = ("nosuid", "nodev") + ((f"size={mount.size}",) if mount.size else ())
             spec = MountSpec(target, "tmpfs", "tmpfs", options)
@@ -68,17 +73,15 @@ def run_mounts(
             raise InvalidArgument(f"RUN --mount=type={mount.type} is not supported yet")
         specs.append(spec)
         keys.append(key)
-    return RunMounts(tuple(specs), tuple(keys))
+    return RunMounts(tuple(specs), tuple(keys), tuple(locks))
 
 
-def hold_cache_locks(
-    session: Session, mounts: tuple[Mount, ...], stack: contextlib.ExitStack
-) -> None:
-    """Take the locks of `sharing=locked|private` cache mounts until the step ends."""
-    for mount in mounts:
-        if mount.type is MountType.CACHE and mount.sharing in (Sharing.LOCKED, Sharing.PRIVATE):
-            name = _cache_name(mount.cache_id or mount.target)
-            stack.enter_context(session.locks.setdefault(name, threading.Lock()))
+def hold_cache_locks(session: Session, mounts: RunMounts, stack: contextlib.ExitStack) -> None:
+    """Take the locks of `sharing=locked|private` cache mounts until the step ends: named
+    by the folder each mounts (its id or target as expanded), so two spellings of one
+    cache share one lock."""
+    for name in mounts.locks:
+        stack.enter_context(session.locks.setdefault(name, threading.Lock()))
 
 
 def _target(target: str, workdir: str) -> str:
