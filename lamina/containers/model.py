@@ -110,10 +110,6 @@ class Container:
         return replace(self, state=replace(self.state, **changes))
 
     @property
-    def short_id(self) -> str:
-        return self.id[:12]
-
-    @property
     def tty(self) -> bool:
         return bool(self.config.get("Tty"))
 

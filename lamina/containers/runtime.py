@@ -22,7 +22,7 @@ import json
 import os
 import select
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, Popen
 from typing import Any
@@ -92,7 +92,7 @@ class Runtime:
         runtime sends the pty master there; otherwise `stdio` becomes the process's."""
         args = ["create", "--bundle", str(bundle), "--pid-file", str(pid_file)]
         args += _console_args(console_socket)
-        command = _config_command(bundle / "config.json")
+        command = lambda: _config_command(bundle / "config.json")  # noqa: E731
         self._launch("create", [*args, id], id, command, pid_file, stdio)
 
     def exec_detached(
@@ -109,7 +109,7 @@ class Runtime:
         spec.write_text(json.dumps(process))
         args = ["exec", "--detach", "--process", str(spec), "--pid-file", str(pid_file)]
         args += _console_args(console_socket)
-        command = (process.get("args") or [""])[0]
+        command = lambda: str((process.get("args") or [""])[0])  # noqa: E731
         try:
             self._launch("exec", [*args, id], id, command, pid_file, stdio)
         finally:
@@ -224,8 +224,16 @@ class Runtime:
         return out
 
     def _launch(
-        self, op: str, args: Argv, id: str, command: str, pid_file: Path, stdio: Stdio | None
+        self,
+        op: str,
+        args: Argv,
+        id: str,
+        command: Callable[[], str],
+        pid_file: Path,
+        stdio: Stdio | None,
     ) -> None:
+        """Run `op`; on failure, its error with `command()` (read only then: the bundle's
+        config is parsed for an error's exit code, not on every start)."""
         # Never a pipe of ours here: without a TTY the container inherits these, and
         # reading them to EOF would wait for the container to exit.
         stdin, stdout, stderr = stdio or (DEVNULL, DEVNULL, DEVNULL)
@@ -234,11 +242,11 @@ class Runtime:
         try:
             process = self._spawn(self._argv(args, log), stdin, stdout, stderr)
             self._wait(process, op, id)
-            message = _read_error(log) or f"exit status {process.returncode}"
+            if process.returncode != 0:
+                message = _read_error(log) or f"exit status {process.returncode}"
+                raise self._error(op, id, message, command=command())
         finally:
             log.unlink(missing_ok=True)
-        if process.returncode != 0:
-            raise self._error(op, id, message, command=command)
 
     def _error(self, op: str, id: str, message: str, *, command: str = "") -> LaminaError:
         lower = message.lower()

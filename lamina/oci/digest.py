@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import BinaryIO, NewType
+from typing import NewType
 
 from lamina.errors import InvalidArgument
 
@@ -13,7 +13,6 @@ Digest = NewType("Digest", str)
 ALGORITHM = "sha256"
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _HEX_RE = re.compile(r"^[a-f0-9]{64}$")
-_CHUNK = 1 << 20
 
 
 def parse(value: str) -> Digest:
@@ -33,16 +32,6 @@ def is_hex(value: str) -> bool:
 
 def of_bytes(data: bytes) -> Digest:
     return Digest(f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}")
-
-
-def of_stream(stream: BinaryIO) -> tuple[Digest, int]:
-    """Digest and size of everything left in `stream`."""
-    h = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        h.update(chunk)
-        size += len(chunk)
-    return Digest(f"{ALGORITHM}:{h.hexdigest()}"), size
 
 
 def hex_of(digest: str) -> str:

@@ -133,7 +133,3 @@ class AttachHub:
     def finish_all(self) -> None:
         for client in self.clients:
             client.finish()
-
-    @property
-    def flushed(self) -> bool:
-        return all(client.closed for client in self.clients)

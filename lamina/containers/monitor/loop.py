@@ -195,10 +195,6 @@ class SocketChannel(Channel):
         self._limit = limit
         self._finishing = False
 
-    @property
-    def pending(self) -> int:
-        return len(self._out)
-
     def wants_input(self) -> bool:
         return not self.eof and not self._finishing
 
