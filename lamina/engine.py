@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from lamina import private
 from lamina.build.builder import Builder
 from lamina.config import Paths
 from lamina.containers.execs import ExecService
@@ -42,8 +43,7 @@ class Engine:
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
         self.paths = paths
-        paths.root.mkdir(parents=True, exist_ok=True, mode=0o711)
-        paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        make_private(paths)
         self.content = ContentStore(paths.root / "content")
         self.metadata = Metadata(paths.root / "lamina.db")
         layers_root = paths.root / "layers"
@@ -86,6 +86,34 @@ class Engine:
         self.builder.close()
         self.containers.runner.close()
         self.metadata.close()
+
+
+# What lamina keeps in its run dir; a folder holding anything else is shared with others.
+RUN_DIR_ENTRIES = frozenset(
+    {"lamina.sock", "lamina.pid", "monitors.sock", "forkserver.pid", "c", "runc", "netns", "ports"}
+)
+
+
+def make_private(paths: Paths) -> None:
+    """Docker's modes for the root and the stores in it (lamina.private), set before the
+    stores open: an older lamina, or a umask, may have made them readable by others."""
+    private.mkdir(paths.root, private.ROOT_MODE)
+    for store in ("content", "layers", "containers", "build"):
+        private.mkdir(paths.root / store)
+    private.mkdir(paths.root / "volumes", private.VOLUMES_MODE)
+    private.sqlite_file(paths.root / "lamina.db")
+    make_run_dir_private(paths.run_dir)
+
+
+def make_run_dir_private(run_dir: Path) -> None:
+    """The run dir 0700 when it is lamina's own. The folder of a socket named lamina.sock
+    is the run dir, and that may be /run or /tmp (LAMINA_HOST=unix:///tmp/lamina.sock):
+    such a shared folder keeps its mode, and lamina's folders in it are made private."""
+    if not run_dir.exists() or {e.name for e in os.scandir(run_dir)} <= RUN_DIR_ENTRIES:
+        private.mkdir(run_dir)
+        return
+    for name in ("c", "runc", "netns", "ports"):
+        private.mkdir(run_dir / name)
 
 
 def choose_driver(name: str | None, layers_root: Path) -> Driver:

@@ -10,6 +10,7 @@ import threading
 import time
 from types import FrameType
 
+from lamina import private
 from lamina.api import build, containers, images, networks, system, volumes
 from lamina.api.http import Server
 from lamina.api.router import Router
@@ -37,9 +38,12 @@ def build_router(engine: Engine) -> Router:
 
 def serve(paths: Paths, *, ready: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT; refuses to start beside a live daemon on the same root."""
+    private.normal_umask()
     # Claim the root before Engine() sweeps temp files: they may be a live daemon's.
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     _claim_pid_file(paths)
+    with contextlib.suppress(FileNotFoundError):  # the autostart's log, by an older lamina
+        os.chmod(paths.log_file, private.PRIVATE_FILE)
     engine = Engine(paths, log=log)
     engine.restore()
     sock = paths.socket

@@ -37,6 +37,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from lamina import private
 from lamina.errors import Internal
 from lamina.oci import digest as digests
 from lamina.oci.digest import Digest
@@ -293,6 +294,7 @@ class CacheIndex:
     def __init__(self, db_path: Path) -> None:
         self._path = db_path
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        private.sqlite_file(db_path)
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(db_path, timeout=30, check_same_thread=False)

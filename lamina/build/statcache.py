@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from lamina import private
 from lamina.errors import Internal, InvalidArgument
 
 # (size, mtime_ns, ctime_ns, inode, device): what must not change for a digest to hold.
@@ -92,6 +93,7 @@ class StatCache:
         self._lock = threading.Lock()
         if db_path is not None:
             db_path.parent.mkdir(parents=True, exist_ok=True)
+            private.sqlite_file(db_path)
             with self._connect(begin=False) as db:
                 db.execute("PRAGMA journal_mode=WAL")  # not allowed inside a transaction
                 db.execute(_SCHEMA)

@@ -152,8 +152,11 @@ class Client:
     def _start_daemon(self) -> socket.socket:
         import subprocess  # only when starting the daemon: it is slow to import
 
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        with open(self.paths.log_file, "ab") as log:
+        from lamina import private
+
+        # The daemon makes its root private too; its log must be private from the start.
+        os.makedirs(self.paths.root, mode=private.ROOT_MODE, exist_ok=True)
+        with private.open_append(self.paths.log_file) as log:
             subprocess.Popen(
                 [sys.executable, "-m", "lamina", "daemon"],
                 stdin=subprocess.DEVNULL,

@@ -77,7 +77,7 @@ class LogWriter:
 
     def __init__(self, path: Path) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self._fd = os.open(path, flags, 0o640)
+        self._fd = os.open(path, flags, 0o600)  # private: DESIGN.md invariant 8
         self._buffers = {"stdout": LineBuffer(), "stderr": LineBuffer()}
 
     def write(self, stream: str, data: bytes) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
-from lamina import process
+from lamina import private, process
 from lamina.config import Paths
 from lamina.containers import etcfiles
 from lamina.containers.model import Container
@@ -85,6 +85,7 @@ class Runner:
     def prepare(self, cid: str, chain_id: Digest | None) -> None:
         """Make the container's writable layer (done once, at create)."""
         base = self.dir(cid)
+        private.mkdir(base)  # its config (environment), logs and files: the owner's only
         for name in ("upper", "work", "rootfs", "bundle"):
             (base / name).mkdir(parents=True, exist_ok=True)
         if chain_id:
@@ -152,7 +153,7 @@ class Runner:
         )
         path = base / "bundle" / "config.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(spec))
+        private.write_file(tmp, json.dumps(spec).encode())
         os.replace(tmp, path)
         return path.parent
 
@@ -244,7 +245,7 @@ class Runner:
         self._stop_stale_forkserver()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        log = open(self.paths.root / "forkserver.log", "ab")  # noqa: SIM115 (child keeps it)
+        log = private.open_append(self.paths.root / "forkserver.log")
         with log:
             self._forkserver = Popen(
                 [sys.executable, "-m", "lamina.containers.monitor.forkserver", str(path)],

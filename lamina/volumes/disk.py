@@ -54,7 +54,7 @@ class VolumeDirs:
         temp = self.root / f".new-{secrets.token_hex(8)}"
         try:
             (temp / DATA).mkdir(parents=True, mode=0o755)
-            temp.chmod(0o755)
+            temp.chmod(0o701)  # as Docker's volumes/<name>: only _data is for a container
             os.rename(temp, self.root / name)
         except OSError as err:
             shutil.rmtree(temp, ignore_errors=True)

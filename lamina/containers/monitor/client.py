@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lamina import process
+from lamina import private, process
 from lamina.containers.monitor import sockets
 from lamina.containers.monitor.options import Options, to_argv
 from lamina.containers.state import MonitorFiles, State, read_state
@@ -52,7 +52,7 @@ def spawn(
     ends; the monitor never needs the caller otherwise.
     """
     read_fd, write_fd = os.pipe()
-    err = open(stderr, "ab") if stderr else None  # noqa: SIM115 (closed below, child keeps it)
+    err = private.open_append(stderr) if stderr else None
     try:
         process = subprocess.Popen(
             command(opts._replace(ready_fd=write_fd)), pass_fds=(write_fd,),

@@ -1,0 +1,237 @@
+"""Private by default (DESIGN.md invariant 8), end to end: another host user reads
+nothing of an instance, whoever started the daemon and whatever their umask, while
+containers, root or not, still run, write volumes and read their /etc files.
+
+The instances here live in a folder everyone may traverse (0755), with the run dir
+beside the root as in /var/lib + /run, so only lamina's own modes keep `nobody` out.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lamina import process
+from lamina.config import Paths
+from tests.conftest import (
+    Daemon,
+    assert_no_network_leftovers,
+    assert_no_runtime_containers,
+    daemon_log,
+    remove_all_containers,
+    start_daemon,
+    stop_daemon,
+)
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
+)
+NOBODY = 65534
+SECRET = "SECRET=hunter2-do-not-read"
+
+
+@pytest.fixture
+def exposed(instance: Paths) -> Paths:
+    base = instance.root.parent
+    base.chmod(0o755)
+    return Paths(root=base / "root", host=f"unix://{base}/run/lamina.sock")
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextmanager
+def serving(paths: Paths, process: subprocess.Popen[bytes]) -> Iterator[Daemon]:
+    """The `daemon` fixture's teardown, for a daemon this module started."""
+    running = Daemon(paths, process)
+    try:
+        yield running
+    finally:
+        remove_all_containers(running)
+        stop_daemon(running.process)
+        assert_no_runtime_containers(paths)
+        assert_no_network_leftovers(paths)
+        assert "Traceback" not in daemon_log(paths), daemon_log(paths)
+
+
+def test_another_user_reads_nothing_while_containers_work(exposed: Paths) -> None:
+    with umask(0), serving(exposed, start_daemon(exposed)) as d:
+        d.lamina("image", "bootstrap", "busybox")
+        d.lamina("volume", "create", "shared")
+        d.lamina(
+            "run", "-d", "--name", "keeper", "-e", SECRET, "-v", "shared:/data", "busybox",
+            "sh", "-c", "echo private > /data/root-file; mkdir /data/u; chown 1000 /data/u;"
+            " echo in-upper > /upper-file; echo logged; cat /etc/hosts; sleep 600",
+        )  # fmt: skip
+        user = d.lamina(
+            "run", "--rm", "--user", "1000", "-v", "shared:/data", "busybox", "sh", "-c",
+            "echo mine > /data/u/f && cat /data/u/f /data/root-file"
+            " && head -1 /etc/hosts && cat /etc/hostname /etc/resolv.conf >/dev/null && id -u",
+        )  # fmt: skip
+        assert user.stdout.split() == ["mine", "private", "127.0.0.1", "localhost", "1000"]
+        cid = d.lamina("inspect", "-f", "{{.Id}}", "keeper").stdout.strip()
+        secrets = secret_paths(exposed, cid)
+        assert all(os.path.exists(p) for p in secrets), [p for p in secrets if not exists(p)]
+        assert SECRET in Path(secrets[2]).read_text()  # the bundle's config: its env
+        assert as_nobody(secrets) == dict.fromkeys(secrets, "EACCES")
+        assert_docker_modes(exposed, cid)
+        # Behind the root's 0710, each thing is private itself (Docker's root was 0711
+        # until 2021): only a volume's data is reachable by a path, as in Docker.
+        exposed.root.chmod(0o711)
+        try:
+            inner = [p for p in secrets if "/volumes/" not in p]
+            assert as_nobody(inner) == dict.fromkeys(inner, "EACCES")
+            assert as_nobody([f"{exposed.root}/volumes"]) == {f"{exposed.root}/volumes": "EACCES"}
+        finally:
+            exposed.root.chmod(0o710)
+
+
+def test_the_clis_autostart_under_umask_077(exposed: Paths) -> None:
+    """The CLI makes the root and the daemon's log itself; a strict umask must not make
+    what containers need unreadable to them (a volume's _data, for a non-root user)."""
+    env = {**os.environ, "LAMINA_ROOT": str(exposed.root), "LAMINA_HOST": exposed.host}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lamina", *args], env=env, umask=0o077,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        cli("volume", "create", "vol")  # no daemon answers: the CLI starts one
+        env["LAMINA_NO_AUTOSTART"] = "1"
+        assert mode(exposed.root) == 0o710 and mode(exposed.run_dir) == 0o700
+        assert mode(exposed.log_file) == 0o600 and "serving" in exposed.log_file.read_text()
+        cli("image", "bootstrap", "busybox")
+        out = cli(
+            "run", "--rm", "--user", "1000", "-v", "vol:/data", "busybox", "sh", "-c",
+            "ls -a /data && head -1 /etc/hosts",
+        )  # fmt: skip
+        assert out.split() == [".", "..", "127.0.0.1", "localhost"]
+        assert mode(exposed.root / "volumes" / "vol" / "_data") == 0o755
+    finally:
+        lock = exposed.run_dir / "lamina.pid"
+        pid = int(lock.read_text() or 0) if lock.exists() else 0
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            process.wait_exit(pid, 15)
+    assert pid and not process.running(pid)
+    assert_no_runtime_containers(exposed)
+    assert_no_network_leftovers(exposed)
+
+
+def mode(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def assert_docker_modes(paths: Paths, cid: str) -> None:
+    root, run = paths.root, paths.run_dir
+    container = root / "containers" / cid
+    expected = {
+        root: 0o710,
+        run: 0o700,
+        root / "forkserver.log": 0o600,
+        root / "content": 0o700,
+        root / "layers": 0o700,
+        root / "build": 0o700,
+        root / "containers": 0o700,
+        container: 0o700,
+        container / "bundle" / "config.json": 0o600,
+        container / f"{cid}-json.log": 0o600,
+        container / "monitor.log": 0o600,
+        # Bind-mounted into the container, read there by any user: its folder guards them.
+        container / "hosts": 0o644,
+        container / "hostname": 0o644,
+        container / "resolv.conf": 0o644,
+        root / "volumes": 0o701,
+        root / "volumes" / "shared": 0o701,
+        root / "volumes" / "shared" / "_data": 0o755,  # as the image or its owner left it
+    }
+    for db in (root / "lamina.db", root / "build" / "cache.db"):
+        for suffix in ("", "-wal", "-shm"):
+            expected[Path(f"{db}{suffix}")] = 0o600
+    actual = {str(p): oct(mode(p)) for p in expected}
+    assert actual == {str(p): oct(m) for p, m in expected.items()}
+
+
+def secret_paths(paths: Paths, cid: str) -> list[str]:
+    """What must stay the owner's: metadata, a container's environment, output and files,
+    a volume's data, image content, the API and monitor sockets."""
+    root, container = paths.root, paths.root / "containers" / cid
+    blob = next((root / "content" / "blobs" / "sha256").iterdir())
+    return [
+        str(root / "lamina.db"),
+        str(root / "lamina.db-wal"),
+        str(container / "bundle" / "config.json"),
+        str(container / f"{cid}-json.log"),
+        str(container / "upper"),
+        str(container / "upper" / "upper-file"),
+        str(container / "hosts"),
+        str(root / "volumes" / "shared" / "_data" / "root-file"),
+        str(blob),
+        str(root / "build" / "cache.db"),
+        str(root / "forkserver.log"),
+        str(paths.run_dir / "c"),
+        str(paths.socket),
+    ]
+
+
+def as_nobody(targets: list[str]) -> dict[str, str]:
+    """Try each path as user and group nobody with no other groups: read a file, list a
+    folder, connect to a socket. The errno name of each failure, or "read"."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, try, report, and never return into pytest
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+            os.write(write_end, json.dumps({t: _try_read(t) for t in targets}).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as report:
+        data = report.read()
+    os.waitpid(pid, 0)
+    result: dict[str, str] = json.loads(data)
+    return result
+
+
+def _try_read(target: str) -> str:
+    try:
+        if target.endswith(".sock"):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(target)
+        elif os.path.isdir(target):
+            os.listdir(target)
+        else:
+            with open(target, "rb") as f:
+                f.read(1)
+    except OSError as err:
+        return errno.errorcode.get(err.errno or 0, str(err))
+    return "read"
