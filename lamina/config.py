@@ -63,7 +63,7 @@ class Paths:
 
     @property
     def run_dir(self) -> Path:
-        """Runtime state that does not survive a reboot (pid file, runtime state dirs)."""
+        """Runtime state that does not survive a reboot (sockets, runtime state dirs)."""
         sock = self.socket
         if sock.name == "lamina.sock":
             return sock.parent
@@ -77,10 +77,6 @@ class Paths:
         import hashlib  # lazily: its C module costs the CLI ~4 ms
 
         return "l" + hashlib.sha256(self._root.encode()).hexdigest()[:4]
-
-    @property
-    def pid_file(self) -> Path:
-        return self.run_dir / "lamina.pid"
 
     @property
     def log_file(self) -> Path:

@@ -10,14 +10,12 @@ import threading
 import time
 from types import FrameType
 
-from lamina import private
+from lamina import private, rootlock
 from lamina.api import build, containers, images, networks, system, volumes
 from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
 from lamina.engine import API_VERSION, VERSION, Engine
-from lamina.errors import Conflict
-from lamina.process import alive
 
 
 def log(message: str) -> None:
@@ -37,11 +35,19 @@ def build_router(engine: Engine) -> Router:
 
 
 def serve(paths: Paths, *, ready: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT; refuses to start beside a live daemon on the same root."""
+    """Run until SIGTERM/SIGINT. Refuses to start (Conflict) while another daemon holds
+    the root's lock; holds it until the end, whatever the end."""
     private.normal_umask()
-    # Claim the root before Engine() sweeps temp files: they may be a live daemon's.
-    paths.run_dir.mkdir(parents=True, exist_ok=True)
-    _claim_pid_file(paths)
+    # Lock the root before Engine() sweeps temp files, ingests and devices: they may be
+    # a live daemon's.
+    lock = rootlock.claim(paths)
+    try:
+        _serve_locked(paths, ready)
+    finally:
+        lock.release()
+
+
+def _serve_locked(paths: Paths, ready: threading.Event | None) -> None:
     with contextlib.suppress(FileNotFoundError):  # the autostart's log, by an older lamina
         os.chmod(paths.log_file, private.PRIVATE_FILE)
     engine = Engine(paths, log=log)
@@ -68,19 +74,8 @@ def serve(paths: Paths, *, ready: threading.Event | None = None) -> None:
         server.server_close()
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            paths.pid_file.unlink()
         engine.close()
         log("lamina daemon stopped")
-
-
-def _claim_pid_file(paths: Paths) -> None:
-    pid_file = paths.pid_file
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        other = int(pid_file.read_text().strip())
-        if other != os.getpid() and alive(other):
-            raise Conflict(f"a lamina daemon (pid {other}) already serves {paths.root}")
-    pid_file.write_text(f"{os.getpid()}\n")
 
 
 def _stop_on_signals(server: Server) -> None:

@@ -130,7 +130,7 @@ def test_the_clis_autostart_under_umask_077(exposed: Paths) -> None:
         assert out.split() == [".", "..", "127.0.0.1", "localhost"]
         assert mode(exposed.root / "volumes" / "vol" / "_data") == 0o755
     finally:
-        lock = exposed.run_dir / "lamina.pid"
+        lock = exposed.root / "lamina.lock"
         pid = int(lock.read_text() or 0) if lock.exists() else 0
         if pid:
             os.kill(pid, signal.SIGTERM)
@@ -154,6 +154,7 @@ def assert_docker_modes(paths: Paths, cid: str) -> None:
     expected = {
         root: 0o710,
         run: 0o700,
+        root / "lamina.lock": 0o600,
         root / "forkserver.log": 0o600,
         root / "content": 0o700,
         root / "layers": 0o700,
