@@ -98,6 +98,12 @@ def names(prefix: str) -> list[str]:
     return [n for n in found if n.startswith(prefix)]
 
 
+def names_in(namespace: Path) -> set[str]:
+    """The devices inside the namespace pinned at `namespace`."""
+    with _ipr(namespace) as ipr:
+        return {str(link.get("ifname")) for link in ipr.get_links()}
+
+
 def add_interface(namespace: Path, spec: Interface) -> None:
     """Make the veth pair, one end in the bridge and the other, configured, in the
     container's namespace (with loopback up).

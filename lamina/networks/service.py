@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from lamina.config import Paths
 from lamina.containers.model import Container
-from lamina.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
 from lamina.networks import ipam, views
 from lamina.networks.bridge import BridgeDriver
@@ -48,6 +48,8 @@ LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
 
 class ContainerLookup(Protocol):
     def get(self, ref: str) -> Container: ...
+
+    def all(self) -> list[Container]: ...
 
 
 class NetworkService:
@@ -92,6 +94,9 @@ class NetworkService:
         if self.containers is None:
             raise NotFound(f"No such container: {ref}")
         return self.containers.get(ref)
+
+    def all_containers(self) -> list[Container]:
+        return [] if self.containers is None else self.containers.all()
 
     # -- create / remove ------------------------------------------------------
 
@@ -209,7 +214,18 @@ class NetworkService:
                 raise Conflict(f"endpoint with name {c.name} already exists in network {n.name}")
             self.records.join(n.id, c.id, config)
             if c.state.running:
-                self.networking.plug_live(c, n)
+                try:
+                    self.networking.plug_live(c, n)
+                except BaseException:  # a connect that failed leaves no member behind
+                    self._undo_join(n.id, c.id)
+                    raise
+
+    def _undo_join(self, network_id: str, container_id: str) -> None:
+        for m in self.records.members_of(container_id):
+            if m.network_id == network_id and m.attached:
+                with contextlib.suppress(LaminaError, OSError):
+                    self.endpoints.unplug(m)
+        self.records.leave(network_id, container_id)
 
     def disconnect(self, ref: str, container_ref: str, *, force: bool = False) -> None:
         with self.lock:
