@@ -16,9 +16,11 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
+from lamina.containers.state import MonitorFiles, read_state
 from lamina.networks import naming
 from tests.conftest import Daemon, start_daemon
 
@@ -34,10 +36,15 @@ def test_restart_after_a_kill_inside_connect_or_disconnect(daemon: Daemon, busyb
     d.lamina("run", "-d", "--name", "box", "--network", "home", "busybox", "sleep", "600")
     d.lamina("network", "connect", "gone", "box")
     d.lamina("network", "connect", "back", "box")
-    [before] = json.loads(d.lamina("inspect", "box").stdout)
+    d.lamina("run", "-d", "--name", "brief", "--network", "gone", "busybox", "sleep", "600")
+    [before, brief] = json.loads(d.lamina("inspect", "box", "brief").stdout)
     cid, prefix = before["Id"], d.paths.device_prefix
     d.process.send_signal(signal.SIGKILL)
     d.process.wait()
+    # A container that ends while no daemon runs: the container service's restore
+    # detaches it (its veth lives on meanwhile, in its pinned namespace).
+    os.kill(brief["State"]["Pid"], signal.SIGKILL)
+    _await_exit_recorded(d, brief["Id"])
     # disconnect deletes the veth, frees the address, then forgets the member. Killed
     # after the first step: recorded attached, no device.
     gone_veth = naming.host_veth(prefix, cid, ids["gone"])
@@ -49,6 +56,7 @@ def test_restart_after_a_kill_inside_connect_or_disconnect(daemon: Daemon, busyb
     d.process = start_daemon(d.paths)
 
     d.lamina("network", "rm", "gone")  # was: "network gone has active endpoints"
+    assert not os.path.exists(d.paths.run_dir / "netns" / brief["Id"][:16])
     assert not os.path.exists(f"/sys/class/net/{back_veth}")
     d.lamina("network", "connect", "back", "box")  # was: "endpoint with name box already exists"
     [after] = json.loads(d.lamina("inspect", "box").stdout)
@@ -85,3 +93,12 @@ def test_a_connect_that_fails_leaves_no_member(daemon: Daemon, busybox: str) -> 
     assert sorted(second["NetworkSettings"]["Networks"]) == ["bridge"]
     d.lamina("rm", "-f", "first")
     d.lamina("network", "connect", "tiny", "second")  # the address is free again: it works
+
+
+def _await_exit_recorded(d: Daemon, container_id: str) -> None:
+    """Its monitor records the exit (then restore has it to read, not to wait for)."""
+    files = MonitorFiles(d.paths.run_dir / "c" / container_id[:16])
+    deadline = time.monotonic() + 10
+    while (state := read_state(files.state)) is None or not state.final:
+        assert time.monotonic() < deadline, "the monitor did not record the exit"
+        time.sleep(0.02)

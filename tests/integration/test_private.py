@@ -25,6 +25,7 @@ import pytest
 
 from lamina import process
 from lamina.config import Paths
+from lamina.engine import RUN_DIR_ENTRIES
 from tests.conftest import (
     Daemon,
     assert_no_network_leftovers,
@@ -93,6 +94,8 @@ def test_another_user_reads_nothing_while_containers_work(exposed: Paths) -> Non
         assert SECRET in Path(secrets[2]).read_text()  # the bundle's config: its env
         assert as_nobody(secrets) == dict.fromkeys(secrets, "EACCES")
         assert_docker_modes(exposed, cid)
+        # A restarted daemon re-tightens a run dir that holds only what lamina puts there.
+        assert {e.name for e in os.scandir(exposed.run_dir)} <= RUN_DIR_ENTRIES
         # Behind the root's 0710, each thing is private itself (Docker's root was 0711
         # until 2021): only a volume's data is reachable by a path, as in Docker.
         exposed.root.chmod(0o711)
