@@ -76,7 +76,7 @@ def test_a_shared_run_dir_keeps_its_mode(tmp_path: Path) -> None:
 
 
 def test_sqlite_files_and_their_wal_are_private(tmp_path: Path, open_umask: None) -> None:
-    CacheIndex(tmp_path / "cache.db")
+    index = CacheIndex(tmp_path / "cache.db")  # held: closing it would remove its WAL
     StatCache(tmp_path / "statcache.db")
     db = tmp_path / "plain.db"
     private.sqlite_file(db)
@@ -87,6 +87,7 @@ def test_sqlite_files_and_their_wal_are_private(tmp_path: Path, open_umask: None
     assert {"cache.db-wal", "plain.db-wal", "plain.db-shm"} <= {f.name for f in files}
     assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
     connection.close()
+    del index
 
 
 def test_logs_and_written_files_are_private(tmp_path: Path, open_umask: None) -> None:
