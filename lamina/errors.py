@@ -7,6 +7,7 @@ in one table (`lamina.api.errors`); the CLI prints the message as Docker does.
 
     LaminaError
     ├── InvalidArgument     bad input from the user: a malformed reference, flag, tar (400)
+    │   └── TooLarge        input over one of the API's size limits (413)
     ├── NotFound            no such image, container, volume, network, blob (404)
     ├── AlreadyExists       a name or tag is taken (409)
     ├── Conflict            the thing is in use or in the wrong state (409)
@@ -28,6 +29,10 @@ class LaminaError(Exception):
 
 class InvalidArgument(LaminaError):
     """The caller's input is malformed or not allowed."""
+
+
+class TooLarge(InvalidArgument):
+    """The caller's input is over a size limit (a request body, a label)."""
 
 
 class NotFound(LaminaError):

@@ -6,12 +6,14 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lamina.api import fields
+from lamina.api import query
 from lamina.api.filters import Filters, bool_filter, parse_filters
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
+from lamina.api.shapes import check_body
 from lamina.api.streams import splice
 from lamina.containers import files, views
 from lamina.containers.logfile import read_log
@@ -27,6 +29,66 @@ from lamina.filters import labels_match, timestamp
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+_TERMINAL = 65535  # a terminal's rows and columns are unsigned shorts
+
+
+@dataclass(frozen=True)
+class StopQuery:
+    t: int | None = query.integer(None)
+    timeout: int | None = query.integer(None)  # lamina's older name for t
+    signal: str | None = query.signal()
+
+
+@dataclass(frozen=True)
+class KillQuery:
+    signal: str | None = query.signal()
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    all: bool = query.flag()
+    limit: int = query.integer(-1)
+
+
+@dataclass(frozen=True)
+class ResizeQuery:
+    h: int = query.integer(24, low=0, high=_TERMINAL)
+    w: int = query.integer(80, low=0, high=_TERMINAL)
+
+
+@dataclass(frozen=True)
+class AttachQuery:
+    stdin: bool = query.flag()
+    stdout: bool = query.flag()
+    stderr: bool = query.flag()
+    logs: bool = query.flag()
+    stream: bool = query.flag()
+
+
+@dataclass(frozen=True)
+class RemoveQuery:
+    force: bool = query.flag()
+    v: bool = query.flag()
+
+
+@dataclass(frozen=True)
+class WaitQuery:
+    condition: str = query.one_of(("not-running", "next-exit", "removed"), default="not-running")
+
+
+@dataclass(frozen=True)
+class NameQuery:
+    name: str = query.container_name()
+
+
+@dataclass(frozen=True)
+class TopQuery:
+    ps_args: str = query.text()
+
+
+@dataclass(frozen=True)
+class PathQuery:
+    path: str = query.text()
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -35,10 +97,10 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/create")
     def create(req: Request) -> Response:
-        body = fields.json_object(req.json(), "container config must be a JSON object")
+        body = _create_body(req)
         networking = body.get("NetworkingConfig") or {}
         engine.networks.check_create(body.get("HostConfig") or {}, networking)
-        c = containers.create(body, name=req.arg("name") or None)
+        c = containers.create(body, name=query.decode(req, NameQuery).name or None)
         engine.networks.created(c, networking)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
@@ -60,10 +122,10 @@ def register(router: Router, engine: Engine) -> None:
                 "network",
             },
         )
-        found = [c for c in containers.all() if _matches(engine, c, filters, all_=req.flag("all"))]
-        limit = req.int_arg("limit", -1)
-        if limit > 0:
-            found = found[:limit]
+        q = query.decode(req, ListQuery)
+        found = [c for c in containers.all() if _matches(engine, c, filters, all_=q.all)]
+        if q.limit > 0:
+            found = found[: q.limit]
         return [views.summary(c, network=engine.networks.summary_fields(c)) for c in found]
 
     @router.route("GET", "/containers/{ref}/json")
@@ -85,37 +147,36 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/stop")
     def stop(req: Request, ref: str) -> Response:
-        timeout = req.arg("t") or req.arg("timeout")
-        stopped = containers.stop(
-            ref, timeout=int(timeout) if timeout else None, signal=req.arg("signal") or None
-        )
+        q = query.decode(req, StopQuery)
+        stopped = containers.stop(ref, timeout=_first(q.t, q.timeout), signal=q.signal)
         return Response(204 if stopped else 304)
 
     @router.route("POST", "/containers/{ref}/restart")
     def restart(req: Request, ref: str) -> Response:
-        timeout = req.arg("t")
-        containers.restart(ref, timeout=int(timeout) if timeout else None)
+        q = query.decode(req, StopQuery)
+        containers.restart(ref, timeout=_first(q.t, q.timeout), signal=q.signal)
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/kill")
     def kill(req: Request, ref: str) -> Response:
-        containers.kill(ref, signal=req.arg("signal") or "SIGKILL")
+        containers.kill(ref, signal=query.decode(req, KillQuery).signal or "SIGKILL")
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/wait")
     def wait(req: Request, ref: str) -> Response:
+        condition = query.decode(req, WaitQuery).condition
         containers.get(ref)  # a 404 before the stream starts
-        condition = req.arg("condition") or "not-running"
         return Response.stream(_wait_stream(engine, ref, condition))
 
     @router.route("DELETE", "/containers/{ref}")
     def remove(req: Request, ref: str) -> Response:
-        containers.remove(ref, force=req.flag("force"), volumes=req.flag("v"))
+        q = query.decode(req, RemoveQuery)
+        containers.remove(ref, force=q.force, volumes=q.v)
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/rename")
     def rename(req: Request, ref: str) -> Response:
-        containers.rename(ref, req.arg("name"))
+        containers.rename(ref, query.decode(req, NameQuery).name)
         return Response(204)
 
     @router.route("POST", "/containers/prune")
@@ -125,14 +186,10 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/resize")
     def resize(req: Request, ref: str) -> Response:
+        q = query.decode(req, ResizeQuery)
         c = containers.get(ref)
         if c.state.running:
-            monitor.control(
-                containers.runner.files(c.id),
-                "resize",
-                height=req.int_arg("h", 24),
-                width=req.int_arg("w", 80),
-            )
+            monitor.control(containers.runner.files(c.id), "resize", height=q.h, width=q.w)
         return Response(200)
 
     @router.route("GET", "/containers/{ref}/logs")
@@ -145,17 +202,14 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/attach")
     def attach(req: Request, ref: str) -> Response:
+        q = query.decode(req, AttachQuery)
         c = containers.get(ref)
-        request = AttachRequest(
-            stdin=req.flag("stdin"),
-            stdout=req.flag("stdout"),
-            stderr=req.flag("stderr"),
-            logs=req.flag("logs"),
-        )
+        req.claim_stream()  # before the attach is registered: a 503 leaves nothing behind
+        request = AttachRequest(stdin=q.stdin, stdout=q.stdout, stderr=q.stderr, logs=q.logs)
         # Register for the live stream before answering: the client starts the
         # container as soon as it has our answer, and must not miss its first output.
         logs = _log_query(req, follow=False) if request.logs else None
-        live = _prepare_attach(engine, c, request) if req.flag("stream") else None
+        live = _prepare_attach(engine, c, request) if q.stream else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
         try:
             if logs is not None:
@@ -172,19 +226,20 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/containers/{ref}/top")
     def top(req: Request, ref: str) -> Any:
-        return files.top(containers, containers.get(ref), req.arg("ps_args"))
+        return files.top(containers, containers.get(ref), query.decode(req, TopQuery).ps_args)
 
     @router.route("HEAD", "/containers/{ref}/archive")
     def archive_stat(req: Request, ref: str) -> Response:
+        path = _path_arg(req)
         c = containers.get(ref)
         with files.container_root(containers, c) as root:
-            info = files.path_stat(root, _path_arg(req))
+            info = files.path_stat(root, path)
         return Response(200, headers={"X-Docker-Container-Path-Stat": files.stat_header(info)})
 
     @router.route("GET", "/containers/{ref}/archive")
     def archive_get(req: Request, ref: str) -> Response:
-        c = containers.get(ref)
         path = _path_arg(req)
+        c = containers.get(ref)
         with files.container_root(containers, c) as root:
             info = files.path_stat(root, path)
             tar = files.read_archive(root, path)
@@ -197,27 +252,29 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("PUT", "/containers/{ref}/archive")
     def archive_put(req: Request, ref: str) -> Response:
+        path = _path_arg(req)
         c = containers.get(ref)
         if c.host_config.get("ReadonlyRootfs") and not c.state.running:
             raise InvalidArgument("container rootfs is marked read-only")
         with files.container_root(containers, c) as root:
-            files.write_archive(root, _path_arg(req), req.body)
+            files.write_archive(root, path, req.body)
         return Response(200)
 
     @router.route("POST", "/containers/{ref}/exec")
     def exec_create(req: Request, ref: str) -> Response:
-        ex = execs.create(ref, req.json() or {})
+        ex = execs.create(ref, _console_sized(check_body(req.json(), "ExecConfig")))
         return Response.json({"Id": ex.id}, 201)
 
     @router.route("POST", "/exec/{exec_id}/start")
     def exec_start(req: Request, exec_id: str) -> Response:
-        body = req.json() or {}
+        body = _console_sized(check_body(req.json(), "ExecStartConfig"))
         detach = bool(body.get("Detach"))
         ex = execs.get(exec_id)
-        tty = bool(body.get("Tty", ex.config.get("Tty")))
+        tty = bool(ex.config.get("Tty") if body.get("Tty") is None else body["Tty"])
         if detach:
             execs.start(exec_id, attached=False, tty=tty)
             return Response(200)
+        req.claim_stream()
         execs.start(exec_id, attached=True, tty=tty)
         files = execs.files(ex)
         request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
@@ -233,11 +290,10 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/exec/{exec_id}/resize")
     def exec_resize(req: Request, exec_id: str) -> Response:
+        q = query.decode(req, ResizeQuery)
         ex = execs.get(exec_id)
         if ex.started and not ex.done.is_set():
-            monitor.control(
-                execs.files(ex), "resize", height=req.int_arg("h", 24), width=req.int_arg("w", 80)
-            )
+            monitor.control(execs.files(ex), "resize", height=q.h, width=q.w)
         return Response(200)
 
 
@@ -280,8 +336,30 @@ class _AttachAtStart:
         return self.sock
 
 
+def _create_body(req: Request) -> dict[str, Any]:
+    """The create body, its types checked against the spec's (lamina.api.shapes); the
+    values that would break something later than create are refused here too."""
+    body = _console_sized(check_body(req.json(), "ContainerCreate"))
+    _console_sized(body.get("HostConfig") or {})
+    query.check_labels(body.get("Labels"), "Labels")
+    query.parse_signal(body.get("StopSignal") or "")
+    return body
+
+
+def _console_sized(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` if its ConsoleSize is absent or [height, width]."""
+    size = body.get("ConsoleSize")
+    if size is not None and len(size) != 2:
+        raise InvalidArgument("ConsoleSize must be [height, width]")
+    return body
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
 def _path_arg(req: Request) -> str:
-    path = req.arg("path")
+    path = query.decode(req, PathQuery).path
     if not path:
         raise InvalidArgument("Bad parameter: path must not be empty")
     return path

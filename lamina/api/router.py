@@ -15,6 +15,7 @@ Handler = Callable[..., Any]
 
 STATUS: dict[type[errors.LaminaError], int] = {
     errors.InvalidArgument: 400,
+    errors.TooLarge: 413,
     errors.NotFound: 404,
     errors.AlreadyExists: 409,
     errors.Conflict: 409,

@@ -218,8 +218,8 @@ class ContainerService:
         self._record(c.id, stopped_by_user=True)
         self._signal(c, signal or "SIGKILL")
 
-    def restart(self, ref: str, *, timeout: int | None = None) -> None:
-        self.stop(ref, timeout=timeout)
+    def restart(self, ref: str, *, timeout: int | None = None, signal: str | None = None) -> None:
+        self.stop(ref, timeout=timeout, signal=signal)
         self.start(ref)
 
     def _signal(self, c: Container, signal: str) -> None:
@@ -235,7 +235,7 @@ class ContainerService:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self.changed.wait(left)
+                self.changed.wait(min(left, 3600))  # a huge `t` would overflow wait()
         return True
 
     # -- exit handling --------------------------------------------------------
