@@ -219,6 +219,8 @@ def register(router: Router, engine: Engine) -> None:
                 upstream = live.wait() if isinstance(live, _AttachAtStart) else live
                 if upstream is not None:
                     splice(client, upstream, stdin=request.stdin)
+        except (BrokenPipeError, ConnectionResetError):  # the client left during the logs
+            _abandon(engine, c.id, live)
         finally:
             with contextlib.suppress(OSError):
                 client.shutdown(2)
@@ -310,6 +312,18 @@ def _prepare_attach(engine: Engine, c: Container, request: AttachRequest) -> Any
             containers.attach_hooks.setdefault(c.id, []).append(waiter.hook)
             return waiter
     return None
+
+
+def _abandon(engine: Engine, cid: str, live: Any) -> None:
+    """Let go of an attach nobody reads: its monitor connection, or its start hook."""
+    if isinstance(live, _AttachAtStart):
+        with engine.containers.lock:
+            hooks = engine.containers.attach_hooks.get(cid, [])
+            if live.hook in hooks:
+                hooks.remove(live.hook)
+        live = live.sock
+    if live is not None:
+        live.close()
 
 
 class _AttachAtStart:

@@ -166,7 +166,7 @@ class Server:
         self.log = log
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
-        self.listener.listen(128)
+        self.listener.listen(socket.SOMAXCONN)  # a burst of connects waits, not fails
         self.workers: Workers[_Exchange] = Workers(
             self._serve,
             **({"requests": max_requests} if max_requests else {}),

@@ -10,8 +10,8 @@ A type expression is one of
   spec does not define are left alone, as dockerd's decoder ignores them.
 
 `null` is accepted wherever a field may be absent (a field's value, a map value of an
-object type), as Go's decoder leaves the zero value; a `null` inside an array of strings
-or numbers is refused, since nothing downstream can use it. These are the *types* only:
+object type), as Go's decoder leaves the zero value there; a `null` inside an array is
+refused, since nothing downstream can use one. These are the *types* only:
 which values are applied or refused is the domain's (lamina/containers/options.py).
 """
 
@@ -50,7 +50,7 @@ def check_body(value: Any, shape: str) -> dict[str, Any]:
 def compiled(expr: str) -> Check:
     """The check of a type expression (compiled once; shapes may refer to each other)."""
     if expr.startswith("["):
-        return functools.partial(_array, item=compiled(expr[1:-1]), nullable=_nullable(expr[1:-1]))
+        return functools.partial(_array, item=compiled(expr[1:-1]))
     if expr.startswith("{"):
         return functools.partial(_map, item=compiled(expr[1:-1]), nullable=_nullable(expr[1:-1]))
     if expr in INTEGERS:
@@ -75,12 +75,11 @@ def _shape(value: Any, path: str, *, name: str) -> None:
             compiled(expr)(item, f"{path}.{field}" if path else field)
 
 
-def _array(value: Any, path: str, *, item: Check, nullable: bool) -> None:
+def _array(value: Any, path: str, *, item: Check) -> None:
     if not isinstance(value, list):
         _refuse(path, "an array", value)
     for i, element in enumerate(value):
-        if element is not None or not nullable:
-            item(element, f"{path}[{i}]")
+        item(element, f"{path}[{i}]")
 
 
 def _map(value: Any, path: str, *, item: Check, nullable: bool) -> None:

@@ -12,6 +12,7 @@ command or label of Docker's means anything with one, and the kernel cuts at it.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, BinaryIO
 
 from lamina.errors import InvalidArgument, TooLarge
@@ -39,7 +40,7 @@ def decode_json(data: bytes | str, what: str) -> Any:
             raise InvalidArgument(f"{what} is not valid UTF-8 (byte {err.start})") from None
     try:
         value = json.loads(data, parse_constant=_no_constant)
-    except json.JSONDecodeError as err:
+    except ValueError as err:  # JSONDecodeError, or an integer of over 4300 digits
         raise InvalidArgument(f"{what} is not valid JSON: {err}") from None
     except RecursionError:
         raise InvalidArgument(f"{what}: JSON nested too deeply") from None
@@ -57,6 +58,8 @@ def check_json(value: Any, what: str) -> None:
         item, path, depth = stack.pop()
         if isinstance(item, str):
             check_text(item, f"{what}: {path or 'value'}")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidArgument(f"{what}: {path or 'value'}: not a finite number")
         elif isinstance(item, dict | list):
             if depth >= MAX_DEPTH:
                 raise InvalidArgument(f"{what}: JSON nested more than {MAX_DEPTH} levels deep")
