@@ -186,6 +186,8 @@ class Reactor:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # out of descriptors: make room, take it on the next turn
+                if not self._parked:
+                    time.sleep(0.05)  # all are in use by requests: do not spin meanwhile
                 self._evict()
                 return
             if len(self._parked) >= self.max_parked:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from lamina.api.daemon import build_router
 from tests.conftest import Daemon, needs_root
-from tests.support.rawhttp import Answer, send
+from tests.support.rawhttp import Answer, request, send
 from tests.support.spec_shapes import load_spec
 from tests.support.spec_strategies import TEXT, Schemas, query_value
 
@@ -202,3 +202,62 @@ def test_no_implemented_endpoint_answers_5xx(daemon: Daemon, busybox: str) -> No
             _run(sock, method, path, _Requests(schemas, pool, path, op))
     finally:
         _send(sock, "POST", "/v1.45/networks/prune")
+
+
+# Fields a created container may take from the fuzzer and still be started safely on a
+# shared host: no host paths, devices, namespaces, privileges or networks of its choice.
+_STARTABLE = {
+    "ContainerConfig": (
+        "Hostname Domainname User Env Cmd Entrypoint WorkingDir Labels StopSignal "
+        "StopTimeout ExposedPorts Healthcheck Tty OpenStdin Shell"
+    ),
+    "HostConfig": (
+        "PortBindings PublishAllPorts Memory MemorySwap MemoryReservation CpuShares "
+        "CpuPeriod CpuQuota NanoCpus PidsLimit ShmSize OomScoreAdj Ulimits Dns DnsSearch "
+        "DnsOptions ExtraHosts CapAdd CapDrop Tmpfs Init RestartPolicy AutoRemove Sysctls "
+        "ReadonlyRootfs GroupAdd ConsoleSize LogConfig"
+    ),
+}
+_SAFE_CAPS = st.lists(st.sampled_from(["CHOWN", "NET_RAW", "cap_kill", "ALL", "FOO", ""]))
+
+
+def _startable_bodies(schemas: Schemas, image: str) -> st.SearchStrategy[dict[str, Any]]:
+    def fields(definition: str) -> dict[str, st.SearchStrategy[Any]]:
+        props = schemas.properties({"$ref": f"#/definitions/{definition}"})
+        return {k: schemas.value(props[k]) for k in _STARTABLE[definition].split()}
+
+    host = fields("HostConfig")
+    host.update(CapAdd=_SAFE_CAPS, CapDrop=_SAFE_CAPS)  # never SYS_ADMIN and the like
+    return st.fixed_dictionaries(
+        {"Image": st.just(image), "HostConfig": st.fixed_dictionaries({}, optional=host)},
+        optional=fields("ContainerConfig"),
+    )
+
+
+def test_a_created_container_starts_or_is_refused(daemon: Daemon, busybox: str) -> None:
+    """Right types, odd values: create and start answer 2xx/4xx, never 5xx."""
+    sock = str(daemon.paths.socket)
+    fuzz = settings(
+        max_examples=max(FUZZ_EXAMPLES // 2, 10),
+        derandomize=not os.environ.get("LAMINA_FUZZ_RANDOM"),
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+    @fuzz
+    @given(_startable_bodies(Schemas(load_spec(), junk=50), busybox))
+    def check(body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        created = request(sock, "POST", "/v1.45/containers/create", data)
+        assert created.status < 500, f"create {data!r:.600}: {created.message}"
+        if created.status != 201:
+            return
+        cid = created.json()["Id"]
+        started = request(sock, "POST", f"/v1.45/containers/{cid}/start")
+        assert started.status < 500, f"start {data!r:.600}: {started.message}"
+        removed = request(sock, "DELETE", f"/v1.45/containers/{cid}?force=1")
+        assert removed.status < 500, f"rm {data!r:.600}: {removed.message}"
+
+    check()

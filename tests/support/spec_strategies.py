@@ -29,8 +29,9 @@ INTEGERS = st.one_of(st.integers(-3, 100), st.integers(-(2**65), 2**65))
 
 
 class Schemas:
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], *, junk: int = 8) -> None:
         self.definitions: dict[str, Schema] = spec["definitions"]
+        self.junk = junk  # one value in `junk` is of any type but the field's
 
     def resolve(self, schema: Schema) -> Schema:
         while "$ref" in schema:
@@ -45,9 +46,9 @@ class Schemas:
         return props
 
     def value(self, schema: Schema, depth: int = 0) -> st.SearchStrategy[Any]:
-        """Mostly a value of `schema`'s type; one time in eight anything else."""
+        """Mostly a value of `schema`'s type; one time in `junk` anything else."""
         typed = self._typed(self.resolve(schema), depth)
-        return st.integers(0, 7).flatmap(lambda n: JUNK if n == 0 else typed)
+        return st.integers(1, self.junk).flatmap(lambda n: JUNK if n == 1 else typed)
 
     def _typed(self, schema: Schema, depth: int) -> st.SearchStrategy[Any]:
         if depth > _MAX_DEPTH:
