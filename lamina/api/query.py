@@ -12,7 +12,8 @@ same with `decoder.Decode(&query, r.URL.Query())`):
     q = query.decode(req, StopQuery)
 
 A value of the wrong type or out of range is a 400 naming the parameter. Parameters a
-handler does not declare are ignored, as dockerd ignores unknown ones.
+handler does not declare are ignored, as dockerd ignores unknown ones. The size limits
+on what a request may name or store (container names, labels) are here too.
 """
 
 from __future__ import annotations

@@ -79,10 +79,10 @@ def _pool(daemon: Daemon, busybox: str) -> dict[str, list[str]]:
     exec_id = _send(sock, "POST", f"/containers/{target}/exec", b'{"Cmd": ["true"]}').json()["Id"]
     return {
         "containers": [target, "nosuch", "a%00b"],
-        "exec": [exec_id, "nosuch"],
-        "images": [busybox, "busybox:latest", "nosuch:latest", "sha256:0"],
-        "volumes": [volume, "nosuch"],
-        "networks": [network, "bridge", "nosuch"],
+        "exec": [exec_id, "nosuch", "%ff"],
+        "images": [busybox, "busybox:latest", "nosuch:latest", "sha256:0", "a%00b"],
+        "volumes": [volume, "nosuch", "a%00b", "..", "a%2Fb"],
+        "networks": [network, "bridge", "nosuch", "a%00b"],
     }
 
 
