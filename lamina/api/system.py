@@ -16,8 +16,8 @@ from lamina.containers.model import Container
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
 from lamina.oci.image import host_platform, rfc3339
+from lamina.store.usage import tree_size
 from lamina.volumes import views as volume_views
-from lamina.volumes.disk import tree_size
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -62,7 +62,7 @@ def register(router: Router, engine: Engine) -> None:
     def df(req: Request) -> Any:
         images = engine.images
         return {
-            "LayersSize": images.layers_size(),
+            "LayersSize": images.disk_usage().total,
             "Images": [views.summary(images, image, with_shared=True) for image in images.all()],
             "Containers": [_container_usage(engine, c) for c in engine.containers.all()],
             "Volumes": [volume_views.with_usage(engine.volumes, v) for v in engine.volumes.list()],

@@ -84,7 +84,10 @@ class Builder:
                 raise Unavailable("the daemon is shutting down")
             self._active.add(cancel)
         try:
-            return self._build(plan, sink, cancel)
+            # Steps mount layers they found through images an `rmi` may remove
+            # meanwhile: nothing is collected until the build is done.
+            with self.images.collector.paused():
+                return self._build(plan, sink, cancel)
         finally:
             with self._running:
                 self._active.discard(cancel)

@@ -32,7 +32,7 @@ from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound, Unavailable
 from lamina.filters import labels_match, timestamp
-from lamina.images.service import ImageService
+from lamina.images.service import ImageService, ImageUser
 from lamina.oci.image import parse_rfc3339, rfc3339
 from lamina.volumes import VolumeService
 
@@ -80,8 +80,8 @@ class ContainerService:
     def all(self) -> list[Container]:
         return sorted(self.records.all(), key=lambda c: c.created, reverse=True)
 
-    def using_image(self, image_id: str) -> list[str]:
-        return self.records.using_image(image_id)
+    def using_image(self, image_id: str) -> list[ImageUser]:
+        return [ImageUser(c.id, c.state.running) for c in self.records.using_image(image_id)]
 
     def using_volume(self, name: str) -> list[str]:
         return [
@@ -124,8 +124,15 @@ class ContainerService:
                 path=argv[0],
                 args=tuple(argv[1:]),
             )
-            self.runner.prepare(cid, self.images.top_chain(image.id))
-            self.records.add(container)
+            # The lease keeps the layers from the moment they are read until the row's
+            # own reference holds them, whatever an `rmi -f` does meanwhile.
+            with self.images.lease_layers(image.id, name=image_ref) as layer:
+                try:
+                    self.runner.prepare(cid, layer)
+                    self.records.add(container, layer=layer)
+                except BaseException:
+                    self.runner.destroy(cid)
+                    raise
         return container
 
     # -- start / stop ---------------------------------------------------------
@@ -146,7 +153,7 @@ class ContainerService:
         return True
 
     def _start(self, c: Container, hooks: list[Callable[[MonitorState], None]]) -> None:
-        rootfs = self.runner.mount_rootfs(c, self.images.top_chain(c.image_id))
+        rootfs = self.runner.mount_rootfs(c, self.records.layer(c.id))
         try:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)
@@ -363,6 +370,8 @@ class ContainerService:
         # Its files after its record, so `wait --condition removed` (every `run --rm`)
         # does not wait for them; a crash in between leaves a folder restore() sweeps.
         self.runner.destroy(c.id)
+        if self.images.records.get(c.image_id) is None:
+            self.images.collect()  # its image was force-removed: it held the last reference
         if volumes:
             for point in c.mounts:
                 if point.type == "volume" and point.anonymous:
