@@ -158,11 +158,12 @@ class ImageService:
         container's create, until its own reference is recorded. NotFound (naming
         `name`) if the image is gone already."""
         with self.collector.lease() as lease:
-            with self.lock:
+            with lease.adding() as held:
                 if self.records.get(image_id) is None:
                     raise NotFound(f"No such image: {name}")
                 chain_id = self.top_chain(image_id)
-                lease.hold_layer(chain_id)
+                if chain_id:
+                    held.layers.add(chain_id)
             yield chain_id
 
     # -- commit ---------------------------------------------------------------

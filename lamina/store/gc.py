@@ -18,11 +18,16 @@ Terms
               does). A lease is a root while it is held. `paused()` is a lease on
               everything: a build holds one, as its steps mount layers they found
               through images that an `rmi` may remove meanwhile.
-    the lock  `Collector.lock`. Work that writes a blob or layer and then records the
+    locks     `Collector.lock`: work that writes a blob or layer and then records the
               reference holds it from the first write to the commit of the record
-              (the image service's commits do), so the collector never sees the
-              content without its reference. The collector holds it to mark and to
-              take dead things out of place; deleting their bytes happens after.
+              (the image service's commits do, an import for all of its ingest), so
+              the collector never sees the content without its reference. The
+              collector holds it, and then the leases' own short lock, while it marks
+              and takes dead things out of place; deleting their bytes happens after.
+              Adding to a lease takes only the short lock (`Lease.adding`), so a
+              container's create never waits for an import: check there that what
+              you hold still exists, and the check and the hold are one step for
+              any collection.
 
 Mark
     Ask every root source and lease for blobs and layers (chainIDs); add each marked
@@ -107,18 +112,16 @@ class Usage:
 class Lease:
     """Layers and blobs in-flight work is about to reference: roots while it is held."""
 
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
         self.marks = Marks()
 
-    def hold_layer(self, chain_id: Digest | None) -> None:
-        if chain_id:
-            with self._lock:
-                self.marks.layers.add(chain_id)
-
-    def hold_blob(self, digest: Digest) -> None:
+    @contextlib.contextmanager
+    def adding(self) -> Iterator[Marks]:
+        """Add to the lease's marks in the `with` block, which no collection overlaps:
+        what is checked there to exist stays."""
         with self._lock:
-            self.marks.blobs.add(digest)
+            yield self.marks
 
 
 class Collector:
@@ -132,6 +135,7 @@ class Collector:
         self.index = index
         self.log = log
         self.lock = threading.RLock()
+        self._leases_lock = threading.Lock()  # leases, pauses; taken after `lock`
         self._sources: list[RootSource] = []
         self._leases: list[Lease] = []
         self._pauses = 0
@@ -143,25 +147,25 @@ class Collector:
     @contextlib.contextmanager
     def lease(self) -> Iterator[Lease]:
         """A lease for the `with` block: what it holds stays until the block ends."""
-        lease = Lease(self.lock)
-        with self.lock:
+        lease = Lease(self._leases_lock)
+        with self._leases_lock:
             self._leases.append(lease)
         try:
             yield lease
         finally:
-            with self.lock:
+            with self._leases_lock:
                 self._leases.remove(lease)
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """Hold everything for the `with` block; a collection asked for meanwhile runs
         when the last pause ends."""
-        with self.lock:
+        with self._leases_lock:
             self._pauses += 1
         try:
             yield
         finally:
-            with self.lock:
+            with self._leases_lock:
                 self._pauses -= 1
                 run = self._pauses == 0 and self._pending
                 if run:
@@ -171,7 +175,7 @@ class Collector:
 
     def collect(self) -> Collected:
         """Mark from the roots, sweep the rest; returns what was freed."""
-        with self.lock:
+        with self.lock, self._leases_lock:
             if self._pauses:
                 self._pending = True
                 return Collected()

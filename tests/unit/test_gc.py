@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,8 @@ def test_what_nothing_references_is_swept(lab: Lab) -> None:
 def test_a_lease_holds_until_released(lab: Lab) -> None:
     chain_id = lab.layer("leased")
     with lab.collector.lease() as lease:
-        lease.hold_layer(chain_id)
+        with lease.adding() as held:
+            held.layers.add(chain_id)
         assert lab.collector.collect().layers == ()
         assert lab.layers.exists(chain_id)
     assert lab.collector.collect().layers == (chain_id,)
@@ -136,3 +138,23 @@ def _tar(name: str) -> bytes:
         info = tarfile.TarInfo(name)
         tar.addfile(info, io.BytesIO(b""))
     return buf.getvalue()
+
+
+def test_adding_to_a_lease_never_waits_for_a_commit(lab: Lab) -> None:
+    """A create's lease must not queue behind an import holding the commit lock."""
+    held, done = threading.Event(), threading.Event()
+
+    def commit() -> None:
+        with lab.collector.lock:
+            held.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=commit)
+    thread.start()
+    held.wait(10)
+    try:
+        with lab.collector.lease() as lease, lease.adding() as marks:
+            marks.layers.add(lab.layer("x"))
+    finally:
+        done.set()
+        thread.join()

@@ -27,6 +27,14 @@ Run a container
     mounts each returned Mount at the rootfs path with store.mount.mount; on stop it
     unmounts. Writes land in upper; layer dirs never change.
 
+Free a layer
+    Only the garbage collector (store/gc.py) removes committed layers, when nothing
+    references them: images name their layers, each container names its top chainID
+    (which stands on all its parents), in-flight work holds leases. It asks
+    `committed()` what is on disk and `with_parents()` what the marked layers stand
+    on, `discard()`s each dead one (one rename into tmp/, under its lock) and
+    `purge()`s it afterwards. `remove()` is the one-layer form, for tests and tools.
+
 On disk (under `root`, nothing outside it)
     <chainHex>/diff/         the layer's tree, as the driver keeps it
     <chainHex>/meta.json     {"diff_id", "parent", "size", "driver", "short"}
