@@ -47,6 +47,9 @@ def test_rmi_of_an_image_in_use(daemon: Daemon, busybox: str) -> None:
             f"conflict: unable to delete {image} (cannot be forced) - "
             f"image is being used by running container {cid}"
         ) in refused.stderr
+    with pytest.raises(DaemonError) as refusal:
+        Client(daemon.paths).call("DELETE", f"/images/{image}", query={"force": 1})
+    assert refusal.value.status == 409
     assert daemon.lamina("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split() == [
         "busybox:latest"
     ]
