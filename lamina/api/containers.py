@@ -37,8 +37,10 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = fields.json_object(req.json(), "container config must be a JSON object")
         networking = body.get("NetworkingConfig") or {}
-        engine.networks.check_create(body.get("HostConfig") or {}, networking)
-        c = containers.create(body, name=req.arg("name") or None)
+        engine.networks.check_create(
+            body.get("HostConfig") or {}, networking, mac=str(body.get("MacAddress") or "")
+        )
+        c = containers.create(body, name=req.arg("name") or None, platform=req.arg("platform"))
         engine.networks.created(c, networking)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
