@@ -55,6 +55,27 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dns", action="append", default=[])
     p.add_argument("--runtime")
     p.add_argument("--shm-size")
+    for flag in (
+        "--ulimit",
+        "--device",
+        "--device-cgroup-rule",
+        "--sysctl",
+        "--group-add",
+        "--volumes-from",
+        "--link",
+        "--dns-option",
+        "--dns-search",
+    ):
+        p.add_argument(flag, action="append", default=[])
+    for flag in ("--pid", "--ipc", "--cpuset-cpus", "--cpuset-mems", "--mac-address", "--gpus"):
+        p.add_argument(flag)
+    p.add_argument("--cgroup-parent")
+    p.add_argument("--domainname")
+    p.add_argument("--oom-score-adj", type=int)
+    p.add_argument("--cpu-shares", "-c", type=int)
+    p.add_argument("--cpu-period", type=int)
+    p.add_argument("--cpu-quota", type=int)
+    p.add_argument("--memory-reservation")
 
 
 def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
@@ -72,6 +93,7 @@ def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
         "WorkingDir": args.workdir or "",
         "User": args.user or "",
         "Hostname": args.hostname or "",
+        "Domainname": args.domainname or "",
         "ExposedPorts": {_port_key(p): {} for p in args.expose} or None,
     }
     if args.entrypoint is not None:
@@ -84,12 +106,13 @@ def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
     if volumes:
         config["Volumes"] = volumes
     config["HostConfig"] = _host_config(args, binds)
-    if args.network_alias or args.ip:
+    if args.network_alias or args.ip or args.mac_address:
         config["NetworkingConfig"] = {
             "EndpointsConfig": {
                 args.network or "default": {
                     "Aliases": args.network_alias or None,
                     "IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
+                    "MacAddress": args.mac_address or "",
                 }
             }
         }
@@ -126,7 +149,63 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "Runtime": args.runtime,
         "ShmSize": _bytes(args.shm_size) if args.shm_size else 0,
         "ConsoleSize": terminal_size() if args.tty else None,
+        **_more_host_config(args),
     }
+
+
+def _more_host_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags docker spells the same way, as the docker CLI sends them."""
+    return {
+        "Ulimits": [_ulimit(u) for u in args.ulimit] or None,
+        "Devices": [_device(d) for d in args.device] or None,
+        "DeviceCgroupRules": args.device_cgroup_rule or None,
+        "DeviceRequests": _gpus(args.gpus) if args.gpus else None,
+        "Sysctls": dict(_pair(s, "sysctl") for s in args.sysctl) or None,
+        "GroupAdd": args.group_add or None,
+        "PidMode": args.pid or "",
+        "IpcMode": args.ipc or "",
+        "CpusetCpus": args.cpuset_cpus or "",
+        "CpusetMems": args.cpuset_mems or "",
+        "CpuShares": args.cpu_shares or 0,
+        "CpuPeriod": args.cpu_period or 0,
+        "CpuQuota": args.cpu_quota or 0,
+        "MemoryReservation": _bytes(args.memory_reservation) if args.memory_reservation else 0,
+        "CgroupParent": args.cgroup_parent or "",
+        "OomScoreAdj": args.oom_score_adj or 0,
+        "VolumesFrom": args.volumes_from or None,
+        "Links": args.link or None,
+        "DnsOptions": args.dns_option or None,
+        "DnsSearch": args.dns_search or None,
+    }
+
+
+def _ulimit(spec: str) -> dict[str, Any]:
+    """nofile=1024:2048 (soft:hard), or nofile=1024 (both)."""
+    name, _, limits = spec.partition("=")
+    soft, _, hard = limits.partition(":")
+    try:
+        return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+    except ValueError:
+        raise UsageError(f"invalid ulimit argument: {spec}") from None
+
+
+def _device(spec: str) -> dict[str, str]:
+    """/dev/x, /dev/x:/dev/y, /dev/x:rwm or /dev/x:/dev/y:rwm, as the docker CLI."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise UsageError(f"invalid device specification: {spec}")
+    mode = parts[-1] if len(parts) == 3 or (len(parts) == 2 and _device_mode(parts[1])) else ""
+    inside = parts[1] if len(parts) == 3 or (len(parts) == 2 and not mode) else parts[0]
+    return {"PathOnHost": parts[0], "PathInContainer": inside, "CgroupPermissions": mode or "rwm"}
+
+
+def _device_mode(text: str) -> bool:
+    return bool(text) and len(text) <= 3 and all(c in "rwm" for c in text)
+
+
+def _gpus(spec: str) -> list[dict[str, Any]]:
+    count = -1 if spec == "all" else int(spec) if spec.isdigit() else 0
+    return [{"Driver": "", "Count": count, "Capabilities": [["gpu"]]}]
 
 
 def _env(args: argparse.Namespace) -> list[str]:

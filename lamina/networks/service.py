@@ -19,6 +19,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Protocol
 
 from lamina.config import Paths
+from lamina.containers import hostopts
 from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from lamina.filters import labels_match, timestamp
@@ -223,16 +224,18 @@ class NetworkService:
                 self.networking.unplug_live(c, member)
             self.records.leave(n.id, c.id)
 
-    def check_create(self, host_config: Mapping[str, Any], networking: Mapping[str, Any]) -> None:
-        """Refuse a container create that names a missing network, or asks an alias or
-        address of a network that cannot give one (Docker's checks at create)."""
+    def check_create(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str = ""
+    ) -> None:
+        """Refuse a container create that names a missing network, or asks an alias,
+        address or MAC of a network that cannot give one (Docker's checks at create)."""
+        endpoints = self._asked(host_config, networking, mac)
         primary = self.primary(host_config)
-        endpoints = dict(networking.get("EndpointsConfig") or {})
         if primary is None:
             return
         self.get(primary)  # "network X not found" before the container exists
         for ref, endpoint in endpoints.items():
-            n = self.get(self._alias_of(ref))
+            n = self.get(ref)
             endpoint_config(n, endpoint or {})
 
     def created(self, c: Container, networking: Mapping[str, Any]) -> None:
@@ -240,9 +243,7 @@ class NetworkService:
         primary = self.primary(c.host_config)
         if primary is None:
             return
-        endpoints = {
-            self._alias_of(k): v or {} for k, v in (networking.get("EndpointsConfig") or {}).items()
-        }
+        endpoints = self._asked(c.host_config, networking, str(c.config.get("MacAddress") or ""))
         with self.lock:
             n = self.get(primary)
             self.records.join(
@@ -259,6 +260,40 @@ class NetworkService:
         if not joins_networks(host_config):
             return None
         return self._alias_of(str(host_config.get("NetworkMode") or "default"))
+
+    def _asked(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], mac: str
+    ) -> dict[str, dict[str, Any]]:
+        """EndpointsConfig by network, with what dockerd moves into the primary network's
+        endpoint: the container-wide MacAddress (deprecated since API 1.44) and, on a
+        user-defined network, HostConfig.Links (DNS aliases there)."""
+        raw = networking.get("EndpointsConfig") or {}
+        endpoints = {self._alias_of(k): dict(v or {}) for k, v in raw.items()}
+        primary = self.primary(host_config)
+        if mac and primary is None:
+            raise InvalidArgument("conflicting options: mac-address and the network mode")
+        if primary is None:
+            return endpoints
+        key = primary if primary in endpoints else self._key_of(primary, endpoints)
+        endpoint = endpoints.setdefault(key, {})
+        if mac and endpoint.get("MacAddress") not in (None, "", mac):
+            raise InvalidArgument(
+                "the container-wide MAC address must match the endpoint-specific MAC address "
+                "for the main network, or be left empty"
+            )
+        if mac:
+            endpoint["MacAddress"] = mac
+        if host_config.get("Links") and primary != DEFAULT_BRIDGE:
+            endpoint["Links"] = [*(endpoint.get("Links") or []), *host_config["Links"]]
+        return endpoints
+
+    def _key_of(self, primary: str, endpoints: Mapping[str, Any]) -> str:
+        """The EndpointsConfig key naming the primary network by another of its names."""
+        try:
+            n = self.get(primary)
+        except NotFound:
+            return primary
+        return next((k for k in endpoints if k in (n.id, n.name)), primary)
 
     @staticmethod
     def _alias_of(ref: str) -> str:
@@ -339,6 +374,13 @@ def endpoint_config(n: Network, endpoint: Mapping[str, Any]) -> EndpointConfig:
     aliases = tuple(str(a) for a in endpoint.get("Aliases") or ())
     ipam_config = endpoint.get("IPAMConfig") or {}
     ip = str(ipam_config.get("IPv4Address") or "")
+    for key in ("IPv6Address", "LinkLocalIPs"):
+        if ipam_config.get(key):
+            raise InvalidArgument(
+                f"IPAMConfig.{key} is not supported: lamina networks are IPv4 only"
+            )
+    mac = _mac(str(endpoint.get("MacAddress") or ""))
+    links = tuple(hostopts.links({"Links": endpoint.get("Links") or []}))
     if aliases and not n.dns:
         raise InvalidArgument(
             "network-scoped alias is supported only for containers in user defined networks"
@@ -348,12 +390,28 @@ def endpoint_config(n: Network, endpoint: Mapping[str, Any]) -> EndpointConfig:
             "user specified IP address is supported on user defined networks only"
         )
     try:
-        config = EndpointConfig(aliases, IPv4Address(ip) if ip else None)
+        config = EndpointConfig(aliases, IPv4Address(ip) if ip else None, mac, links)
     except ValueError as err:
         raise InvalidArgument(f"invalid IPv4 address: {ip}") from err
     if config.ipv4 is not None and n.subnet is not None and config.ipv4 not in n.subnet:
         raise InvalidArgument(f"no configured subnet or ip-range contain the IP address {ip}")
     return config
+
+
+def _mac(text: str) -> str:
+    """A unicast MAC as the kernel spells it ("" stays ""): Docker's `ParseMAC` check."""
+    if not text:
+        return ""
+    parts = text.replace("-", ":").split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and _hex(p) for p in parts):
+        raise InvalidArgument(f"invalid MAC address: {text}")
+    if int(parts[0], 16) & 1:
+        raise InvalidArgument(f"invalid MAC address: {text}: a multicast address")
+    return ":".join(parts).lower()
+
+
+def _hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)
 
 
 def _label_match(n: Network, filters: Mapping[str, list[str]]) -> bool:
