@@ -38,17 +38,22 @@ def write_etc_files(
     directory: Path,
     *,
     hostname: str,
+    domainname: str = "",
     addresses: Sequence[str] = (),
     extra_hosts: Sequence[tuple[str, str]] = (),
     resolv: Resolv | None = None,
     host_resolv: Path = Path("/etc/resolv.conf"),
 ) -> dict[str, Path]:
     """Write the three files; return {container path: host file} for bind mounts.
-    `extra_hosts` are (names, address) lines after the container's own."""
+    `extra_hosts` are (names, address) lines before the container's own, which name it
+    by its FQDN and its bare host name, as Docker's do."""
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         "/etc/hostname": (directory / "hostname", f"{hostname}\n"),
-        "/etc/hosts": (directory / "hosts", _hosts(hostname, addresses, extra_hosts)),
+        "/etc/hosts": (
+            directory / "hosts",
+            _hosts(_own_names(hostname, domainname), addresses, extra_hosts),
+        ),
         "/etc/resolv.conf": (
             directory / "resolv.conf",
             resolv_text(resolv or Resolv(), host_resolv),
@@ -60,6 +65,11 @@ def write_etc_files(
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     return {dest: path for dest, (path, _) in files.items()}
+
+
+def _own_names(hostname: str, domainname: str) -> str:
+    fqdn = f"{hostname}.{domainname}" if domainname else hostname
+    return f"{fqdn} {fqdn.split('.', 1)[0]}" if "." in fqdn else fqdn
 
 
 def _hosts(hostname: str, addresses: Sequence[str], extra_hosts: Sequence[tuple[str, str]]) -> str:

@@ -62,7 +62,7 @@ _WINDOWS = "Windows only; dockerd on Linux ignores it"
 
 CONTAINER_CONFIG: Mapping[str, Field] = {
     "Hostname": applied("UTS hostname, /etc/hostname, /etc/hosts"),
-    "Domainname": applied("UTS domain name (spec `domainname`)"),
+    "Domainname": applied("UTS domain name (the kernel.domainname sysctl, as Docker)"),
     "User": applied("uid/gid resolved in the image's /etc/passwd and /etc/group"),
     "AttachStdin": applied("attach"),
     "AttachStdout": applied("attach"),

@@ -145,6 +145,7 @@ class Runner:
         etc = etcfiles.write_etc_files(
             base,
             hostname=_hostname(c),
+            domainname=str(c.config.get("Domainname") or ""),
             addresses=network.addresses,
             extra_hosts=[*_extra_hosts(c, network), *network.hosts],
             resolv=_resolv(c, network),

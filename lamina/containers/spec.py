@@ -137,8 +137,6 @@ def build_spec(inp: SpecInput, *, host: HostFacts | None = None) -> dict[str, An
     }
     if inp.hostname:
         spec["hostname"] = inp.hostname
-    if inp.domainname:
-        spec["domainname"] = inp.domainname
     if inp.annotations:
         spec["annotations"] = dict(inp.annotations)
     return spec
@@ -370,6 +368,10 @@ def _linux(inp: SpecInput, caps: list[str], host: HostFacts) -> dict[str, Any]:
     sysctls = (
         {} if inp.host_network else {k: v for k, v in DEFAULT_SYSCTLS.items() if k in host.sysctls}
     )
+    if inp.domainname:
+        # As Docker: the sysctl has setdomainname(2)'s effect and needs no runtime support
+        # (runc 1.1 ignores the spec's `domainname`).
+        sysctls["kernel.domainname"] = inp.domainname
     sysctls |= inp.sysctls
     if sysctls:
         linux["sysctl"] = sysctls

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ PROBE = (
     "grep -E '^(Cpus|Mems)_allowed_list' /proc/self/status; cat /sys/class/net/eth0/address; "
     "grep -E '^(search|options)' /etc/resolv.conf; grep -w gw /etc/hosts; "
     "stat -c '%F %t:%T' /dev/myzero; head -c 3 /dev/myzero | od -An -tx1; "
+    'cat /proc/sys/kernel/domainname; grep -c "$(hostname).corp.test $(hostname)$" /etc/hosts; '
     "echo $$; test -d /proc/$HOST_PID && echo sees-host; true"
 )
 
@@ -39,6 +41,7 @@ def test_process_and_namespace_options_are_applied(
         "--cpuset-cpus", "0", "--cpuset-mems", "0", "--mac-address", MAC,
         "--dns-option", "ndots:3", "--dns-option", "timeout:1", "--dns-search", "example.test",
         "--add-host", "gw:host-gateway", "--device", "/dev/zero:/dev/myzero:rwm",
+        "--domainname", "corp.test",
     )  # fmt: skip
     out = run(*common, "busybox", "sh", "-c", PROBE).stdout.splitlines()
     gateway = _bridge_gateway(daemon)
@@ -52,13 +55,20 @@ def test_process_and_namespace_options_are_applied(
         "character special file 1:5",
     ]
     assert out[12].split() == ["00", "00", "00"]
-    assert out[13:] == ["1"]  # its own PID namespace: pid 1, the host's pids unseen
-    # --pid host: the container sees the host's processes (this test's among them).
-    shown = run(
-        "run", "--rm", "--pid", "host", "busybox", "sh", "-c",
-        f"test -d /proc/{os.getpid()} && echo sees-host; echo $$",
-    ).stdout.split()  # fmt: skip
-    assert shown[0] == "sees-host" and shown[1] != "1"
+    assert out[13:15] == ["corp.test", "1"]  # the UTS domain; /etc/hosts names the FQDN
+    assert out[15:] == ["1"]  # its own PID namespace: pid 1, the host's pids unseen
+    # --pid host: the container sees the host's processes (this test's among them);
+    # --ipc host: the host's /dev/shm.
+    marker = Path(f"/dev/shm/lamina-test-{os.getpid()}")
+    marker.touch()
+    try:
+        shown = run(
+            "run", "--rm", "--pid", "host", "--ipc", "host", "busybox", "sh", "-c",
+            f"test -d /proc/{os.getpid()} && echo sees-host; echo $$; test -e {marker} && echo shm",
+        ).stdout.split()  # fmt: skip
+    finally:
+        marker.unlink()
+    assert shown[0] == "sees-host" and shown[1] != "1" and shown[2:] == ["shm"]
 
 
 def test_volumes_from_and_legacy_links(daemon: Daemon, busybox: str) -> None:
@@ -98,6 +108,9 @@ def test_volumes_from_and_legacy_links(daemon: Daemon, busybox: str) -> None:
     )
     read = daemon.lamina("run", "--rm", "-v", "shared:/s", "busybox", "cat", "/s/f").stdout
     assert read == "hi\n"
+    # --pid container:web: web's processes, seen from another container.
+    ps = daemon.lamina("run", "--rm", "--pid", "container:web", "busybox", "ps", "-o", "args")
+    assert "sleep 60" in ps.stdout
     # A link to a stopped container fails the start, as Docker's does.
     daemon.lamina("stop", "-t", "0", "web")
     stopped = daemon.lamina("run", "--rm", "--link", "web:w", "busybox", "true", check=False)

@@ -247,7 +247,7 @@ def test_spec_carries_the_applied_options(tmp_path: Path) -> None:
     assert spec["process"]["args"] == ["sh"]  # no --init in the host's PID namespace
     assert spec["process"]["user"]["additionalGids"] == [0, 10, 77]
     assert spec["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]
-    assert spec["domainname"] == "example.test"
+    assert linux["sysctl"]["kernel.domainname"] == "example.test"
     assert "/dev/shm" not in [m["destination"] for m in spec["mounts"]]
     assert linux["maskedPaths"] == [] and linux["devices"][0]["path"] == "/dev/n"
     assert linux["resources"]["devices"][-1]["access"] == "r"
