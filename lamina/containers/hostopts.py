@@ -19,6 +19,7 @@ from lamina.containers.spec import HostFacts, Rlimit
 from lamina.errors import InvalidArgument
 
 HOST_GATEWAY = "host-gateway"
+RLIM_INFINITY = 2**64 - 1
 MAX_HOSTNAME = 64
 # go-units' names, which the docker CLI accepts for --ulimit.
 ULIMITS = frozenset(
@@ -83,6 +84,7 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
         namespace_mode(hc, key)
     _check_scalars(hc, runtime=runtime)
     extra_hosts(hc)
+    _check_container_network(hc)
     links(hc)
     volumes_from(hc)
     security_options(hc)
@@ -116,13 +118,21 @@ def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
         name = str(entry.get("Name") or "") if isinstance(entry, dict) else ""
         if name not in ULIMITS:
             raise InvalidArgument(f"invalid ulimit type: {name or repr(entry)}")
-        soft, hard = int(entry.get("Soft") or 0), int(entry.get("Hard") or 0)
+        soft, hard = _rlim(entry.get("Soft")), _rlim(entry.get("Hard"))
+        if soft < 0 or hard < 0:
+            raise InvalidArgument(f"invalid ulimit {name}: limits cannot be negative but -1")
         if soft > hard:
             raise InvalidArgument(
                 f"ulimit soft limit must be less than hard limit: {soft} > {hard}"
             )
         out.append(Rlimit(name, soft, hard))
     return tuple(out)
+
+
+def _rlim(value: Any) -> int:
+    """-1 ("unlimited" to the docker CLI) is RLIM_INFINITY, as dockerd's uint64 cast."""
+    number = int(value or 0)
+    return RLIM_INFINITY if number == -1 else number
 
 
 def sysctls(hc: Mapping[str, Any]) -> dict[str, str]:
@@ -187,6 +197,17 @@ def extra_hosts(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
                 raise InvalidArgument(f'invalid IP address in add-host: "{ip}"') from None
         out.append((name, ip.strip("[]")))
     return out
+
+
+def _check_container_network(hc: Mapping[str, Any]) -> None:
+    """A container sharing another's network shares its /etc/hosts and resolv.conf too
+    (moby's `validateNetContainerMode`)."""
+    if not str(hc.get("NetworkMode") or "").startswith("container:"):
+        return
+    if hc.get("Dns"):
+        raise InvalidArgument("conflicting options: dns and the network mode")
+    if hc.get("ExtraHosts"):
+        raise InvalidArgument("conflicting options: custom host-to-IP mapping and the network mode")
 
 
 def links(hc: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -170,12 +170,7 @@ class Runner:
     ) -> SpecInput:
         hc = c.host_config
         security = hc.get("SecurityOpt") or []
-        unconfined = ("systempaths", "unconfined") in hostopts.security_options(hc)
-        ipc = hostopts.namespace_mode(hc, "IpcMode")[0]
-        if ipc == "host":
-            extra = (*extra, MountSpec("/dev/shm", "bind", "/dev/shm", ("rbind", "rprivate")))
-        nodes, rules = _devices(hc)
-        return SpecInput(
+        base = SpecInput(
             args=argv,
             env=list(c.config.get("Env") or []),
             cwd=c.config.get("WorkingDir") or "/",
@@ -199,18 +194,8 @@ class Runner:
             init=str(INIT_BINARY) if hc.get("Init") else None,
             shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
             annotations={**(hc.get("Annotations") or {}), "org.lamina.container.name": c.name},
-            oom_score_adj=int(hc["OomScoreAdj"]) if hc.get("OomScoreAdj") else None,
-            sysctls=hostopts.sysctls(hc),
-            rlimits=hostopts.ulimits(hc),
-            group_add=hostopts.group_add(hc),
-            devices=nodes,
-            device_rules=(*rules, *hostopts.device_rules(hc)),
-            ipc_ns=ipc if ipc in ("host", "none") else None,
-            cgroup_ns=hostopts.namespace_mode(hc, "CgroupnsMode")[0],
-            domainname=str(c.config.get("Domainname") or ""),
-            masked_paths=() if unconfined else _paths(hc.get("MaskedPaths")),
-            readonly_paths=() if unconfined else _paths(hc.get("ReadonlyPaths")),
         )
+        return _with_host_options(base, c)
 
     def spawn(
         self, c: Container, bundle: Path, *, wait_attach: bool
@@ -308,6 +293,32 @@ def _bind(source: Path) -> Mount:
 
 def _hostname(c: Container) -> str:
     return str(c.config.get("Hostname") or c.id[:12])
+
+
+def _with_host_options(base: SpecInput, c: Container) -> SpecInput:
+    """The HostConfig options read through lamina.containers.hostopts."""
+    hc = c.host_config
+    unconfined = ("systempaths", "unconfined") in hostopts.security_options(hc)
+    ipc = hostopts.namespace_mode(hc, "IpcMode")[0]
+    mounts = base.mounts
+    if ipc == "host":  # the host's /dev/shm with its IPC namespace, as Docker
+        mounts = (MountSpec("/dev/shm", "bind", "/dev/shm", ("rbind", "rprivate")), *mounts)
+    nodes, rules = _devices(hc)
+    return replace(
+        base,
+        mounts=mounts,
+        oom_score_adj=int(hc["OomScoreAdj"]) if hc.get("OomScoreAdj") else None,
+        sysctls=hostopts.sysctls(hc),
+        rlimits=hostopts.ulimits(hc),
+        group_add=hostopts.group_add(hc),
+        devices=nodes,
+        device_rules=(*rules, *hostopts.device_rules(hc)),
+        ipc_ns=ipc if ipc in ("host", "none") else None,
+        cgroup_ns=hostopts.namespace_mode(hc, "CgroupnsMode")[0],
+        domainname=str(c.config.get("Domainname") or ""),
+        masked_paths=() if unconfined else _paths(hc.get("MaskedPaths")),
+        readonly_paths=() if unconfined else _paths(hc.get("ReadonlyPaths")),
+    )
 
 
 def _cgroups_path(c: Container) -> str:

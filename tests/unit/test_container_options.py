@@ -141,6 +141,10 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "Minimum memory reservation allowed is 6MB": {"MemoryReservation": 1024},
         "unknown or invalid runtime name: kata": {"Runtime": "kata"},
         "invalid --security-opt 2": {"SecurityOpt": ["bogus=1"]},
+        "conflicting options: dns and the network mode": {
+            "NetworkMode": "container:x",
+            "Dns": ["192.0.2.1"],
+        },
     }
     for message, hc in cases.items():
         with pytest.raises(InvalidArgument) as err:
@@ -153,6 +157,8 @@ def test_host_option_checks_use_dockers_messages() -> None:
         ("web", "db"),
         ("cache", "cache"),
     ]
+    unlimited = {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]}
+    assert hostopts.ulimits(unlimited) == (Rlimit("core", 2**64 - 1, 2**64 - 1),)
     assert hostopts.volumes_from({"VolumesFrom": ["a:ro", "b"]}) == [("a", "ro"), ("b", "rw")]
 
 
