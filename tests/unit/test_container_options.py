@@ -259,3 +259,39 @@ def test_spec_carries_the_applied_options(tmp_path: Path) -> None:
     assert linux["resources"]["devices"][-1]["access"] == "r"
     assert linux["resources"]["cpu"] == {"period": 50_000, "quota": 25_000, "cpus": "0"}
     assert linux["resources"]["memory"]["reservation"] == 32 << 20
+
+
+def test_lamina_cli_flags_make_the_docker_cli_body() -> None:
+    from lamina.cli.containers_args import create_body
+    from lamina.cli.main import build_parser
+
+    argv = [
+        "run", "--ulimit", "nofile=1024:2048", "--ulimit", "core=-1", "--device", "/dev/fuse",
+        "--device", "/dev/a:/dev/b", "--device", "/dev/c:r", "--device", "/dev/d:/dev/e:rw",
+        "--sysctl", "net.core.somaxconn=9", "--group-add", "audio", "--pid", "host",
+        "--cpuset-cpus", "0-1", "--volumes-from", "data:ro", "--link", "web:w",
+        "--mac-address", MAC_CLI, "--dns-option", "ndots:2", "--dns-search", "x.test",
+        "--add-host", "h:host-gateway", "--gpus", "all", "busybox", "true",
+    ]  # fmt: skip
+    body = create_body(build_parser("run").parse_args(argv), attach=False)
+    hc = body["HostConfig"]
+    assert hc["Ulimits"] == [
+        {"Name": "nofile", "Soft": 1024, "Hard": 2048},
+        {"Name": "core", "Soft": -1, "Hard": -1},
+    ]
+    assert [tuple(d.values()) for d in hc["Devices"]] == [
+        ("/dev/fuse", "/dev/fuse", "rwm"),
+        ("/dev/a", "/dev/b", "rwm"),
+        ("/dev/c", "/dev/c", "r"),
+        ("/dev/d", "/dev/e", "rw"),
+    ]
+    assert hc["Sysctls"] == {"net.core.somaxconn": "9"} and hc["GroupAdd"] == ["audio"]
+    assert (hc["PidMode"], hc["CpusetCpus"], hc["VolumesFrom"]) == ("host", "0-1", ["data:ro"])
+    assert (hc["Links"], hc["DnsOptions"], hc["DnsSearch"]) == (["web:w"], ["ndots:2"], ["x.test"])
+    assert hc["ExtraHosts"] == ["h:host-gateway"]
+    assert hc["DeviceRequests"] == [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]
+    assert body["NetworkingConfig"]["EndpointsConfig"]["default"]["MacAddress"] == MAC_CLI
+    options.refuse_unhonoured({**body, "HostConfig": {**hc, "DeviceRequests": None}})
+
+
+MAC_CLI = "02:42:ac:11:00:42"
