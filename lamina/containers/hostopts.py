@@ -20,6 +20,8 @@ from lamina.errors import InvalidArgument
 
 HOST_GATEWAY = "host-gateway"
 RLIM_INFINITY = 2**64 - 1
+SELINUX = "/sys/fs/selinux/enforce"
+APPARMOR = "/sys/module/apparmor/parameters/enabled"
 MAX_HOSTNAME = 64
 # go-units' names, which the docker CLI accepts for --ulimit.
 ULIMITS = frozenset(
@@ -253,9 +255,8 @@ def volumes_from(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def security_options(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
     """--security-opt as (key, value): seccomp and no-new-privileges are applied,
-    systempaths=unconfined unmasks /proc and /sys; label and apparmor mean nothing on a
-    host without SELinux and AppArmor (dockerd ignores them there too); others are
-    refused (moby's `parseSecurityOpt` messages)."""
+    systempaths=unconfined unmasks /proc and /sys; label and apparmor, see `_check_lsm`;
+    others are refused (moby's `parseSecurityOpt` messages)."""
     out = []
     for opt in hc.get("SecurityOpt") or []:
         text = str(opt)
@@ -275,5 +276,28 @@ def security_options(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
             key == "no-new-privileges" and value not in ("true", "false", "1", "0")
         ):
             raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
+        _check_lsm(key, value, text)
         out.append((key, value))
     return out
+
+
+def _check_lsm(key: str, value: str, text: str) -> None:
+    """lamina applies no SELinux label and no AppArmor profile: asking for none is
+    honoured, and on a host without that module dockerd ignores the option too, so
+    lamina does; asking for one where the module is active is refused."""
+    if key == "label" and value != "disable" and _enabled(SELINUX):
+        raise InvalidArgument(
+            f'HostConfig.SecurityOpt "{text}" is not supported: lamina applies no SELinux labels'
+        )
+    if key == "apparmor" and value != "unconfined" and _enabled(APPARMOR):
+        raise InvalidArgument(
+            f'HostConfig.SecurityOpt "{text}" is not supported: lamina applies no AppArmor profiles'
+        )
+
+
+def _enabled(path: str) -> bool:
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip() in ("1", "Y")
+    except OSError:
+        return False

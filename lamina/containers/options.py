@@ -164,7 +164,9 @@ HOST_CONFIG: Mapping[str, Field] = {
     "PublishAllPorts": applied("-P"),
     "ReadonlyRootfs": applied("read-only root"),
     "SecurityOpt": applied(
-        "seccomp, no-new-privileges; label and apparmor as on a host without them; others refused"
+        "seccomp, no-new-privileges, systempaths=unconfined; label=disable, apparmor=unconfined;"
+        " other labels and profiles only where SELinux/AppArmor is off (dockerd ignores them"
+        " there); others refused"
     ),
     "StorageOpt": refused("lamina's layer drivers take no per-container options (--storage-opt)"),
     "Tmpfs": applied("tmpfs mounts"),
