@@ -65,8 +65,28 @@ _MODES = {
 _MODE_NAMES = {"PidMode": "PID", "IpcMode": "IPC", "CgroupnsMode": "cgroup namespace"}
 
 
+# The types of the fields read here, so a wrong one is a 400, never a failure later.
+_TYPES: dict[type, tuple[str, ...]] = {
+    list: (
+        "Ulimits", "Devices", "DeviceCgroupRules", "GroupAdd", "ExtraHosts", "Links",
+        "VolumesFrom", "SecurityOpt", "Dns", "DnsOptions", "DnsSearch", "MaskedPaths",
+        "ReadonlyPaths",
+    ),
+    dict: ("Sysctls", "Annotations"),
+    int: (
+        "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod",
+        "CpuQuota", "PidsLimit", "OomScoreAdj", "ShmSize",
+    ),
+    str: (
+        "CpusetCpus", "CpusetMems", "PidMode", "IpcMode", "CgroupnsMode", "CgroupParent",
+        "UsernsMode", "Isolation", "Runtime", "NetworkMode",
+    ),
+}  # fmt: skip
+
+
 def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> None:
     """Every check that needs neither the image's files nor other containers."""
+    _check_types(hc)
     hostname = str(config.get("Hostname") or "")
     if len(hostname) > MAX_HOSTNAME:
         raise InvalidArgument(f'hostname "{hostname}" is too long (maximum {MAX_HOSTNAME} bytes)')
@@ -90,6 +110,14 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
     links(hc)
     volumes_from(hc)
     security_options(hc)
+
+
+def _check_types(hc: Mapping[str, Any]) -> None:
+    for kind, keys in _TYPES.items():
+        for key in keys:
+            value = hc.get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise InvalidArgument(f"HostConfig.{key} must be of type {kind.__name__}")
 
 
 def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
@@ -133,7 +161,9 @@ def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
 
 def _rlim(value: Any) -> int:
     """-1 ("unlimited" to the docker CLI) is RLIM_INFINITY, as dockerd's uint64 cast."""
-    number = int(value or 0)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InvalidArgument(f"invalid ulimit value: {value!r}: an integer")
+    number = value or 0
     return RLIM_INFINITY if number == -1 else number
 
 

@@ -75,7 +75,8 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "Cmd": applied("merged with the image's"),
     "Healthcheck": refused(
         "health checks are not run by lamina",
-        unset=lambda v: _unset(v) or (v.get("Test") or ["NONE"])[0] == "NONE",
+        unset=lambda v: _unset(v)
+        or (isinstance(v, dict) and (v.get("Test") or ["NONE"]) == ["NONE"]),
     ),
     "ArgsEscaped": ignored(_WINDOWS),
     "Image": applied("the image the container runs"),

@@ -141,6 +141,9 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "Minimum memory reservation allowed is 6MB": {"MemoryReservation": 1024},
         "unknown or invalid runtime name: kata": {"Runtime": "kata"},
         "invalid --security-opt 2": {"SecurityOpt": ["bogus=1"]},
+        "HostConfig.Memory must be of type int": {"Memory": "lots"},
+        "HostConfig.Sysctls must be of type dict": {"Sysctls": ["a=b"]},
+        "invalid ulimit value: 'x'": {"Ulimits": [{"Name": "nofile", "Soft": "x", "Hard": 1}]},
         "conflicting options: dns and the network mode": {
             "NetworkMode": "container:x",
             "Dns": ["192.0.2.1"],
