@@ -266,7 +266,13 @@ class NetworkService:
         """EndpointsConfig by network, with what dockerd moves into the primary network's
         endpoint: the container-wide MacAddress (deprecated since API 1.44) and, on a
         user-defined network, HostConfig.Links (DNS aliases there)."""
+        if not isinstance(networking, Mapping):
+            raise InvalidArgument("NetworkingConfig must be an object")
         raw = networking.get("EndpointsConfig") or {}
+        if not isinstance(raw, Mapping) or not all(
+            isinstance(v, Mapping | None) for v in raw.values()
+        ):
+            raise InvalidArgument("NetworkingConfig.EndpointsConfig must map networks to objects")
         endpoints = {self._alias_of(k): dict(v or {}) for k, v in raw.items()}
         primary = self.primary(host_config)
         if mac and primary is None:
