@@ -67,7 +67,15 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
         "--dns-search",
     ):
         p.add_argument(flag, action="append", default=[])
-    for flag in ("--pid", "--ipc", "--cpuset-cpus", "--cpuset-mems", "--mac-address", "--gpus"):
+    for flag in (
+        "--pid",
+        "--ipc",
+        "--cgroupns",
+        "--cpuset-cpus",
+        "--cpuset-mems",
+        "--mac-address",
+        "--gpus",
+    ):
         p.add_argument(flag)
     p.add_argument("--cgroup-parent")
     p.add_argument("--domainname")
@@ -164,6 +172,7 @@ def _more_host_config(args: argparse.Namespace) -> dict[str, Any]:
         "GroupAdd": args.group_add or None,
         "PidMode": args.pid or "",
         "IpcMode": args.ipc or "",
+        "CgroupnsMode": args.cgroupns or "",
         "CpusetCpus": args.cpuset_cpus or "",
         "CpusetMems": args.cpuset_mems or "",
         "CpuShares": args.cpu_shares or 0,

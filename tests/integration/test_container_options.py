@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,32 @@ def _post(daemon: Daemon, path: str, body: dict[str, object]) -> tuple[int, dict
 def _bridge_gateway(daemon: Daemon) -> str:
     out = daemon.lamina("network", "inspect", "bridge").stdout
     return str(json.loads(out)[0]["IPAM"]["Config"][0]["Gateway"])
+
+
+def test_cgroup_parent_places_the_container(daemon: Daemon, busybox: str) -> None:
+    parent = f"lamina-test-{os.getpid()}"
+    try:
+        out = daemon.lamina(
+            "run", "--rm", "--cgroup-parent", parent, "--cgroupns", "host",
+            "busybox", "cat", "/proc/self/cgroup",
+        ).stdout  # fmt: skip
+    finally:
+        _remove_cgroups(parent)
+    assert f"/{parent}/" in out
+
+
+def _remove_cgroups(name: str) -> None:
+    """runc removes a container's cgroup (just after `run --rm` returns), not the parent
+    it made for it: remove those, waiting for the container's to go first."""
+    root = Path("/sys/fs/cgroup")
+    for made in [root / name, *root.glob(f"*/{name}")]:
+        for _ in range(100):
+            try:
+                made.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # EBUSY: the container's cgroup is still inside
+                time.sleep(0.05)
+        else:
+            raise AssertionError(f"cgroup {made} left behind")
