@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.containers import devices, resources
+from lamina.containers import devices, resources, securityopts
 from lamina.containers.devices import DeviceMapping
 from lamina.containers.resources import Resources
 from lamina.containers.spec import HostFacts, Rlimit
@@ -20,8 +20,6 @@ from lamina.errors import InvalidArgument
 
 HOST_GATEWAY = "host-gateway"
 RLIM_INFINITY = 2**64 - 1
-SELINUX = "/sys/fs/selinux/enforce"
-APPARMOR = "/sys/module/apparmor/parameters/enabled"
 MAX_HOSTNAME = 64
 # go-units' names, which the docker CLI accepts for --ulimit.
 ULIMITS = frozenset(
@@ -109,7 +107,7 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
     _check_container_network(hc)
     links(hc)
     volumes_from(hc)
-    security_options(hc)
+    securityopts.parse(hc)
 
 
 def _check_types(hc: Mapping[str, Any]) -> None:
@@ -281,53 +279,3 @@ def volumes_from(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
             raise InvalidArgument(f'invalid mode: "{mode}"')
         out.append((ref, mode or "rw"))
     return out
-
-
-def security_options(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """--security-opt as (key, value): seccomp and no-new-privileges are applied,
-    systempaths=unconfined unmasks /proc and /sys; label and apparmor, see `_check_lsm`;
-    others are refused (moby's `parseSecurityOpt` messages)."""
-    out = []
-    for opt in hc.get("SecurityOpt") or []:
-        text = str(opt)
-        if text == "no-new-privileges":
-            out.append((text, "true"))
-            continue
-        key, sep, value = text.replace(":", "=", 1).partition("=")
-        if not sep:
-            raise InvalidArgument(f'invalid --security-opt 1: "{text}"')
-        if key == "writable-cgroups":
-            raise InvalidArgument(
-                f'HostConfig.SecurityOpt "{text}" is not supported: lamina mounts cgroups read-only'
-            )
-        if key not in ("seccomp", "no-new-privileges", "label", "apparmor", "systempaths"):
-            raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
-        if (key == "systempaths" and value != "unconfined") or (
-            key == "no-new-privileges" and value not in ("true", "false", "1", "0")
-        ):
-            raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
-        _check_lsm(key, value, text)
-        out.append((key, value))
-    return out
-
-
-def _check_lsm(key: str, value: str, text: str) -> None:
-    """lamina applies no SELinux label and no AppArmor profile: asking for none is
-    honoured, and on a host without that module dockerd ignores the option too, so
-    lamina does; asking for one where the module is active is refused."""
-    if key == "label" and value != "disable" and _enabled(SELINUX):
-        raise InvalidArgument(
-            f'HostConfig.SecurityOpt "{text}" is not supported: lamina applies no SELinux labels'
-        )
-    if key == "apparmor" and value != "unconfined" and _enabled(APPARMOR):
-        raise InvalidArgument(
-            f'HostConfig.SecurityOpt "{text}" is not supported: lamina applies no AppArmor profiles'
-        )
-
-
-def _enabled(path: str) -> bool:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip() in ("1", "Y")
-    except OSError:
-        return False

@@ -31,7 +31,7 @@ from typing import Any
 
 from lamina import process
 from lamina.config import Paths
-from lamina.containers import devices, etcfiles, hostopts
+from lamina.containers import devices, etcfiles, hostopts, securityopts
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
@@ -298,7 +298,7 @@ def _hostname(c: Container) -> str:
 def _with_host_options(base: SpecInput, c: Container) -> SpecInput:
     """The HostConfig options read through lamina.containers.hostopts."""
     hc = c.host_config
-    unconfined = ("systempaths", "unconfined") in hostopts.security_options(hc)
+    unconfined = ("systempaths", "unconfined") in securityopts.parse(hc)
     ipc = hostopts.namespace_mode(hc, "IpcMode")[0]
     mounts = base.mounts
     if ipc == "host":  # the host's /dev/shm with its IPC namespace, as Docker
