@@ -100,9 +100,14 @@ def _cache(session: Session, mount: Mount, cache_id: str, target: str) -> tuple[
         raise InvalidArgument("RUN --mount=type=cache,from=... is not supported yet")
     folder = session.root / "cache-mounts" / _cache_name(cache_id)
     if not folder.exists():
-        folder.mkdir(parents=True, mode=0o755)
-        folder.chmod(mount.mode if mount.mode is not None else 0o755)
-        os.chown(folder, mount.uid or 0, mount.gid or 0)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o755)
+        except FileExistsError:
+            pass  # a concurrent build's step made it first, with its mode and owner
+        else:
+            folder.chmod(mount.mode if mount.mode is not None else 0o755)
+            os.chown(folder, mount.uid or 0, mount.gid or 0)
     options = ("rbind", "ro" if mount.read_only else "rw")
     key = f"cache {target} id={cache_id} ro={mount.read_only}"
     return MountSpec(target, "bind", str(folder), options), key
