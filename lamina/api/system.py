@@ -12,6 +12,7 @@ from typing import Any
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.containers import views as container_views
+from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
@@ -98,7 +99,7 @@ def _info(engine: Engine) -> dict[str, Any]:
             "Volume": ["local"],
             "Network": ["bridge", "host", "none"],
             "Authorization": None,
-            "Log": ["json-file"],
+            "Log": ["json-file", "local"],  # and none, which Docker does not list
         },
         "MemoryLimit": True,
         "SwapLimit": False,
@@ -114,7 +115,7 @@ def _info(engine: Engine) -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0,
         "SystemTime": rfc3339(time.time()),
-        "LoggingDriver": "json-file",
+        "LoggingDriver": logconfig.DEFAULT_DRIVER,
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),
         "NEventsListener": 0,

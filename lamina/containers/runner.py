@@ -6,7 +6,8 @@ Layout of one container:
     <root>/containers/<id>/rootfs         where the root filesystem is mounted while it runs
     <root>/containers/<id>/bundle/        config.json for the runtime
     <root>/containers/<id>/hosts, hostname, resolv.conf
-    <root>/containers/<id>/<id>-json.log  its log, in Docker's json-file format
+    <root>/containers/<id>/<id>-json.log  its log (json-file driver), rotated into .1, .2 …
+    <root>/containers/<id>/local-logs/    its log with the local driver (none: no log)
     <run>/c/<id[:16]>/                    its monitor's state file and sockets (short path:
                                           unix socket names are limited to 107 bytes)
 
@@ -32,6 +33,8 @@ from typing import Any
 from lamina import process
 from lamina.config import Paths
 from lamina.containers import etcfiles
+from lamina.containers.logs import config as logconfig
+from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
@@ -74,9 +77,6 @@ class Runner:
     def rootfs(self, cid: str) -> Path:
         return self.dir(cid) / "rootfs"
 
-    def log_path(self, cid: str) -> Path:
-        return self.dir(cid) / f"{cid}-json.log"
-
     def files(self, cid: str, exec_id: str | None = None) -> MonitorFiles:
         return MonitorFiles(self.paths.run_dir / "c" / cid[:16], exec_id)
 
@@ -97,6 +97,9 @@ class Runner:
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
         shutil.rmtree(self.dir(cid), ignore_errors=True)
+        if self.dir(cid).exists():  # its monitor, past the exit, still wrote (a log's .gz)
+            self._await_last_monitor(cid, self.files(cid))
+            shutil.rmtree(self.dir(cid), ignore_errors=True)
         shutil.rmtree(self.files(cid).dir, ignore_errors=True)
 
     # -- start ----------------------------------------------------------------
@@ -195,12 +198,17 @@ class Runner:
         shutil.rmtree(files.dir, ignore_errors=True)
         files.dir.mkdir(parents=True)
         size = c.host_config.get("ConsoleSize") or None
+        logging = logconfig.parse(c.host_config.get("LogConfig"))
         opts = Options(
             id=c.id,
             state_dir=files.dir,
             runtime_root=self.runtime_root,
             bundle=bundle,
-            log=self.log_path(c.id),
+            log=logplace.current_file(self.dir(c.id), c),
+            log_max_size=logging.max_size,
+            log_max_files=logging.max_files,
+            log_compress=logging.compress,
+            log_buffer=logging.buffer_size,
             runtime=self.runtime,
             tty=c.tty,
             stdin=bool(c.config.get("OpenStdin")),

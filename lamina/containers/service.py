@@ -19,6 +19,7 @@ from subprocess import Popen
 from typing import Any
 
 from lamina.containers.create import check_name, command_of, merge_config, parse_restart_policy
+from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container, State, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.mounts import resolve_mounts
@@ -99,6 +100,7 @@ class ContainerService:
         image = self.images.get(image_ref)
         host_config = dict(body.get("HostConfig") or {})
         host_config["RestartPolicy"] = parse_restart_policy(host_config)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
         config = merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image.config.get("config") or {},

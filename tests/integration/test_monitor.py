@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lamina.containers.logfile import read_log
+from lamina.containers.logs.reader import read_log
 from lamina.containers.monitor import client
 from lamina.containers.monitor.options import Options
 from lamina.containers.runtime import Runtime
