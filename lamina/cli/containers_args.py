@@ -55,6 +55,8 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dns", action="append", default=[])
     p.add_argument("--runtime")
     p.add_argument("--shm-size")
+    p.add_argument("--log-driver")
+    p.add_argument("--log-opt", action="append", default=[])
 
 
 def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
@@ -126,7 +128,15 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "Runtime": args.runtime,
         "ShmSize": _bytes(args.shm_size) if args.shm_size else 0,
         "ConsoleSize": terminal_size() if args.tty else None,
+        "LogConfig": _log_config(args.log_driver or "", args.log_opt),
     }
+
+
+def _log_config(driver: str, opts: list[str]) -> dict[str, Any]:
+    """As docker's CLI: `--log-opt k=v` (a bare `k` is k=""), none with options refused."""
+    if driver == "none" and opts:
+        raise UsageError("invalid logging opts for driver none")
+    return {"Type": driver, "Config": dict(_pair(o, "log-opt") for o in opts)}
 
 
 def _env(args: argparse.Namespace) -> list[str]:
