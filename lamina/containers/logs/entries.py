@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from json.encoder import encode_basestring as _json_text  # C, as json.dumps uses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,31 +33,26 @@ class LogEntry(NamedTuple):
         return parse_ns(self.time)
 
 
-class Encoded(NamedTuple):
-    """An entry ready for the file: its line, its time, and the size of the output it
-    carries (what a non-blocking log's buffer counts, as Docker's does)."""
-
-    data: bytes
-    nanos: int
-    size: int
-
-
 def encode_entry(stream: str, text: str, time_text: str) -> bytes:
-    doc = {"log": text, "stream": stream, "time": time_text}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    """One line of the file: what `json.dumps(..., ensure_ascii=False)` writes for
+    {"log", "stream", "time"}, put together by hand (three times faster)."""
+    return f'{{"log":{_json_text(text)},"stream":"{stream}","time":"{time_text}"}}\n'.encode()
 
 
-def encode_lines(stream: str, lines: list[bytes], now_ns: int) -> list[Encoded]:
+def encode_lines(stream: str, lines: list[bytes], now_ns: int) -> list[bytes]:
     """One entry per line, stamped `now_ns` plus its index: lines read together keep
     their order in time, and no two entries of a log share a time (a reader that lost
     its place after rotations finds it again by time)."""
     seconds, fraction = divmod(now_ns, _NS)
     prefix = format_ns(seconds * _NS)[:-11]  # "2024-05-01T12:00:00", formatted once
-    out = []
-    for i, line in enumerate(lines):
-        stamp = f"{prefix}.{fraction + i:09d}Z" if fraction + i < _NS else format_ns(now_ns + i)
-        out.append(Encoded(encode_entry(stream, _text(line), stamp), now_ns + i, len(line)))
-    return out
+    return [
+        encode_entry(
+            stream,
+            _text(line),
+            f"{prefix}.{fraction + i:09d}Z" if fraction + i < _NS else format_ns(now_ns + i),
+        )
+        for i, line in enumerate(lines)
+    ]
 
 
 def decode_line(line: bytes) -> LogEntry | None:

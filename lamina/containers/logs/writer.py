@@ -20,12 +20,12 @@ import collections
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lamina.containers.logs import files
 from lamina.containers.logs.config import LogConfig
-from lamina.containers.logs.entries import Encoded, LineBuffer, encode_lines
+from lamina.containers.logs.entries import LineBuffer, encode_lines
 from lamina.containers.logs.tail import last_entry_ns
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
@@ -69,11 +69,12 @@ class LogWriter:
     def _emit(self, stream: str, lines: list[bytes]) -> None:
         if not lines:
             return
-        entries = encode_lines(stream, lines, time.time_ns())
+        now = time.time_ns()
+        entries = encode_lines(stream, lines, now)
         if self._ring is not None:
-            self._ring.put(entries)
+            self._ring.put(entries, now, [len(line) for line in lines])
         else:
-            self._file.write(entries)
+            self._file.write(entries, range(now, now + len(entries)))
 
 
 class RotatingFile:
@@ -91,30 +92,34 @@ class RotatingFile:
         self._compression: threading.Thread | None = None
         self._resume_compression()
 
-    def write(self, entries: list[Encoded]) -> None:
-        """Append the entries, rotating first whenever the next would not fit. Entries
-        that cannot be written are lost (and reported once until writing works again)."""
+    def write(self, entries: Sequence[bytes], nanos: Sequence[int]) -> None:
+        """Append the entries (stamped `nanos`), rotating first whenever the next would
+        not fit. Entries that cannot be written are lost (and reported once until
+        writing works again)."""
         try:
-            self._write(entries)
+            self._write(entries, nanos)
             self._failed = False
         except OSError as err:
             if not self._failed:
                 self._report(f"log {self.path.name}: output lost: {err}")
             self._failed = True
 
-    def _write(self, entries: list[Encoded]) -> None:
+    def _write(self, entries: Sequence[bytes], nanos: Sequence[int]) -> None:
         limit = self.config.max_size
-        batch = bytearray()
-        last_ns = None
-        for entry in entries:
-            held = self._size + len(batch)
-            if limit is not None and held > 0 and held + len(entry.data) > limit:
-                self._append(batch, last_ns)
-                batch.clear()
+        if not entries:
+            return
+        if limit is None or self._size + sum(map(len, entries)) <= limit:
+            self._append(b"".join(entries), nanos[-1])
+            return
+        start, held = 0, self._size
+        for index, data in enumerate(entries):
+            if held > 0 and held + len(data) > limit:
+                if index > start:
+                    self._append(b"".join(entries[start:index]), nanos[index - 1])
                 self._rotate()
-            batch += entry.data
-            last_ns = entry.nanos
-        self._append(batch, last_ns)
+                start, held = index, 0
+            held += len(data)
+        self._append(b"".join(entries[start:]), nanos[-1])
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -126,7 +131,7 @@ class RotatingFile:
             self._compression.join()
             self._compression = None
 
-    def _append(self, data: bytearray, last_ns: int | None) -> None:
+    def _append(self, data: bytes, last_ns: int) -> None:
         if self._fd < 0:  # a rotation that could not open the new file: try again
             self._fd = os.open(self.path, _FLAGS, files.FILE_MODE)
             self._size = os.fstat(self._fd).st_size
@@ -134,8 +139,7 @@ class RotatingFile:
         while view:  # one write per batch: O_APPEND keeps whole entries together
             view = view[os.write(self._fd, view) :]
         self._size += len(data)
-        if last_ns is not None:
-            self._last_ns = last_ns
+        self._last_ns = last_ns
 
     def _rotate(self) -> None:
         self.wait()
@@ -180,10 +184,10 @@ class RingBuffer:
     and an entry that would take the queue past `max_bytes` of output is dropped
     (unless the queue is empty: an entry always fits then)."""
 
-    def __init__(self, write: Callable[[list[Encoded]], None], max_bytes: int) -> None:
+    def __init__(self, write: Callable[[list[bytes], list[int]], None], max_bytes: int) -> None:
         self._write = write
         self._max = max_bytes
-        self._queue: collections.deque[Encoded] = collections.deque()
+        self._queue: collections.deque[tuple[bytes, int, int]] = collections.deque()
         self._bytes = 0
         self._closed = False
         self._ready = threading.Condition()
@@ -191,14 +195,16 @@ class RingBuffer:
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
 
-    def put(self, entries: list[Encoded]) -> None:
+    def put(self, entries: list[bytes], first_ns: int, sizes: list[int]) -> None:
+        """Queue entries stamped `first_ns`, `first_ns + 1`, …, carrying `sizes` bytes
+        of output each (what the buffer counts, as Docker's counts message lines)."""
         with self._ready:
-            for entry in entries:
-                if self._queue and self._bytes + entry.size > self._max:
+            for index, (data, size) in enumerate(zip(entries, sizes, strict=True)):
+                if self._queue and self._bytes + size > self._max:
                     self.dropped += 1
                     continue
-                self._queue.append(entry)
-                self._bytes += entry.size
+                self._queue.append((data, first_ns + index, size))
+                self._bytes += size
             self._ready.notify()
 
     def close(self) -> None:
@@ -218,4 +224,4 @@ class RingBuffer:
                 batch = list(self._queue)
                 self._queue.clear()
                 self._bytes = 0
-            self._write(batch)
+            self._write([data for data, _, _ in batch], [nanos for _, nanos, _ in batch])
