@@ -309,7 +309,10 @@ def _resources(hc: dict[str, Any]) -> Resources:
 
 def _seccomp(security: list[str]) -> str:
     for option in security:
-        key, _, value = option.replace(":", "=", 1).partition("=")
+        # "key=value", else the old "key:value"; never split on a colon of inline JSON.
+        key, sep, value = option.partition("=")
+        if not sep:
+            key, _, value = option.partition(":")
         if key == "seccomp":
             return value
-    return "default"
+    return "builtin"
