@@ -119,7 +119,7 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "CapAdd": args.cap_add or None,
         "CapDrop": args.cap_drop or None,
         "Privileged": args.privileged,
-        "SecurityOpt": args.security_opt or None,
+        "SecurityOpt": [_security_opt(o) for o in args.security_opt] or None,
         "NetworkMode": args.network or "default",
         "PortBindings": _port_bindings(args.publish),
         "PublishAllPorts": args.publish_all,
@@ -137,6 +137,26 @@ def _log_config(driver: str, opts: list[str]) -> dict[str, Any]:
     if driver == "none" and opts:
         raise UsageError("invalid logging opts for driver none")
     return {"Type": driver, "Config": dict(_pair(o, "log-opt") for o in opts)}
+
+
+def _security_opt(option: str) -> str:
+    """As the docker CLI: `seccomp=<file>` goes to the daemon as the file's JSON, so the
+    profile is the one this user can read, fixed when the container is created."""
+    key, sep, path = option.partition("=")
+    if not sep:
+        key, _, path = option.partition(":")
+    if key != "seccomp" or path in ("builtin", "unconfined"):
+        return option
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            profile = json.load(f)
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"opening seccomp profile ({path}) failed: {err}") from err
+    except ValueError as err:
+        raise UsageError(f"compacting json for seccomp profile ({path}) failed: {err}") from err
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
 
 
 def _env(args: argparse.Namespace) -> list[str]:

@@ -141,8 +141,10 @@ class ContainerService:
                 return False
             try:
                 self._start(c, self.attach_hooks.pop(c.id, []))
-            except StartFailed:
-                if c.auto_remove:  # as Docker: a --rm container that cannot start goes
+            except LaminaError:
+                # As Docker: a --rm container that cannot start goes, whatever stopped it
+                # (a bad seccomp profile as much as runc), or `docker run --rm` waits on.
+                if c.auto_remove:
                     self._remove_quietly(c.id)
                 raise
         return True
