@@ -8,9 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # runc runs containers; busybox-static and mmdebstrap make base images without a
-# registry; tini is the --init process; the rest are the kernel tools containers and
-# networks use.
-APT_PACKAGES := runc busybox-static mmdebstrap tini \
+# registry; tini is the --init process; gcc and libc6-dev build the static syscall probe
+# the confinement tests run inside containers; the rest are the kernel tools containers
+# and networks use.
+APT_PACKAGES := runc busybox-static mmdebstrap tini gcc libc6-dev \
   iproute2 iptables util-linux procps tar gzip
 
 .PHONY: setup system venv test lint unit demo bench clean seccomp-profile
