@@ -159,7 +159,7 @@ def _info(engine: Engine) -> dict[str, Any]:
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "SecurityOptions": _security_options(),
         "Warnings": None,
         "Product": f"lamina (python {sys.version.split()[0]})",
     }
@@ -172,6 +172,16 @@ def _instance_id(engine: Engine) -> str:
 
         path.write_text(str(uuid.uuid4()))
     return path.read_text().strip()
+
+
+def _security_options() -> list[str]:
+    # What a container gets unless it asks otherwise, in Docker's words: the built-in
+    # seccomp profile (Docker's default, lamina/containers/seccomp) and, on cgroup v2,
+    # a private cgroup namespace (containers/spec.py). No AppArmor, SELinux or userns.
+    options = ["name=seccomp,profile=builtin"]
+    if _cgroup_version() == "2":
+        options.append("name=cgroupns")
+    return options
 
 
 def _cgroup_version() -> str:

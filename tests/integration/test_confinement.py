@@ -75,7 +75,8 @@ def test_default_container_gets_eperm_for_every_escape(
     plain = daemon.lamina("run", "--rm", "busybox", "unshare", "-U", "true", check=False)
     assert plain.returncode != 0 and "Operation not permitted" in plain.stderr
     info = json.loads(daemon.docker("info", "--format", "{{json .SecurityOptions}}").stdout)
-    assert info[0] == "name=seccomp,profile=builtin"
+    cgroup_v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()  # private cgroupns
+    assert info == ["name=seccomp,profile=builtin", *(["name=cgroupns"] if cgroup_v2 else [])]
 
 
 def test_sys_admin_opens_what_dockers_profile_opens(
