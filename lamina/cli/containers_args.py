@@ -84,6 +84,8 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-period", type=int)
     p.add_argument("--cpu-quota", type=int)
     p.add_argument("--memory-reservation")
+    p.add_argument("--log-driver")
+    p.add_argument("--log-opt", action="append", default=[])
 
 
 def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
@@ -148,7 +150,7 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "CapAdd": args.cap_add or None,
         "CapDrop": args.cap_drop or None,
         "Privileged": args.privileged,
-        "SecurityOpt": args.security_opt or None,
+        "SecurityOpt": [_security_opt(o) for o in args.security_opt] or None,
         "NetworkMode": args.network or "default",
         "PortBindings": _port_bindings(args.publish),
         "PublishAllPorts": args.publish_all,
@@ -157,6 +159,7 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "Runtime": args.runtime,
         "ShmSize": _bytes(args.shm_size) if args.shm_size else 0,
         "ConsoleSize": terminal_size() if args.tty else None,
+        "LogConfig": _log_config(args.log_driver or "", args.log_opt),
         **_more_host_config(args),
     }
 
@@ -215,6 +218,33 @@ def _device_mode(text: str) -> bool:
 def _gpus(spec: str) -> list[dict[str, Any]]:
     count = -1 if spec == "all" else int(spec) if spec.isdigit() else 0
     return [{"Driver": "", "Count": count, "Capabilities": [["gpu"]]}]
+
+
+def _log_config(driver: str, opts: list[str]) -> dict[str, Any]:
+    """As docker's CLI: `--log-opt k=v` (a bare `k` is k=""), none with options refused."""
+    if driver == "none" and opts:
+        raise UsageError("invalid logging opts for driver none")
+    return {"Type": driver, "Config": dict(_pair(o, "log-opt") for o in opts)}
+
+
+def _security_opt(option: str) -> str:
+    """As the docker CLI: `seccomp=<file>` goes to the daemon as the file's JSON, so the
+    profile is the one this user can read, fixed when the container is created."""
+    key, sep, path = option.partition("=")
+    if not sep:
+        key, _, path = option.partition(":")
+    if key != "seccomp" or path in ("builtin", "unconfined"):
+        return option
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            profile = json.load(f)
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"opening seccomp profile ({path}) failed: {err}") from err
+    except ValueError as err:
+        raise UsageError(f"compacting json for seccomp profile ({path}) failed: {err}") from err
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
 
 
 def _env(args: argparse.Namespace) -> list[str]:

@@ -6,7 +6,8 @@ Layout of one container:
     <root>/containers/<id>/rootfs         where the root filesystem is mounted while it runs
     <root>/containers/<id>/bundle/        config.json for the runtime
     <root>/containers/<id>/hosts, hostname, resolv.conf
-    <root>/containers/<id>/<id>-json.log  its log, in Docker's json-file format
+    <root>/containers/<id>/<id>-json.log  its log (json-file driver), rotated into .1, .2 …
+    <root>/containers/<id>/local-logs/    its log with the local driver (none: no log)
     <run>/c/<id[:16]>/                    its monitor's state file and sockets (short path:
                                           unix socket names are limited to 107 bytes)
 
@@ -32,6 +33,8 @@ from typing import Any
 from lamina import process
 from lamina.config import Paths
 from lamina.containers import devices, etcfiles, hostopts, securityopts
+from lamina.containers.logs import config as logconfig
+from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
@@ -75,9 +78,6 @@ class Runner:
     def rootfs(self, cid: str) -> Path:
         return self.dir(cid) / "rootfs"
 
-    def log_path(self, cid: str) -> Path:
-        return self.dir(cid) / f"{cid}-json.log"
-
     def files(self, cid: str, exec_id: str | None = None) -> MonitorFiles:
         return MonitorFiles(self.paths.run_dir / "c" / cid[:16], exec_id)
 
@@ -98,6 +98,9 @@ class Runner:
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
         shutil.rmtree(self.dir(cid), ignore_errors=True)
+        if self.dir(cid).exists():  # its monitor, past the exit, still wrote (a log's .gz)
+            self._await_last_monitor(cid, self.files(cid))
+            shutil.rmtree(self.dir(cid), ignore_errors=True)
         shutil.rmtree(self.files(cid).dir, ignore_errors=True)
 
     # -- start ----------------------------------------------------------------
@@ -169,7 +172,7 @@ class Runner:
         self, c: Container, rootfs: Path, argv: list[str], extra: tuple[MountSpec, ...] = ()
     ) -> SpecInput:
         hc = c.host_config
-        security = hc.get("SecurityOpt") or []
+        security = dict(securityopts.parse(hc))
         base = SpecInput(
             args=argv,
             env=list(c.config.get("Env") or []),
@@ -184,11 +187,8 @@ class Runner:
             privileged=bool(hc.get("Privileged")),
             cap_add=tuple(hc.get("CapAdd") or ()),
             cap_drop=tuple(hc.get("CapDrop") or ()),
-            no_new_privileges=any(
-                o.split("=")[0].split(":")[0] == "no-new-privileges" and not o.endswith("false")
-                for o in security
-            ),
-            seccomp=_seccomp(security),
+            no_new_privileges=security.get("no-new-privileges") in ("true", "1"),
+            seccomp=security.get("seccomp", "builtin"),
             host_network=hc.get("NetworkMode") == "host",
             cgroups_path=_cgroups_path(c),
             init=str(INIT_BINARY) if hc.get("Init") else None,
@@ -205,12 +205,17 @@ class Runner:
         shutil.rmtree(files.dir, ignore_errors=True)
         files.dir.mkdir(parents=True)
         size = c.host_config.get("ConsoleSize") or None
+        logging = logconfig.parse(c.host_config.get("LogConfig"))
         opts = Options(
             id=c.id,
             state_dir=files.dir,
             runtime_root=self.runtime_root,
             bundle=bundle,
-            log=self.log_path(c.id),
+            log=logplace.current_file(self.dir(c.id), c),
+            log_max_size=logging.max_size,
+            log_max_files=logging.max_files,
+            log_compress=logging.compress,
+            log_buffer=logging.buffer_size,
             runtime=self.runtime,
             tty=c.tty,
             stdin=bool(c.config.get("OpenStdin")),
@@ -362,11 +367,3 @@ def _resolv(c: Container, network: NetworkAttachment) -> etcfiles.Resolv:
         options=tuple(hc["DnsOptions"]) if hc.get("DnsOptions") else None,
         internal=bool(network.dns) and not hc.get("Dns"),
     )
-
-
-def _seccomp(security: list[str]) -> str:
-    for option in security:
-        key, _, value = option.replace(":", "=", 1).partition("=")
-        if key == "seccomp":
-            return value
-    return "default"

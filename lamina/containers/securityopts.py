@@ -22,7 +22,10 @@ def parse(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
         if text == "no-new-privileges":
             out.append((text, "true"))
             continue
-        key, sep, value = text.replace(":", "=", 1).partition("=")
+        # "key=value", else the old "key:value"; never split on a colon of inline JSON.
+        key, sep, value = text.partition("=")
+        if not sep:
+            key, sep, value = text.partition(":")
         if not sep:
             raise InvalidArgument(f'invalid --security-opt 1: "{text}"')
         if key == "writable-cgroups":
@@ -36,8 +39,19 @@ def parse(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
         ):
             raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
         _check_lsm(key, value, text)
+        if key == "seccomp" and value.lstrip().startswith("{"):
+            _check_profile(value)
         out.append((key, value))
     return out
+
+
+def _check_profile(text: str) -> None:
+    """An inline profile (what both CLIs send for seccomp=<file>) is decoded at create,
+    so a broken one is a 400 then, not a failed start."""
+    from lamina.containers.seccomp import seccomp_from_json
+    from lamina.containers.security import DEFAULT_CAPABILITIES
+
+    seccomp_from_json(text, DEFAULT_CAPABILITIES)
 
 
 def _check_lsm(key: str, value: str, text: str) -> None:

@@ -26,6 +26,7 @@ from lamina.containers.create import (
     merge_config,
     parse_restart_policy,
 )
+from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container, State, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.mounts import resolve_mounts
@@ -111,6 +112,7 @@ class ContainerService:
             check_platform(platform, image_ref, image.config)
         host_config = dict(body.get("HostConfig") or {})
         host_config["RestartPolicy"] = parse_restart_policy(host_config)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
         config = merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image.config.get("config") or {},
@@ -155,8 +157,10 @@ class ContainerService:
                 return False
             try:
                 self._start(c, self.attach_hooks.pop(c.id, []))
-            except StartFailed:
-                if c.auto_remove:  # as Docker: a --rm container that cannot start goes
+            except LaminaError:
+                # As Docker: a --rm container that cannot start goes, whatever stopped it
+                # (a bad seccomp profile as much as runc), or `docker run --rm` waits on.
+                if c.auto_remove:
                     self._remove_quietly(c.id)
                 raise
         return True

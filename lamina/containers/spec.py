@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lamina.containers import resources, security
+from lamina.containers import resources, seccomp, security
 from lamina.containers.resources import Resources
 from lamina.containers.users import additional_groups, resolve_user
 from lamina.errors import InvalidArgument
@@ -78,7 +78,9 @@ class SpecInput:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     no_new_privileges: bool = False
-    seccomp: str = "default"  # "default" | "unconfined" | a profile path | inline JSON
+    # "builtin" (lamina's default profile, Docker's) | "unconfined" | inline JSON (what the
+    # docker CLI sends for seccomp=<file>) | a profile's path on this host
+    seccomp: str = "builtin"
     netns: str | None = None  # a network namespace to join; None → a new one
     host_network: bool = False  # --network host: no network namespace at all
     cgroups_path: str = ""
@@ -329,14 +331,14 @@ def _resources(inp: SpecInput, host: HostFacts) -> dict[str, Any]:
 
 
 def _seccomp(inp: SpecInput, caps: list[str]) -> dict[str, Any] | None:
+    # As moby: conditions on capabilities are read against the bounding set (`caps`).
     if inp.privileged or inp.seccomp == "unconfined":
         return None
-    if inp.seccomp == "default":
-        return security.default_seccomp(caps)
+    if inp.seccomp == "builtin":
+        return seccomp.default_seccomp(caps)
     if inp.seccomp.lstrip().startswith("{"):
-        # The Docker CLI reads --security-opt seccomp=<file> itself and sends the JSON.
-        return security.seccomp_from_json(inp.seccomp, caps)
-    return security.load_seccomp(Path(inp.seccomp), caps)
+        return seccomp.seccomp_from_json(inp.seccomp, caps)
+    return seccomp.load_seccomp(Path(inp.seccomp), caps)
 
 
 def _or(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
