@@ -14,6 +14,7 @@ in one table (`lamina.api.errors`); the CLI prints the message as Docker does.
     ├── FailedPrecondition  the host lacks something needed (overlayfs, runc) (500)
     ├── DataCorruption      stored bytes do not match their digest (500)
     ├── Unavailable         the daemon or a registry does not answer (503)
+    ├── Unsupported         a valid request this configuration cannot serve (501)
     └── Internal            a bug or an unexpected host failure (500)
 
 Foreign exceptions (OSError, sqlite3.Error, a runtime's exit status) are translated at
@@ -57,6 +58,11 @@ class DataCorruption(LaminaError):
 
 class Unavailable(LaminaError):
     """A service lamina depends on (the daemon, a registry) does not answer."""
+
+
+class Unsupported(LaminaError):
+    """The request is valid, but not for this object's configuration (Docker's
+    NotImplemented: `logs` of a container whose log driver keeps nothing)."""
 
 
 class Internal(LaminaError):

@@ -16,7 +16,9 @@ from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.api.streams import splice
 from lamina.containers import files, views
-from lamina.containers.logfile import read_log
+from lamina.containers.logs import place as logplace
+from lamina.containers.logs.place import LogFiles
+from lamina.containers.logs.reader import read_batches
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.service import start_waiting
@@ -82,6 +84,12 @@ class NameQuery:
 
 
 @dataclass(frozen=True)
+class CreateQuery:
+    name: str = query.container_name()
+    platform: str = query.text()
+
+
+@dataclass(frozen=True)
 class TopQuery:
     ps_args: str = query.text()
 
@@ -99,8 +107,11 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = _create_body(req)
         networking = body.get("NetworkingConfig") or {}
-        engine.networks.check_create(body.get("HostConfig") or {}, networking)
-        c = containers.create(body, name=query.decode(req, NameQuery).name or None)
+        engine.networks.check_create(
+            body.get("HostConfig") or {}, networking, mac=str(body.get("MacAddress") or "")
+        )
+        q = query.decode(req, CreateQuery)
+        c = containers.create(body, name=q.name or None, platform=q.platform)
         engine.networks.created(c, networking)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
@@ -134,7 +145,7 @@ def register(router: Router, engine: Engine) -> None:
         runner = containers.runner
         return views.inspect(
             c,
-            log_path=str(runner.log_path(c.id)),
+            log_path=logplace.shown_path(runner.dir(c.id), c),
             container_dir=str(runner.dir(c.id)),
             driver=engine.driver.name,
             exec_ids=execs.for_container(c.id),
@@ -198,7 +209,8 @@ def register(router: Router, engine: Engine) -> None:
         if not (req.flag("stdout") or req.flag("stderr")):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         query = _log_query(req)
-        return Response.stream(_log_stream(engine, c, query), RAW if c.tty else MULTIPLEXED)
+        files = logplace.log_files(containers.runner.dir(c.id), c)
+        return Response.stream(_log_stream(engine, c, files, query), RAW if c.tty else MULTIPLEXED)
 
     @router.route("POST", "/containers/{ref}/attach")
     def attach(req: Request, ref: str) -> Response:
@@ -209,11 +221,12 @@ def register(router: Router, engine: Engine) -> None:
         # Register for the live stream before answering: the client starts the
         # container as soon as it has our answer, and must not miss its first output.
         logs = _log_query(req, follow=False) if request.logs else None
+        files = logplace.log_files(containers.runner.dir(c.id), c) if logs is not None else None
         live = _prepare_attach(engine, c, request) if q.stream else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
         try:
-            if logs is not None:
-                for chunk in _log_stream(engine, c, logs):
+            if logs is not None and files is not None:
+                for chunk in _log_stream(engine, c, files, logs):
                     client.sendall(chunk)
             if live is not None:
                 upstream = live.wait() if isinstance(live, _AttachAtStart) else live
@@ -399,6 +412,7 @@ class _LogQuery(NamedTuple):
     until: float | None
     follow: bool
     timestamps: bool
+    details: bool
 
 
 def _log_query(req: Request, *, follow: bool | None = None) -> _LogQuery:
@@ -417,30 +431,44 @@ def _log_query(req: Request, *, follow: bool | None = None) -> _LogQuery:
         until=_time(req.arg("until")),
         follow=req.flag("follow") if follow is None else follow,
         timestamps=req.flag("timestamps"),
+        details=req.flag("details"),
     )
 
 
-def _log_stream(engine: Engine, c: Container, query: _LogQuery) -> Iterator[bytes]:
+def _log_stream(engine: Engine, c: Container, files: LogFiles, query: _LogQuery) -> Iterator[bytes]:
+    """The log as the API sends it, one chunk per batch read (not per line: a big log
+    streams at disk speed, in bounded memory)."""
+
     def stopped() -> bool:
         try:
             return not engine.containers.get(c.id).state.running
         except NotFound:
             return True
 
-    entries = read_log(
-        engine.containers.runner.log_path(c.id),
+    batches = read_batches(
+        files.path,
+        max_files=files.max_files,
         since=query.since,
         until=query.until,
         tail=query.tail,
         follow=query.follow,
         stop=stopped,
     )
-    for entry in entries:
-        if entry.stream not in query.streams:
-            continue
-        text = (entry.time + " " if query.timestamps else "") + entry.text
-        data = text.encode()
-        yield data if c.tty else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
+    # Docker puts the attributes before the line (lamina writes none), the time first.
+    prefix = " " if query.details else ""
+    for batch in batches:
+        chunk = bytearray()
+        for entry in batch:
+            if entry.stream not in query.streams:
+                continue
+            data = ((entry.time + " " if query.timestamps else "") + prefix + entry.text).encode()
+            chunk += (
+                data
+                if c.tty
+                else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
+            )
+        if chunk:
+            yield bytes(chunk)
 
 
 def _time(value: str) -> float | None:

@@ -23,6 +23,7 @@ STATUS: dict[type[errors.LaminaError], int] = {
     errors.FailedPrecondition: 500,
     errors.DataCorruption: 500,
     errors.Unavailable: 503,
+    errors.Unsupported: 501,
     errors.Internal: 500,
 }
 
