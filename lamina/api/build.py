@@ -37,6 +37,7 @@ from lamina.build.tarcontext import extract_context, remove_context
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
 
+_NO_LIMITS = "RUN steps run without resource limits"
 _POLL = 0.25  # seconds between checks that the client is still there
 # networkmode → RUN's default network; "bridge" is Docker's default and means ours.
 _NETWORKS = {
@@ -66,6 +67,27 @@ class BuildQuery:
     nocachefilter: tuple[str, ...] = query.texts()
     pull: bool = query.flag()
     explain: bool = query.flag()
+    # lamina keeps no intermediate containers, so rm and forcerm are what it always
+    # does, whatever their value (BuildKit ignores them too). What it cannot honour:
+    memory: None = query.unsupported(_NO_LIMITS)
+    memswap: None = query.unsupported(_NO_LIMITS)
+    cpushares: None = query.unsupported(_NO_LIMITS)
+    cpusetcpus: None = query.unsupported(_NO_LIMITS)
+    cpusetmems: None = query.unsupported(_NO_LIMITS)
+    cpuperiod: None = query.unsupported(_NO_LIMITS)
+    cpuquota: None = query.unsupported(_NO_LIMITS)
+    shmsize: None = query.unsupported(_NO_LIMITS)
+    cgroupparent: None = query.unsupported(_NO_LIMITS)
+    ulimits: None = query.unsupported(_NO_LIMITS)
+    isolation: None = query.unsupported("Linux has one isolation", harmless=("default",))
+    extrahosts: None = query.unsupported("RUN steps see the host's /etc/hosts")
+    cachefrom: None = query.unsupported("the cache is the daemon's own; no import from images")
+    outputs: None = query.unsupported("a build's result is an image in this daemon")
+    squash: None = query.unsupported("layers are kept as built")
+    session: None = query.unsupported("BuildKit sessions are not served: use DOCKER_BUILDKIT=0")
+    version: None = query.unsupported(
+        "BuildKit's protocol is not served: use DOCKER_BUILDKIT=0", harmless=("1",)
+    )
 
 
 def register(router: Router, engine: Engine) -> None:

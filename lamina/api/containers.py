@@ -6,8 +6,8 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lamina.api import query
 from lamina.api.filters import Filters, bool_filter, parse_filters
@@ -27,7 +27,7 @@ from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError, NotFound
-from lamina.filters import labels_match, timestamp
+from lamina.filters import labels_match
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
@@ -206,11 +206,11 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("GET", "/containers/{ref}/logs")
     def logs(req: Request, ref: str) -> Response:
         c = containers.get(ref)
-        if not (req.flag("stdout") or req.flag("stderr")):
+        q = query.decode(req, LogsQuery)
+        if not (q.stdout or q.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        query = _log_query(req)
         files = logplace.log_files(containers.runner.dir(c.id), c)
-        return Response.stream(_log_stream(engine, c, files, query), RAW if c.tty else MULTIPLEXED)
+        return Response.stream(_log_stream(engine, c, files, q), RAW if c.tty else MULTIPLEXED)
 
     @router.route("POST", "/containers/{ref}/attach")
     def attach(req: Request, ref: str) -> Response:
@@ -220,7 +220,7 @@ def register(router: Router, engine: Engine) -> None:
         request = AttachRequest(stdin=q.stdin, stdout=q.stdout, stderr=q.stderr, logs=q.logs)
         # Register for the live stream before answering: the client starts the
         # container as soon as it has our answer, and must not miss its first output.
-        logs = _log_query(req, follow=False) if request.logs else None
+        logs = replace(query.decode(req, LogsQuery), follow=False) if request.logs else None
         files = logplace.log_files(containers.runner.dir(c.id), c) if logs is not None else None
         live = _prepare_attach(engine, c, request) if q.stream else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
@@ -405,37 +405,27 @@ def _wait_stream(engine: Engine, ref: str, condition: str) -> Iterator[bytes]:
     yield json.dumps(result).encode() + b"\n"
 
 
-class _LogQuery(NamedTuple):
-    streams: frozenset[str]
-    tail: int | None
-    since: float | None
-    until: float | None
-    follow: bool
-    timestamps: bool
-    details: bool
+@dataclass(frozen=True)
+class LogsQuery:
+    """What `logs` (and attach's logs=1) read; checked before any byte is sent, so a
+    mistake is a 400, not an empty stream."""
+
+    stdout: bool = query.flag()
+    stderr: bool = query.flag()
+    follow: bool = query.flag()
+    timestamps: bool = query.flag()
+    details: bool = query.flag()
+    tail: int | None = query.tail_lines()
+    since: float | None = query.moment()
+    until: float | None = query.moment()
+
+    @property
+    def streams(self) -> frozenset[str]:
+        chosen = frozenset(s for s in ("stdout", "stderr") if getattr(self, s))
+        return chosen or frozenset({"stdout", "stderr"})
 
 
-def _log_query(req: Request, *, follow: bool | None = None) -> _LogQuery:
-    """The logs options, checked before any byte is sent (a mistake is a 400, not an
-    empty stream)."""
-    tail = req.arg("tail")
-    try:
-        lines = int(tail) if tail and tail != "all" else None
-    except ValueError:
-        raise InvalidArgument(f"invalid tail {tail!r}: a number of lines, or all") from None
-    return _LogQuery(
-        streams=frozenset(s for s in ("stdout", "stderr") if req.flag(s))
-        or frozenset({"stdout", "stderr"}),
-        tail=lines,
-        since=_time(req.arg("since")),
-        until=_time(req.arg("until")),
-        follow=req.flag("follow") if follow is None else follow,
-        timestamps=req.flag("timestamps"),
-        details=req.flag("details"),
-    )
-
-
-def _log_stream(engine: Engine, c: Container, files: LogFiles, query: _LogQuery) -> Iterator[bytes]:
+def _log_stream(engine: Engine, c: Container, files: LogFiles, q: LogsQuery) -> Iterator[bytes]:
     """The log as the API sends it, one chunk per batch read (not per line: a big log
     streams at disk speed, in bounded memory)."""
 
@@ -448,20 +438,20 @@ def _log_stream(engine: Engine, c: Container, files: LogFiles, query: _LogQuery)
     batches = read_batches(
         files.path,
         max_files=files.max_files,
-        since=query.since,
-        until=query.until,
-        tail=query.tail,
-        follow=query.follow,
+        since=q.since,
+        until=q.until,
+        tail=q.tail,
+        follow=q.follow,
         stop=stopped,
     )
     # Docker puts the attributes before the line (lamina writes none), the time first.
-    prefix = " " if query.details else ""
+    prefix = " " if q.details else ""
     for batch in batches:
         chunk = bytearray()
         for entry in batch:
-            if entry.stream not in query.streams:
+            if entry.stream not in q.streams:
                 continue
-            data = ((entry.time + " " if query.timestamps else "") + prefix + entry.text).encode()
+            data = ((entry.time + " " if q.timestamps else "") + prefix + entry.text).encode()
             chunk += (
                 data
                 if c.tty
@@ -469,11 +459,6 @@ def _log_stream(engine: Engine, c: Container, files: LogFiles, query: _LogQuery)
             )
         if chunk:
             yield bytes(chunk)
-
-
-def _time(value: str) -> float | None:
-    """`since`/`until`: unset or 0, else Unix seconds, RFC 3339 or a duration before now."""
-    return None if not value or value == "0" else timestamp(value)
 
 
 def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> bool:

@@ -180,6 +180,55 @@ def check_labels(labels: Mapping[str, str] | None, where: str) -> None:
         raise TooLarge(f"{where}: labels are over {MAX_LABELS >> 20} MiB in all")
 
 
+def tail_lines(*, name: str | None = None) -> Any:
+    """`tail`: a number of lines, or "all" (None); a negative number is all, as dockerd."""
+
+    def read(n: str, vs: Sequence[str]) -> int | None:
+        value = _last(n, vs).strip()
+        if value in ("", "all"):
+            return None
+        try:
+            lines = int(value) if len(value) <= 19 else None
+        except ValueError:
+            lines = None
+        if lines is None:
+            raise InvalidArgument(f"invalid {n} {value[:40]!r}: a number of lines, or all")
+        return lines if lines >= 0 else None
+
+    return _param(None, read, name)
+
+
+def moment(*, name: str | None = None) -> Any:
+    """`since`/`until`: unset or 0 (None), else Unix seconds, RFC 3339, or a duration
+    before now (`10m`), in seconds since the epoch."""
+    from lamina.filters import timestamp
+
+    def read(n: str, vs: Sequence[str]) -> float | None:
+        value = _last(n, vs).strip()
+        if value in ("", "0"):
+            return None
+        try:
+            return timestamp(value)
+        except InvalidArgument as err:
+            raise InvalidArgument(f"parameter {n}: {err}") from None
+
+    return _param(None, read, name)
+
+
+def unsupported(why: str, *, harmless: Collection[str] = (), name: str | None = None) -> Any:
+    """A parameter lamina does not honour: absent, or a value that asks for nothing
+    (`harmless`, besides "", 0, false, and empty or null JSON: what clients send by
+    default), is accepted; anything else is a 400 naming it and saying `why`."""
+    accepted = {*_FALSE, "[]", "{}", "null", *harmless}
+
+    def read(n: str, vs: Sequence[str]) -> None:
+        value = _last(n, vs)
+        if value.strip().lower() not in accepted:
+            raise InvalidArgument(f"{n}={value[:80]!r} is not supported by lamina: {why}")
+
+    return _param(None, read, name)
+
+
 def one_of(allowed: Collection[str], *, default: str = "", name: str | None = None) -> Any:
     """One of a few words (wait's `condition`): anything else is a 400 listing them."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 from dataclasses import dataclass
 from typing import Any
@@ -159,3 +160,42 @@ def test_labels_are_capped() -> None:
     many = {f"k{i}": "x" * (60 << 10) for i in range(20)}
     with pytest.raises(TooLarge, match="over 1 MiB in all"):
         query.check_labels(many, "Labels")
+
+
+@pytest.mark.parametrize(
+    ("qs", "refused"),
+    [
+        ("memory=0&cpushares=0&shmsize=0&cachefrom=[]&ulimits=null&version=1&rm=1", None),
+        ("squash=false&isolation=default&outputs=&extrahosts=", None),
+        ("memory=1000000", "memory='1000000' is not supported by lamina: RUN steps run"),
+        ('cachefrom=["app:latest"]', "cachefrom="),
+        ("squash=1", "squash='1'"),
+        ("version=2", "use DOCKER_BUILDKIT=0"),
+        ("extrahosts=db:10.0.0.2", "extrahosts="),
+    ],
+)
+def test_build_options_lamina_cannot_honour_are_refused(qs: str, refused: str | None) -> None:
+    from lamina.api.build import BuildQuery
+
+    if refused is None:
+        assert _decode(BuildQuery, qs) == BuildQuery()
+        return
+    with pytest.raises(InvalidArgument, match=re.escape(refused)):
+        _decode(BuildQuery, qs)
+
+
+def test_logs_query() -> None:
+    from lamina.api.containers import LogsQuery
+
+    q = _decode(LogsQuery, "stdout=1&tail=5&since=10&until=0&timestamps=true")
+    assert (q.tail, q.since, q.until, q.streams) == (5, 10.0, None, frozenset({"stdout"}))
+    assert _decode(LogsQuery, "tail=all").tail is None
+    assert _decode(LogsQuery, "tail=-1").tail is None
+    for qs, message in [
+        ("tail=many", "invalid tail 'many'"),
+        ("tail=" + "9" * 40, "invalid tail"),
+        ("since=nan", "parameter since: invalid time filter 'nan'"),
+        ("until=soon", "parameter until: invalid time filter 'soon'"),
+    ]:
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            _decode(LogsQuery, qs)
