@@ -1,19 +1,20 @@
 # make setup: idempotent machine + virtualenv setup (fast when already done)
 # make test:  setup, then lint, type-check and the whole test suite
 # make demo:  setup, then the seed walkthrough (grows with each feature)
+# make seccomp-profile: rewrite lamina/containers/seccomp/default.json from the code
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # runc runs containers; busybox-static and mmdebstrap make base images without a
-# registry; golang-github-containers-common ships the default seccomp profile; tini is
-# the --init process; the rest are
-# the kernel tools containers and networks use.
-APT_PACKAGES := runc busybox-static mmdebstrap golang-github-containers-common tini \
+# registry; tini is the --init process; gcc and libc6-dev build the static syscall probe
+# the confinement tests run inside containers; the rest are the kernel tools containers
+# and networks use.
+APT_PACKAGES := runc busybox-static mmdebstrap tini gcc libc6-dev \
   iproute2 iptables util-linux procps tar gzip
 
-.PHONY: setup system venv test lint unit demo bench clean
+.PHONY: setup system venv test lint unit demo bench clean seccomp-profile
 
 setup: system venv
 
@@ -56,6 +57,9 @@ unit: setup
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" examples/demo.sh
+
+seccomp-profile: setup
+	$(BIN)/python -m lamina.containers.seccomp
 
 bench: setup
 	$(BIN)/python bench/cli_latency.py

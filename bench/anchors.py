@@ -49,18 +49,26 @@ def remove_containers(cli: Sequence[str], env: dict[str, str]) -> None:
             subprocess.run([*cli, "rm", "-f", *ids], env=env, capture_output=True)
 
 
-def compile_lamina() -> None:
+def compile_lamina(tree: Path = REPO) -> None:
     """Bytecode as `make setup` leaves it: with PYTHONDONTWRITEBYTECODE set, a module
     edited since would be compiled anew by every command we time."""
-    subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO / "lamina")], check=True)
+    python = str(tree / ".venv" / "bin" / "python")
+    subprocess.run([python, "-m", "compileall", "-q", str(tree / "lamina")], check=True)
+
+
+def lamina_cli(tree: Path = REPO) -> list[str]:
+    """The `lamina` command of a checkout (its own .venv, made by `make setup`)."""
+    return [str(tree / ".venv" / "bin" / "lamina")]
 
 
 @contextlib.contextmanager
-def lamina_daemon(base: Path | None = None) -> Iterator[dict[str, str]]:
+def lamina_daemon(base: Path | None = None, *, tree: Path = REPO) -> Iterator[dict[str, str]]:
     """A private lamina daemon with busybox bootstrapped; yields the environment that
     points commands at it. `base` (default: a new temp dir, removed after) holds its
-    root, socket and log; the log's tail is printed if the daemon dies."""
-    compile_lamina()
+    root, socket and log; the log's tail is printed if the daemon dies. `tree` is the
+    checkout whose lamina runs (another one for a before/after comparison)."""
+    compile_lamina(tree)
+    cli = lamina_cli(tree)
     own = base is None
     base = base or Path(tempfile.mkdtemp(prefix="lam-bench-", dir="/tmp"))
     (base / "root").mkdir(parents=True, exist_ok=True)
@@ -72,10 +80,10 @@ def lamina_daemon(base: Path | None = None) -> Iterator[dict[str, str]]:
     }
     env["DOCKER_HOST"] = env["LAMINA_HOST"]
     with open(base / "daemon.log", "wb") as log:
-        daemon = subprocess.Popen([*LAMINA, "daemon"], env=env, stdout=log, stderr=log)
+        daemon = subprocess.Popen([*cli, "daemon"], env=env, stdout=log, stderr=log)
     try:
         _wait_for(base / "lamina.sock", timeout=60)
-        run([*LAMINA, "image", "bootstrap", "busybox"], env)
+        run([*cli, "image", "bootstrap", "busybox"], env)
         yield env
     except BaseException:
         if daemon.poll() is not None:
@@ -83,7 +91,7 @@ def lamina_daemon(base: Path | None = None) -> Iterator[dict[str, str]]:
             print(f"the lamina daemon exited ({daemon.returncode}):\n{text[-3000:]}")
         raise
     finally:
-        remove_containers(LAMINA, env)
+        remove_containers(cli, env)
         daemon.terminate()
         daemon.wait(timeout=60)
         if own:

@@ -21,6 +21,7 @@ from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
 from lamina.networks import NetworkService
 from lamina.store.content import ContentStore
+from lamina.store.gc import Collector
 from lamina.store.layers.copy import CopyDriver
 from lamina.store.layers.driver import Driver
 from lamina.store.layers.overlay import OverlayDriver
@@ -51,7 +52,9 @@ class Engine:
             storage_driver or os.environ.get("LAMINA_STORAGE_DRIVER"), layers_root
         )
         self.layers = LayerStore(layers_root, self.driver)
-        self.images = ImageService(self.content, self.layers, ImageRecords(self.metadata))
+        image_records = ImageRecords(self.metadata)
+        self.collector = Collector(self.content, self.layers, image_records, log=log)
+        self.images = ImageService(self.content, self.layers, image_records, self.collector)
         self.volumes = VolumeService(paths.root / "volumes", self.metadata)
         runner = Runner(
             paths,
@@ -65,6 +68,7 @@ class Engine:
         self.execs = ExecService(self.containers)
         # Images and volumes ask who uses them; only the container records know.
         self.images.containers_using = self.containers.using_image
+        self.collector.add_roots(self.containers.records.mark_roots)
         self.volumes.users = self.containers.using_volume
         self.networks = NetworkService(paths, self.metadata, log=log)
         self.networks.containers = self.containers
@@ -77,9 +81,11 @@ class Engine:
         )
 
     def restore(self) -> None:
-        """After a daemon (re)start: adopt running containers, record exits meanwhile."""
+        """After a daemon (re)start: adopt running containers, record exits meanwhile;
+        then free what a crash left that nothing references (store/gc.py)."""
         self.networks.restore()  # first: bridges up, a crashed daemon's leftovers gone
         self.containers.restore()
+        self.collector.collect()
 
     def close(self) -> None:
         self.networks.shutdown()

@@ -7,12 +7,14 @@ in one table (`lamina.api.errors`); the CLI prints the message as Docker does.
 
     LaminaError
     ├── InvalidArgument     bad input from the user: a malformed reference, flag, tar (400)
+    │   └── TooLarge        input over one of the API's size limits (413)
     ├── NotFound            no such image, container, volume, network, blob (404)
     ├── AlreadyExists       a name or tag is taken (409)
     ├── Conflict            the thing is in use or in the wrong state (409)
     ├── FailedPrecondition  the host lacks something needed (overlayfs, runc) (500)
     ├── DataCorruption      stored bytes do not match their digest (500)
     ├── Unavailable         the daemon or a registry does not answer (503)
+    ├── Unsupported         a valid request this configuration cannot serve (501)
     └── Internal            a bug or an unexpected host failure (500)
 
 Foreign exceptions (OSError, sqlite3.Error, a runtime's exit status) are translated at
@@ -28,6 +30,10 @@ class LaminaError(Exception):
 
 class InvalidArgument(LaminaError):
     """The caller's input is malformed or not allowed."""
+
+
+class TooLarge(InvalidArgument):
+    """The caller's input is over a size limit (a request body, a label)."""
 
 
 class NotFound(LaminaError):
@@ -52,6 +58,11 @@ class DataCorruption(LaminaError):
 
 class Unavailable(LaminaError):
     """A service lamina depends on (the daemon, a registry) does not answer."""
+
+
+class Unsupported(LaminaError):
+    """The request is valid, but not for this object's configuration (Docker's
+    NotImplemented: `logs` of a container whose log driver keeps nothing)."""
 
 
 class Internal(LaminaError):

@@ -6,6 +6,7 @@ values with these helpers, so `dangling=true` means the same for images and volu
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 
@@ -45,9 +46,13 @@ def timestamp(value: str) -> float:
     """A time filter's value (`until`): Unix seconds, an RFC 3339 time, or a Go duration
     like `24h` before now."""
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise InvalidArgument(f"invalid time filter {value!r}")
+        return seconds
     units = {"s": 1, "m": 60, "h": 3600}
     if value[-1:] in units and value[:-1].replace(".", "", 1).isdigit():
         return time.time() - float(value[:-1]) * units[value[-1]]

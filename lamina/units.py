@@ -45,3 +45,42 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{s // 3600 // 24 // 365} years"
+
+
+_PREFIXES = "kmgtp"
+
+
+def parse_size(text: str, *, binary: bool = False) -> int:
+    """go-units' size parser: `FromHumanSize` (k = 1000) or, with `binary`, `RAMInBytes`
+    (k = 1024), with its error messages. "10m", "1.5GB", "20 MiB", "512" (bytes); the
+    number is truncated to whole bytes after the unit is applied. ValueError if bad."""
+    sep = max(text.rfind(c) for c in "0123456789. ")
+    if sep < 0:
+        raise ValueError(f"invalid size: '{text}'")
+    number, suffix = text[: sep + 1], text[sep + 1 :]
+    if text[sep] == " ":
+        number = text[:sep]
+    size = _go_float(number)
+    if size < 0:
+        raise ValueError(f"invalid size: '{text}'")
+    if not suffix:
+        return int(size)
+    if len(suffix) > 3:
+        raise ValueError(f"invalid suffix: '{suffix}'")
+    unit = suffix.lower()
+    if unit == "b":
+        return int(size)
+    if unit[0] not in _PREFIXES or unit[1:] not in ("", "b", "ib"):
+        raise ValueError(f"invalid suffix: '{unit}'")
+    return int(size * (1024 if binary else 1000) ** (_PREFIXES.index(unit[0]) + 1))
+
+
+def _go_float(text: str) -> float:
+    """strconv.ParseFloat of a decimal number. Python's float() also takes what Go's
+    refuses ("1_0", " 1", "inf"): those are refused first."""
+    if not text or set(text) - set("0123456789.eE+-"):
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None

@@ -20,9 +20,11 @@ from __future__ import annotations
 import dataclasses
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from lamina.api import query
 from lamina.api.http import Request, Response, json_lines
 from lamina.api.router import Router, status_of
 from lamina.build.builder import Builder
@@ -35,6 +37,7 @@ from lamina.build.tarcontext import extract_context, remove_context
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
 
+_NO_LIMITS = "RUN steps run without resource limits"
 _POLL = 0.25  # seconds between checks that the client is still there
 # networkmode → RUN's default network; "bridge" is Docker's default and means ours.
 _NETWORKS = {
@@ -46,59 +49,108 @@ _NETWORKS = {
 }
 
 
+@dataclass(frozen=True)
+class BuildQuery:
+    """What `/build` and `/lamina/build` read of their query."""
+
+    remote: str = query.text()
+    context: str = query.text()  # /lamina/build: a folder on the daemon's host
+    dockerfile: str = query.text()
+    t: tuple[str, ...] = query.texts()
+    q: bool = query.flag()
+    platform: str = query.text()
+    networkmode: str = query.text()
+    buildargs: Mapping[str, str] = query.json_map()
+    labels: Mapping[str, str] = query.json_map()
+    target: str = query.text()
+    nocache: bool = query.flag()
+    nocachefilter: tuple[str, ...] = query.texts()
+    pull: bool = query.flag()
+    explain: bool = query.flag()
+    # lamina keeps no intermediate containers, so rm and forcerm are what it always
+    # does, whatever their value (BuildKit ignores them too). What it cannot honour:
+    memory: None = query.unsupported(_NO_LIMITS)
+    memswap: None = query.unsupported(_NO_LIMITS)
+    cpushares: None = query.unsupported(_NO_LIMITS)
+    cpusetcpus: None = query.unsupported(_NO_LIMITS)
+    cpusetmems: None = query.unsupported(_NO_LIMITS)
+    cpuperiod: None = query.unsupported(_NO_LIMITS)
+    cpuquota: None = query.unsupported(_NO_LIMITS)
+    shmsize: None = query.unsupported(_NO_LIMITS)
+    cgroupparent: None = query.unsupported(_NO_LIMITS)
+    ulimits: None = query.unsupported(_NO_LIMITS)
+    isolation: None = query.unsupported("Linux has one isolation", harmless=("default",))
+    extrahosts: None = query.unsupported("RUN steps see the host's /etc/hosts")
+    cachefrom: None = query.unsupported("the cache is the daemon's own; no import from images")
+    outputs: None = query.unsupported("a build's result is an image in this daemon")
+    squash: None = query.unsupported("layers are kept as built")
+    session: None = query.unsupported("BuildKit sessions are not served: use DOCKER_BUILDKIT=0")
+    version: None = query.unsupported(
+        "BuildKit's protocol is not served: use DOCKER_BUILDKIT=0", harmless=("1",)
+    )
+
+
 def register(router: Router, engine: Engine) -> None:
     builder: Builder = engine.builder
 
     @router.route("POST", "/build")
     def build(req: Request) -> Response:
-        if req.arg("remote"):
+        q = _build_query(req)
+        if q.remote:
             raise InvalidArgument("remote build contexts are not supported; send a tar")
         folder = extract_context(req.body, builder.root / "contexts")
         try:
-            rel = clean_relpath(req.arg("dockerfile") or "Dockerfile")
-            name = req.args("t")[0] if req.args("t") else "tar"
-            request = _request(req, folder, folder / rel, site=f"tar:{name}/{rel}")
+            rel = clean_relpath(q.dockerfile or "Dockerfile")
+            name = q.t[0] if q.t else "tar"
+            request = _request(q, folder, folder / rel, site=f"tar:{name}/{rel}")
             request = dataclasses.replace(request, transient=True)
             plan = builder.prepare(request)
         except BaseException:
             remove_context(folder)
             raise
-        convert = LegacyMessages(quiet=req.flag("q")).convert
+        convert = LegacyMessages(quiet=q.q).convert
         events = _run(req, builder, plan, cleanup=lambda: remove_context(folder))
         return Response.stream(json_lines(m for e in events for m in convert(e)))
 
     @router.route("POST", "/lamina/build")
     def build_local(req: Request) -> Response:
-        context = Path(req.arg("context"))
+        q = _build_query(req)
+        context = Path(q.context)
         if not context.is_absolute():
             raise InvalidArgument("context must be an absolute path on the daemon's host")
-        dockerfile = Path(req.arg("dockerfile") or "Dockerfile")
-        request = _request(req, context, context / dockerfile, site="")
+        dockerfile = Path(q.dockerfile or "Dockerfile")
+        request = _request(q, context, context / dockerfile, site="")
         return Response.stream(json_lines(_run(req, builder, builder.prepare(request))))
 
 
-def _request(req: Request, context: Path, dockerfile: Path, *, site: str) -> BuildRequest:
-    platform = req.arg("platform")
+def _build_query(req: Request) -> BuildQuery:
+    q = query.decode(req, BuildQuery)
+    query.check_labels(q.labels, "labels")
+    return q
+
+
+def _request(q: BuildQuery, context: Path, dockerfile: Path, *, site: str) -> BuildRequest:
+    platform = q.platform
     if platform and platform not in _host_platforms():
         raise InvalidArgument(
             f"platform {platform!r} is not this host's; cross builds are not supported"
         )
-    network = req.arg("networkmode")
+    network = q.networkmode
     if network not in _NETWORKS:
         raise InvalidArgument(f"network mode {network!r} is not supported for builds")
     return BuildRequest(
         context=context,
         dockerfile=dockerfile,
-        tags=tuple(req.args("t")),
-        build_args=_string_map(req, "buildargs"),
-        target=req.arg("target"),
-        no_cache=req.flag("nocache"),
-        no_cache_filter=tuple(f for v in req.args("nocachefilter") for f in v.split(",") if f),
-        labels=_string_map(req, "labels"),
-        pull=req.flag("pull"),
+        tags=q.t,
+        build_args=dict(q.buildargs),
+        target=q.target,
+        no_cache=q.nocache,
+        no_cache_filter=tuple(f for v in q.nocachefilter for f in v.split(",") if f),
+        labels=dict(q.labels),
+        pull=q.pull,
         platform=platform,
         network=_NETWORKS[network],
-        explain=req.flag("explain"),
+        explain=q.explain,
         site=site,
     )
 
@@ -106,14 +158,6 @@ def _request(req: Request, context: Path, dockerfile: Path, *, site: str) -> Bui
 def _host_platforms() -> set[str]:
     spec = automatic_args()["TARGETPLATFORM"]
     return {spec, spec.split("/")[0], "/".join(spec.split("/")[:2])}
-
-
-def _string_map(req: Request, name: str) -> dict[str, str]:
-    value = req.json_arg(name) or {}
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{name} must be a JSON object")
-    # The docker CLI sends `null` for `--build-arg NAME` when NAME is not in its env.
-    return {str(k): str(v) for k, v in value.items() if v is not None}
 
 
 def _run(

@@ -6,15 +6,19 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any
 
-from lamina.api import fields
+from lamina.api import query
 from lamina.api.filters import Filters, bool_filter, parse_filters
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
+from lamina.api.shapes import check_body
 from lamina.api.streams import splice
 from lamina.containers import files, views
-from lamina.containers.logfile import read_log
+from lamina.containers.logs import place as logplace
+from lamina.containers.logs.place import LogFiles
+from lamina.containers.logs.reader import read_batches
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.service import start_waiting
@@ -23,10 +27,76 @@ from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError, NotFound
-from lamina.filters import labels_match, timestamp
+from lamina.filters import labels_match
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+_TERMINAL = 65535  # a terminal's rows and columns are unsigned shorts
+
+
+@dataclass(frozen=True)
+class StopQuery:
+    t: int | None = query.integer(None)
+    timeout: int | None = query.integer(None)  # lamina's older name for t
+    signal: str | None = query.signal()
+
+
+@dataclass(frozen=True)
+class KillQuery:
+    signal: str | None = query.signal()
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    all: bool = query.flag()
+    limit: int = query.integer(-1)
+
+
+@dataclass(frozen=True)
+class ResizeQuery:
+    h: int = query.integer(24, low=0, high=_TERMINAL)
+    w: int = query.integer(80, low=0, high=_TERMINAL)
+
+
+@dataclass(frozen=True)
+class AttachQuery:
+    stdin: bool = query.flag()
+    stdout: bool = query.flag()
+    stderr: bool = query.flag()
+    logs: bool = query.flag()
+    stream: bool = query.flag()
+
+
+@dataclass(frozen=True)
+class RemoveQuery:
+    force: bool = query.flag()
+    v: bool = query.flag()
+
+
+@dataclass(frozen=True)
+class WaitQuery:
+    condition: str = query.one_of(("not-running", "next-exit", "removed"), default="not-running")
+
+
+@dataclass(frozen=True)
+class NameQuery:
+    name: str = query.container_name()
+
+
+@dataclass(frozen=True)
+class CreateQuery:
+    name: str = query.container_name()
+    platform: str = query.text()
+
+
+@dataclass(frozen=True)
+class TopQuery:
+    ps_args: str = query.text()
+
+
+@dataclass(frozen=True)
+class PathQuery:
+    path: str = query.text()
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -35,10 +105,13 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/create")
     def create(req: Request) -> Response:
-        body = fields.json_object(req.json(), "container config must be a JSON object")
+        body = _create_body(req)
         networking = body.get("NetworkingConfig") or {}
-        engine.networks.check_create(body.get("HostConfig") or {}, networking)
-        c = containers.create(body, name=req.arg("name") or None)
+        engine.networks.check_create(
+            body.get("HostConfig") or {}, networking, mac=str(body.get("MacAddress") or "")
+        )
+        q = query.decode(req, CreateQuery)
+        c = containers.create(body, name=q.name or None, platform=q.platform)
         engine.networks.created(c, networking)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
@@ -60,10 +133,10 @@ def register(router: Router, engine: Engine) -> None:
                 "network",
             },
         )
-        found = [c for c in containers.all() if _matches(engine, c, filters, all_=req.flag("all"))]
-        limit = req.int_arg("limit", -1)
-        if limit > 0:
-            found = found[:limit]
+        q = query.decode(req, ListQuery)
+        found = [c for c in containers.all() if _matches(engine, c, filters, all_=q.all)]
+        if q.limit > 0:
+            found = found[: q.limit]
         return [views.summary(c, network=engine.networks.summary_fields(c)) for c in found]
 
     @router.route("GET", "/containers/{ref}/json")
@@ -72,7 +145,7 @@ def register(router: Router, engine: Engine) -> None:
         runner = containers.runner
         return views.inspect(
             c,
-            log_path=str(runner.log_path(c.id)),
+            log_path=logplace.shown_path(runner.dir(c.id), c),
             container_dir=str(runner.dir(c.id)),
             driver=engine.driver.name,
             exec_ids=execs.for_container(c.id),
@@ -85,37 +158,36 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/stop")
     def stop(req: Request, ref: str) -> Response:
-        timeout = req.arg("t") or req.arg("timeout")
-        stopped = containers.stop(
-            ref, timeout=int(timeout) if timeout else None, signal=req.arg("signal") or None
-        )
+        q = query.decode(req, StopQuery)
+        stopped = containers.stop(ref, timeout=_first(q.t, q.timeout), signal=q.signal)
         return Response(204 if stopped else 304)
 
     @router.route("POST", "/containers/{ref}/restart")
     def restart(req: Request, ref: str) -> Response:
-        timeout = req.arg("t")
-        containers.restart(ref, timeout=int(timeout) if timeout else None)
+        q = query.decode(req, StopQuery)
+        containers.restart(ref, timeout=_first(q.t, q.timeout), signal=q.signal)
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/kill")
     def kill(req: Request, ref: str) -> Response:
-        containers.kill(ref, signal=req.arg("signal") or "SIGKILL")
+        containers.kill(ref, signal=query.decode(req, KillQuery).signal or "SIGKILL")
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/wait")
     def wait(req: Request, ref: str) -> Response:
+        condition = query.decode(req, WaitQuery).condition
         containers.get(ref)  # a 404 before the stream starts
-        condition = req.arg("condition") or "not-running"
         return Response.stream(_wait_stream(engine, ref, condition))
 
     @router.route("DELETE", "/containers/{ref}")
     def remove(req: Request, ref: str) -> Response:
-        containers.remove(ref, force=req.flag("force"), volumes=req.flag("v"))
+        q = query.decode(req, RemoveQuery)
+        containers.remove(ref, force=q.force, volumes=q.v)
         return Response(204)
 
     @router.route("POST", "/containers/{ref}/rename")
     def rename(req: Request, ref: str) -> Response:
-        containers.rename(ref, req.arg("name"))
+        containers.rename(ref, query.decode(req, NameQuery).name)
         return Response(204)
 
     @router.route("POST", "/containers/prune")
@@ -125,46 +197,43 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/resize")
     def resize(req: Request, ref: str) -> Response:
+        q = query.decode(req, ResizeQuery)
         c = containers.get(ref)
         if c.state.running:
-            monitor.control(
-                containers.runner.files(c.id),
-                "resize",
-                height=req.int_arg("h", 24),
-                width=req.int_arg("w", 80),
-            )
+            monitor.control(containers.runner.files(c.id), "resize", height=q.h, width=q.w)
         return Response(200)
 
     @router.route("GET", "/containers/{ref}/logs")
     def logs(req: Request, ref: str) -> Response:
         c = containers.get(ref)
-        if not (req.flag("stdout") or req.flag("stderr")):
+        q = query.decode(req, LogsQuery)
+        if not (q.stdout or q.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        query = _log_query(req)
-        return Response.stream(_log_stream(engine, c, query), RAW if c.tty else MULTIPLEXED)
+        files = logplace.log_files(containers.runner.dir(c.id), c)
+        return Response.stream(_log_stream(engine, c, files, q), RAW if c.tty else MULTIPLEXED)
 
     @router.route("POST", "/containers/{ref}/attach")
     def attach(req: Request, ref: str) -> Response:
+        q = query.decode(req, AttachQuery)
         c = containers.get(ref)
-        request = AttachRequest(
-            stdin=req.flag("stdin"),
-            stdout=req.flag("stdout"),
-            stderr=req.flag("stderr"),
-            logs=req.flag("logs"),
-        )
+        req.claim_stream()  # before the attach is registered: a 503 leaves nothing behind
+        request = AttachRequest(stdin=q.stdin, stdout=q.stdout, stderr=q.stderr, logs=q.logs)
         # Register for the live stream before answering: the client starts the
         # container as soon as it has our answer, and must not miss its first output.
-        logs = _log_query(req, follow=False) if request.logs else None
-        live = _prepare_attach(engine, c, request) if req.flag("stream") else None
+        logs = replace(query.decode(req, LogsQuery), follow=False) if request.logs else None
+        files = logplace.log_files(containers.runner.dir(c.id), c) if logs is not None else None
+        live = _prepare_attach(engine, c, request) if q.stream else None
         client = req.hijack(RAW if c.tty else MULTIPLEXED)
         try:
-            if logs is not None:
-                for chunk in _log_stream(engine, c, logs):
+            if logs is not None and files is not None:
+                for chunk in _log_stream(engine, c, files, logs):
                     client.sendall(chunk)
             if live is not None:
                 upstream = live.wait() if isinstance(live, _AttachAtStart) else live
                 if upstream is not None:
                     splice(client, upstream, stdin=request.stdin)
+        except (BrokenPipeError, ConnectionResetError):  # the client left during the logs
+            _abandon(engine, c.id, live)
         finally:
             with contextlib.suppress(OSError):
                 client.shutdown(2)
@@ -172,19 +241,20 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/containers/{ref}/top")
     def top(req: Request, ref: str) -> Any:
-        return files.top(containers, containers.get(ref), req.arg("ps_args"))
+        return files.top(containers, containers.get(ref), query.decode(req, TopQuery).ps_args)
 
     @router.route("HEAD", "/containers/{ref}/archive")
     def archive_stat(req: Request, ref: str) -> Response:
+        path = _path_arg(req)
         c = containers.get(ref)
         with files.container_root(containers, c) as root:
-            info = files.path_stat(root, _path_arg(req))
+            info = files.path_stat(root, path)
         return Response(200, headers={"X-Docker-Container-Path-Stat": files.stat_header(info)})
 
     @router.route("GET", "/containers/{ref}/archive")
     def archive_get(req: Request, ref: str) -> Response:
-        c = containers.get(ref)
         path = _path_arg(req)
+        c = containers.get(ref)
         with files.container_root(containers, c) as root:
             info = files.path_stat(root, path)
             tar = files.read_archive(root, path)
@@ -197,27 +267,29 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("PUT", "/containers/{ref}/archive")
     def archive_put(req: Request, ref: str) -> Response:
+        path = _path_arg(req)
         c = containers.get(ref)
         if c.host_config.get("ReadonlyRootfs") and not c.state.running:
             raise InvalidArgument("container rootfs is marked read-only")
         with files.container_root(containers, c) as root:
-            files.write_archive(root, _path_arg(req), req.body)
+            files.write_archive(root, path, req.body)
         return Response(200)
 
     @router.route("POST", "/containers/{ref}/exec")
     def exec_create(req: Request, ref: str) -> Response:
-        ex = execs.create(ref, req.json() or {})
+        ex = execs.create(ref, _console_sized(check_body(req.json(), "ExecConfig")))
         return Response.json({"Id": ex.id}, 201)
 
     @router.route("POST", "/exec/{exec_id}/start")
     def exec_start(req: Request, exec_id: str) -> Response:
-        body = req.json() or {}
+        body = _console_sized(check_body(req.json(), "ExecStartConfig"))
         detach = bool(body.get("Detach"))
         ex = execs.get(exec_id)
-        tty = bool(body.get("Tty", ex.config.get("Tty")))
+        tty = bool(ex.config.get("Tty") if body.get("Tty") is None else body["Tty"])
         if detach:
             execs.start(exec_id, attached=False, tty=tty)
             return Response(200)
+        req.claim_stream()
         execs.start(exec_id, attached=True, tty=tty)
         files = execs.files(ex)
         request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
@@ -233,11 +305,10 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/exec/{exec_id}/resize")
     def exec_resize(req: Request, exec_id: str) -> Response:
+        q = query.decode(req, ResizeQuery)
         ex = execs.get(exec_id)
         if ex.started and not ex.done.is_set():
-            monitor.control(
-                execs.files(ex), "resize", height=req.int_arg("h", 24), width=req.int_arg("w", 80)
-            )
+            monitor.control(execs.files(ex), "resize", height=q.h, width=q.w)
         return Response(200)
 
 
@@ -254,6 +325,18 @@ def _prepare_attach(engine: Engine, c: Container, request: AttachRequest) -> Any
             containers.attach_hooks.setdefault(c.id, []).append(waiter.hook)
             return waiter
     return None
+
+
+def _abandon(engine: Engine, cid: str, live: Any) -> None:
+    """Let go of an attach nobody reads: its monitor connection, or its start hook."""
+    if isinstance(live, _AttachAtStart):
+        with engine.containers.lock:
+            hooks = engine.containers.attach_hooks.get(cid, [])
+            if live.hook in hooks:
+                hooks.remove(live.hook)
+        live = live.sock
+    if live is not None:
+        live.close()
 
 
 class _AttachAtStart:
@@ -280,8 +363,30 @@ class _AttachAtStart:
         return self.sock
 
 
+def _create_body(req: Request) -> dict[str, Any]:
+    """The create body, its types checked against the spec's (lamina.api.shapes); the
+    values that would break something later than create are refused here too."""
+    body = _console_sized(check_body(req.json(), "ContainerCreate"))
+    _console_sized(body.get("HostConfig") or {})
+    query.check_labels(body.get("Labels"), "Labels")
+    query.parse_signal(body.get("StopSignal") or "")
+    return body
+
+
+def _console_sized(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` if its ConsoleSize is absent or [height, width]."""
+    size = body.get("ConsoleSize")
+    if size is not None and len(size) != 2:
+        raise InvalidArgument("ConsoleSize must be [height, width]")
+    return body
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
 def _path_arg(req: Request) -> str:
-    path = req.arg("path")
+    path = query.decode(req, PathQuery).path
     if not path:
         raise InvalidArgument("Bad parameter: path must not be empty")
     return path
@@ -300,60 +405,60 @@ def _wait_stream(engine: Engine, ref: str, condition: str) -> Iterator[bytes]:
     yield json.dumps(result).encode() + b"\n"
 
 
-class _LogQuery(NamedTuple):
-    streams: frozenset[str]
-    tail: int | None
-    since: float | None
-    until: float | None
-    follow: bool
-    timestamps: bool
+@dataclass(frozen=True)
+class LogsQuery:
+    """What `logs` (and attach's logs=1) read; checked before any byte is sent, so a
+    mistake is a 400, not an empty stream."""
+
+    stdout: bool = query.flag()
+    stderr: bool = query.flag()
+    follow: bool = query.flag()
+    timestamps: bool = query.flag()
+    details: bool = query.flag()
+    tail: int | None = query.tail_lines()
+    since: float | None = query.moment()
+    until: float | None = query.moment()
+
+    @property
+    def streams(self) -> frozenset[str]:
+        chosen = frozenset(s for s in ("stdout", "stderr") if getattr(self, s))
+        return chosen or frozenset({"stdout", "stderr"})
 
 
-def _log_query(req: Request, *, follow: bool | None = None) -> _LogQuery:
-    """The logs options, checked before any byte is sent (a mistake is a 400, not an
-    empty stream)."""
-    tail = req.arg("tail")
-    try:
-        lines = int(tail) if tail and tail != "all" else None
-    except ValueError:
-        raise InvalidArgument(f"invalid tail {tail!r}: a number of lines, or all") from None
-    return _LogQuery(
-        streams=frozenset(s for s in ("stdout", "stderr") if req.flag(s))
-        or frozenset({"stdout", "stderr"}),
-        tail=lines,
-        since=_time(req.arg("since")),
-        until=_time(req.arg("until")),
-        follow=req.flag("follow") if follow is None else follow,
-        timestamps=req.flag("timestamps"),
-    )
+def _log_stream(engine: Engine, c: Container, files: LogFiles, q: LogsQuery) -> Iterator[bytes]:
+    """The log as the API sends it, one chunk per batch read (not per line: a big log
+    streams at disk speed, in bounded memory)."""
 
-
-def _log_stream(engine: Engine, c: Container, query: _LogQuery) -> Iterator[bytes]:
     def stopped() -> bool:
         try:
             return not engine.containers.get(c.id).state.running
         except NotFound:
             return True
 
-    entries = read_log(
-        engine.containers.runner.log_path(c.id),
-        since=query.since,
-        until=query.until,
-        tail=query.tail,
-        follow=query.follow,
+    batches = read_batches(
+        files.path,
+        max_files=files.max_files,
+        since=q.since,
+        until=q.until,
+        tail=q.tail,
+        follow=q.follow,
         stop=stopped,
     )
-    for entry in entries:
-        if entry.stream not in query.streams:
-            continue
-        text = (entry.time + " " if query.timestamps else "") + entry.text
-        data = text.encode()
-        yield data if c.tty else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
-
-
-def _time(value: str) -> float | None:
-    """`since`/`until`: unset or 0, else Unix seconds, RFC 3339 or a duration before now."""
-    return None if not value or value == "0" else timestamp(value)
+    # Docker puts the attributes before the line (lamina writes none), the time first.
+    prefix = " " if q.details else ""
+    for batch in batches:
+        chunk = bytearray()
+        for entry in batch:
+            if entry.stream not in q.streams:
+                continue
+            data = ((entry.time + " " if q.timestamps else "") + prefix + entry.text).encode()
+            chunk += (
+                data
+                if c.tty
+                else encode_frame(STDERR if entry.stream == "stderr" else STDOUT, data)
+            )
+        if chunk:
+            yield bytes(chunk)
 
 
 def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> bool:

@@ -17,10 +17,10 @@ def parse_filters(request: Request, allowed: set[str]) -> Filters:
     for key, values in raw.items():
         if key not in allowed:
             raise InvalidArgument(f"invalid filter '{key}'")
-        if isinstance(values, dict):
+        if isinstance(values, dict) and all(isinstance(on, bool) for on in values.values()):
             out[key] = [value for value, on in values.items() if on]
-        elif isinstance(values, list):
-            out[key] = [str(v) for v in values]
+        elif isinstance(values, list) and all(isinstance(v, str) for v in values):
+            out[key] = values
         else:
-            raise InvalidArgument(f"invalid filter '{key}': expected a list of values")
+            raise InvalidArgument(f"invalid filter '{key}': expected a list of strings")
     return out

@@ -2,9 +2,15 @@
 
 Why not a framework: the API needs three things frameworks make awkward together —
 plain request/response, long chunked streams (build, pull, logs -f), and hijacking the
-connection to a raw bidirectional stream (attach, exec). The standard library's
-`http.server` gives us the parsing and one thread per connection; streams and hijack
-are a few lines on top. See docs/dependencies.md.
+connection to a raw bidirectional stream (attach, exec). See docs/dependencies.md.
+
+How a connection is served, in bounded resources (docs/api-limits.md):
+- the reactor (lamina.api.reactor) holds connections between requests and reads request
+  heads without a thread per connection;
+- a complete request goes to a request thread (lamina.api.workers), which reads its
+  body (JSON capped, tars streamed; a receive that waits over BODY_TIMEOUT is a 400),
+  runs the handler and writes the answer; a stream or hijack claims a stream slot;
+- a keep-alive connection whose request body was read whole goes back to the reactor.
 
 Handlers get a `Request` and return a `Response` (or plain JSON data). Routing, version
 prefixes and error mapping live in `lamina.api.router`.
@@ -12,19 +18,27 @@ prefixes and error mapping live in `lamina.api.router`.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import socket
-import socketserver
+import struct
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any, BinaryIO
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
+from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody
+from lamina.api.reactor import Head, Reactor
+from lamina.api.wire import check_text, decode_json, read_json_body
+from lamina.api.workers import StreamsExhausted, Workers
 from lamina.errors import InvalidArgument
 
 JSON = "application/json"
+BODY_TIMEOUT = 60  # seconds a request thread waits for the next bytes of a body
+_DRAIN = 64 << 10  # unread body a keep-alive connection skips rather than closes
 
 
 @dataclass
@@ -48,57 +62,52 @@ HIJACKED = Response(status=101)
 
 
 class Request:
-    def __init__(self, handler: _Handler, method: str, path: str, query: str) -> None:
-        self._handler = handler
-        self.method = method
-        self.path = path
-        self.query = parse_qs(query, keep_blank_values=True)
-        self.headers = handler.headers
+    def __init__(self, conn: Connection, head: Head, server: Server) -> None:
+        self._conn = conn
+        self._server = server
+        url = urlsplit(head.target)
+        self.method = head.method
+        self.path = url.path
+        self.query = parse_qs(url.query, keep_blank_values=True)
+        self.headers = head
         self.api_version = ""
-        self.body: BinaryIO = _body_reader(handler)
+        self.reader: Body = _body_of(conn, head)
+        self.body = cast(BinaryIO, self.reader)  # what tar readers and ingest take
+        self.hijacked = False
+
+    # The untyped readers below remain for handlers not yet decoding into a frozen
+    # value (lamina.api.query); they refuse NUL characters all the same.
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
-        return values[-1] if values else default
+        return check_text(values[-1], f"parameter {name}") if values else default
 
     def args(self, name: str) -> list[str]:
-        return self.query.get(name, [])
+        return [check_text(v, f"parameter {name}") for v in self.query.get(name, [])]
 
     def flag(self, name: str, default: bool = False) -> bool:
-        value = self.arg(name)
+        value = self.arg(name).strip().lower()
         if not value:
             return default
-        return value.lower() in ("1", "true", "yes")
-
-    def int_arg(self, name: str, default: int) -> int:
-        value = self.arg(name)
-        try:
-            return int(value) if value else default
-        except ValueError as err:
-            raise InvalidArgument(f"invalid value for {name}: {value!r}") from err
+        return value not in ("0", "no", "false", "none")  # dockerd's BoolValue
 
     def json_arg(self, name: str) -> Any:
         value = self.arg(name)
-        if not value:
-            return None
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as err:
-            raise InvalidArgument(f"invalid JSON in parameter {name}: {err}") from err
+        return decode_json(value, f"parameter {name}") if value else None
 
     def json(self) -> Any:
-        data = self.body.read()
-        if not data.strip():
-            return None
-        try:
-            return json.loads(data)
-        except json.JSONDecodeError as err:
-            raise InvalidArgument(f"invalid JSON body: {err}") from err
+        """The JSON body (None when empty): capped, strict UTF-8 and JSON (lamina.api.wire)."""
+        return read_json_body(self.body)
+
+    def claim_stream(self) -> None:
+        """Count this request as a long stream from now on (see lamina.api.workers);
+        Unavailable (503) when the daemon serves as many streams as it may."""
+        self._server.workers.claim_stream()
 
     def client_gone(self) -> bool:
         """Whether the client has closed the connection: lets a long stream (a build)
         stop work nobody waits for. Meaningful once the request body has been read."""
-        conn: socket.socket = self._handler.connection
+        conn = self._conn.sock
         try:
             return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
         except (BlockingIOError, InterruptedError):
@@ -108,75 +117,31 @@ class Request:
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Switch the connection to a raw stream (Docker's attach/exec protocol)."""
-        upgrade = "Upgrade" in (self.headers.get("Connection") or "")
+        self.claim_stream()
+        upgrade = "upgrade" in self.headers.get("connection").lower()
         status = "101 UPGRADED" if upgrade else "200 OK"
         head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
         if upgrade:
             head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
-        self._handler.wfile.write((head + "\r\n").encode())
-        self._handler.wfile.flush()
-        self._handler.close_connection = True
-        conn: socket.socket = self._handler.connection
-        return conn
+        sock = self._conn.sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0))
+        sock.sendall((head + "\r\n").encode())
+        self.hijacked = True
+        return sock
 
 
 Dispatch = Callable[[Request], Response]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: Server
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def _serve(self) -> None:
-        url = urlsplit(self.path)
-        request = Request(self, self.command, url.path, url.query)
-        response = self.server.dispatch(request)
-        if response is HIJACKED:
-            return
-        self._send(response)
-        request.body.read()  # drain what the handler left, so keep-alive stays in step
-
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        for key, value in {**self.server.common_headers, **response.headers}.items():
-            self.send_header(key, value)
-        if isinstance(response.body, bytes):
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-            return
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for chunk in response.body:
-            if chunk:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        self.server.log(format % args)
-
-    def address_string(self) -> str:
-        return "unix"
+@dataclass
+class _Exchange:
+    sock: socket.socket
+    head: Head
+    buffered: bytes
 
 
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    # Connections that stream (logs -f, build) can be many; a thread each is fine here.
-    request_queue_size = 128
+class Server:
+    """Serves `dispatch` on the unix socket `path` until shutdown()."""
 
     def __init__(
         self,
@@ -185,67 +150,140 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         *,
         common_headers: dict[str, str],
         log: Callable[[str], None],
+        max_requests: int = 0,
+        max_streams: int = 0,
     ) -> None:
         self.dispatch = dispatch
         self.common_headers = common_headers
         self.log = log
-        super().__init__(path, _Handler)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(socket.SOMAXCONN)  # a burst of connects waits, not fails
+        self.workers: Workers[_Exchange] = Workers(
+            self._serve,
+            **({"requests": max_requests} if max_requests else {}),
+            **({"streams": max_streams} if max_streams else {}),
+        )
+        self.reactor = Reactor(self.listener, self._ready)
 
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.reactor.run(poll_interval)
 
-class _ChunkedReader:
-    """Decodes a chunked request body (the docker CLI streams tars this way)."""
+    def shutdown(self) -> None:
+        self.reactor.stop()
 
-    def __init__(self, rfile: io.BufferedIOBase) -> None:
-        self._rfile = rfile
-        self._left = 0
-        self._done = False
+    def server_close(self) -> None:
+        self.listener.close()
+        self.reactor.close()
 
-    def read(self, size: int = -1) -> bytes:
-        out = bytearray()
-        while not self._done and (size < 0 or len(out) < size):
-            if self._left == 0 and not self._next_chunk():
-                break
-            want = self._left if size < 0 else min(self._left, size - len(out))
-            data = self._rfile.read(want)
-            if not data:
-                raise InvalidArgument("request body ended inside a chunk")
-            out += data
-            self._left -= len(data)
-            if self._left == 0:
-                self._rfile.readline()
-        return bytes(out)
+    def _ready(self, sock: socket.socket, head: Head, buffered: bytes) -> None:
+        self.workers.submit(_Exchange(sock, head, buffered))
 
-    def _next_chunk(self) -> bool:
-        line = self._rfile.readline()
+    def _serve(self, ex: _Exchange) -> None:
+        ex.sock.setblocking(True)
+        ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(BODY_TIMEOUT))
+        conn = Connection(ex.sock, ex.buffered)
+        keep = False
         try:
-            self._left = int(line.split(b";")[0].strip() or b"0", 16)
-        except ValueError as err:
-            raise InvalidArgument(f"bad chunk size line {line!r}") from err
-        if self._left == 0:
-            while self._rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass
-            self._done = True
+            keep = self._exchange(conn, ex.head)
+        except OSError:  # the client went away mid-answer
+            keep = False
+        if keep:
+            self.reactor.park(ex.sock, bytes(conn.buffer))
+        else:
+            with contextlib.suppress(OSError):
+                ex.sock.close()
+
+    def _exchange(self, conn: Connection, head: Head) -> bool:
+        """Serve one request; whether the connection can carry the next one."""
+        if head.get("expect").lower() == "100-continue":
+            conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request = Request(conn, head, self)
+        response = self.dispatch(request)
+        if request.hijacked:
             return False
-        return True
+        if not isinstance(response.body, bytes):
+            try:
+                request.claim_stream()
+            except StreamsExhausted as err:
+                _close_iterator(response.body)
+                response = Response.json({"message": str(err)}, 503)
+        if isinstance(response.body, bytes):
+            keep = head.keep_alive and _skip_rest(request.reader)
+        else:  # a stream may still be reading the body (import): never skip under it
+            keep = head.keep_alive and request.reader.finished()
+        _write(conn.sock, head, response, self.common_headers, keep=keep)
+        self.log(f'"{head.method} {head.target[:200]} {head.version}" {response.status} -')
+        return keep
 
 
-class _LengthReader:
-    def __init__(self, rfile: io.BufferedIOBase, length: int) -> None:
-        self._rfile = rfile
-        self._left = length
-
-    def read(self, size: int = -1) -> bytes:
-        want = self._left if size < 0 else min(size, self._left)
-        data = self._rfile.read(want) if want else b""
-        self._left -= len(data)
-        return data
+def _body_of(conn: Connection, head: Head) -> Body:
+    if head.chunked:
+        return ChunkedBody(conn)
+    return LengthBody(conn, head.length) if head.length else NoBody()
 
 
-def _body_reader(handler: _Handler) -> BinaryIO:
-    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-        return _ChunkedReader(handler.rfile)  # type: ignore[return-value]
-    length = int(handler.headers.get("Content-Length") or 0)
-    return _LengthReader(handler.rfile, length)  # type: ignore[return-value]
+def _skip_rest(body: Body) -> bool:
+    """Read what the handler left of a small body, so keep-alive stays in step; a body
+    with more left, or a broken one, closes the connection instead."""
+    try:
+        skipped = 0
+        while not body.finished() and skipped <= _DRAIN:
+            data = body.read(_DRAIN)
+            if not data:
+                break
+            skipped += len(data)
+        return body.finished()
+    except (InvalidArgument, OSError):
+        return False
+
+
+def _write(
+    sock: socket.socket, head: Head, response: Response, common: dict[str, str], *, keep: bool
+) -> None:
+    status = response.status
+    lines = [
+        f"HTTP/1.1 {status} {_reason(status)}",
+        f"Content-Type: {response.content_type}",
+        f"Date: {formatdate(time.time(), usegmt=True)}",
+        *(f"{k}: {v}" for k, v in {**common, **response.headers}.items()),
+    ]
+    if not keep:
+        lines.append("Connection: close")
+    body = response.body
+    if isinstance(body, bytes):
+        if status >= 200 and status not in (204, 304):
+            lines.append(f"Content-Length: {len(body)}")
+        sock.sendall(
+            "\r\n".join([*lines, "", ""]).encode() + (b"" if head.method == "HEAD" else body)
+        )
+        return
+    lines.append("Transfer-Encoding: chunked")
+    sock.sendall("\r\n".join([*lines, "", ""]).encode())
+    try:
+        for chunk in body:
+            if chunk:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        sock.sendall(b"0\r\n\r\n")
+    finally:
+        _close_iterator(body)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _close_iterator(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def _timeval(seconds: float) -> bytes:
+    return struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
 
 
 def json_lines(items: Iterator[dict[str, Any]]) -> Iterator[bytes]:

@@ -6,8 +6,10 @@ import fnmatch
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from lamina.api import query
 from lamina.api.filters import Filters, bool_filter, parse_filters
 from lamina.api.http import Request, Response, json_lines
 from lamina.api.router import Router, status_of
@@ -21,22 +23,56 @@ from lamina.images.service import Image
 from lamina.oci.reference import Reference, parse_normalized
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    all: bool = query.flag()
+    shared_size: bool = query.flag(name="shared-size")
+
+
+@dataclass(frozen=True)
+class TagQuery:
+    repo: str = query.text()
+    tag: str = query.text()
+
+
+@dataclass(frozen=True)
+class RemoveQuery:
+    force: bool = query.flag()
+    noprune: bool = query.flag()
+
+
+@dataclass(frozen=True)
+class CreateQuery:
+    from_image: str = query.text(name="fromImage")
+    from_src: str = query.text(name="fromSrc")
+    repo: str = query.text()
+    tag: str = query.text()
+    message: str = query.text()
+    changes: tuple[str, ...] = query.texts()
+
+
+@dataclass(frozen=True)
+class BootstrapQuery:
+    name: str = query.text()
+    include: str = query.text()
+    tag: str = query.text()
+
+
 def register(router: Router, engine: Engine) -> None:
     images = engine.images
 
     @router.route("GET", "/images/json")
     def list_images(req: Request) -> Any:
         filters = parse_filters(req, {"dangling", "label", "reference", "before", "since", "until"})
+        q = query.decode(req, ListQuery)
         found = [image for image in images.all() if _matches(engine, image, filters)]
-        if not req.flag("all"):
+        if not q.all:
             found = [
                 image
                 for image in found
                 if image.tags or image.digests or not _has_children(found, image)
             ]
-        return [
-            views.summary(images, image, with_shared=req.flag("shared-size")) for image in found
-        ]
+        return [views.summary(images, image, with_shared=q.shared_size) for image in found]
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect(req: Request, name: str) -> Any:
@@ -54,15 +90,16 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request, name: str) -> Response:
-        repo = req.arg("repo")
-        if not repo:
+        q = query.decode(req, TagQuery)
+        if not q.repo:
             raise InvalidArgument("repository name must be given (repo=…)")
-        images.tag(name, repo, req.arg("tag") or None)
+        images.tag(name, q.repo, q.tag or None)
         return Response(201)
 
     @router.route("DELETE", "/images/{name:path}")
     def remove(req: Request, name: str) -> Any:
-        return images.remove(name, force=req.flag("force"), prune=not req.flag("noprune"))
+        q = query.decode(req, RemoveQuery)
+        return images.remove(name, force=q.force, prune=not q.noprune)
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Any:
@@ -76,16 +113,16 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/create")
     def create(req: Request) -> Response:
-        if req.arg("fromImage"):
+        q = query.decode(req, CreateQuery)
+        if q.from_image:
             raise InvalidArgument(
-                f"pull access denied for {req.arg('fromImage')}: pulling from registries is not "
+                f"pull access denied for {q.from_image}: pulling from registries is not "
                 "supported yet; make base images with `lamina image bootstrap busybox`"
             )
-        if req.arg("fromSrc") != "-":
+        if q.from_src != "-":
             raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
-        tags = _import_tags(req.arg("repo"), req.arg("tag"))
-        changes = req.args("changes")
-        message = req.arg("message")
+        tags = _import_tags(q.repo, q.tag)
+        changes, message = list(q.changes), q.message
 
         def work(_progress: Callable[[str], None]) -> dict[str, Any]:
             image_id = import_rootfs(images, req.body, tags=tags, changes=changes, message=message)
@@ -95,9 +132,9 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/lamina/images/bootstrap")
     def bootstrap_image(req: Request) -> Response:
-        name = req.arg("name")
-        include = [p for p in req.arg("include").split(",") if p]
-        tag_name = req.arg("tag") or None
+        q = query.decode(req, BootstrapQuery)
+        name, tag_name = q.name, q.tag or None
+        include = [p for p in q.include.split(",") if p]
 
         def work(progress: Callable[[str], None]) -> dict[str, Any]:
             image_id = bootstrap(images, name, tag=tag_name, include=include, progress=progress)

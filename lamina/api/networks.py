@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.api import fields
+from lamina.api import query
 from lamina.api.filters import parse_filters
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
+from lamina.api.shapes import check_body
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument
 from lamina.networks.service import LIST_FILTERS
@@ -27,23 +28,23 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/networks/create")
     def create(req: Request) -> Response:
-        body = fields.json_object(req.json())
+        body = check_body(req.json(), "NetworkCreateRequest")
+        query.check_labels(body.get("Labels"), "Labels")
         if body.get("EnableIPv6"):
             raise InvalidArgument("IPv6 networks are not supported by lamina")
-        ipam = fields.json_object(body.get("IPAM"))
-        configs = ipam.get("Config") or []
-        if not isinstance(configs, list) or len(configs) > 1:
+        configs = (body.get("IPAM") or {}).get("Config") or []
+        if len(configs) > 1:
             raise InvalidArgument("IPAM.Config: at most one IPv4 subnet is supported")
-        config = fields.json_object(configs[0]) if configs else {}
+        config = configs[0] or {} if configs else {}
         network = networks.create(
-            fields.string(body, "Name"),
-            driver=fields.string(body, "Driver") or "bridge",
+            body.get("Name") or "",
+            driver=body.get("Driver") or "bridge",
             internal=bool(body.get("Internal")),
-            labels=fields.strings(body, "Labels"),
-            options=fields.strings(body, "Options"),
-            subnet=fields.string(config, "Subnet"),
-            gateway=fields.string(config, "Gateway"),
-            ip_range=fields.string(config, "IPRange"),
+            labels=body.get("Labels") or {},
+            options=body.get("Options") or {},
+            subnet=config.get("Subnet") or "",
+            gateway=config.get("Gateway") or "",
+            ip_range=config.get("IPRange") or "",
         )
         return Response.json({"Id": network.id, "Warning": ""}, 201)
 
@@ -58,11 +59,10 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/networks/{ref}/connect")
     def connect(req: Request, ref: str) -> None:
-        body = fields.json_object(req.json())
-        endpoint = fields.json_object(body.get("EndpointConfig"))
-        networks.connect(ref, fields.string(body, "Container"), endpoint)
+        body = check_body(req.json(), "NetworkConnectRequest")
+        networks.connect(ref, body.get("Container") or "", body.get("EndpointConfig") or {})
 
     @router.route("POST", "/networks/{ref}/disconnect")
     def disconnect(req: Request, ref: str) -> None:
-        body = fields.json_object(req.json())
-        networks.disconnect(ref, fields.string(body, "Container"), force=bool(body.get("Force")))
+        body = check_body(req.json(), "NetworkDisconnectRequest")
+        networks.disconnect(ref, body.get("Container") or "", force=bool(body.get("Force")))

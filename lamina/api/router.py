@@ -10,17 +10,20 @@ from urllib.parse import unquote
 
 from lamina import errors
 from lamina.api.http import Request, Response
+from lamina.api.wire import check_text
 
 Handler = Callable[..., Any]
 
 STATUS: dict[type[errors.LaminaError], int] = {
     errors.InvalidArgument: 400,
+    errors.TooLarge: 413,
     errors.NotFound: 404,
     errors.AlreadyExists: 409,
     errors.Conflict: 409,
     errors.FailedPrecondition: 500,
     errors.DataCorruption: 500,
     errors.Unavailable: 503,
+    errors.Unsupported: 501,
     errors.Internal: 500,
 }
 
@@ -64,7 +67,8 @@ class Router:
         try:
             self._strip_version(request)
             handler, params = self._match(request)
-            result = handler(request, **{k: unquote(v) for k, v in params.items()})
+            args = {k: check_text(unquote(v), f"path parameter {k}") for k, v in params.items()}
+            result = handler(request, **args)
         except errors.LaminaError as err:
             return error_response(status_of(err), str(err))
         except Exception as err:  # a bug: log it whole, tell the client briefly

@@ -12,12 +12,13 @@ from typing import Any
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.containers import views as container_views
+from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
 from lamina.oci.image import host_platform, rfc3339
+from lamina.store.usage import tree_size
 from lamina.volumes import views as volume_views
-from lamina.volumes.disk import tree_size
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -62,7 +63,7 @@ def register(router: Router, engine: Engine) -> None:
     def df(req: Request) -> Any:
         images = engine.images
         return {
-            "LayersSize": images.layers_size(),
+            "LayersSize": images.disk_usage().total,
             "Images": [views.summary(images, image, with_shared=True) for image in images.all()],
             "Containers": [_container_usage(engine, c) for c in engine.containers.all()],
             "Volumes": [volume_views.with_usage(engine.volumes, v) for v in engine.volumes.list()],
@@ -98,7 +99,7 @@ def _info(engine: Engine) -> dict[str, Any]:
             "Volume": ["local"],
             "Network": ["bridge", "host", "none"],
             "Authorization": None,
-            "Log": ["json-file"],
+            "Log": ["json-file", "local"],  # and none, which Docker does not list
         },
         "MemoryLimit": True,
         "SwapLimit": False,
@@ -114,7 +115,7 @@ def _info(engine: Engine) -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": 0,
         "SystemTime": rfc3339(time.time()),
-        "LoggingDriver": "json-file",
+        "LoggingDriver": logconfig.DEFAULT_DRIVER,
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),
         "NEventsListener": 0,
@@ -158,7 +159,7 @@ def _info(engine: Engine) -> dict[str, Any]:
         "ContainerdCommit": {"ID": ""},
         "RuncCommit": {"ID": ""},
         "InitCommit": {"ID": ""},
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "SecurityOptions": _security_options(),
         "Warnings": None,
         "Product": f"lamina (python {sys.version.split()[0]})",
     }
@@ -171,6 +172,16 @@ def _instance_id(engine: Engine) -> str:
 
         path.write_text(str(uuid.uuid4()))
     return path.read_text().strip()
+
+
+def _security_options() -> list[str]:
+    # What a container gets unless it asks otherwise, in Docker's words: the built-in
+    # seccomp profile (Docker's default, lamina/containers/seccomp) and, on cgroup v2,
+    # a private cgroup namespace (containers/spec.py). No AppArmor, SELinux or userns.
+    options = ["name=seccomp,profile=builtin"]
+    if _cgroup_version() == "2":
+        options.append("name=cgroupns")
+    return options
 
 
 def _cgroup_version() -> str:

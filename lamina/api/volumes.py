@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from lamina.api import fields
+from lamina.api import query
 from lamina.api.filters import bool_filter, parse_filters
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
+from lamina.api.shapes import check_body
 from lamina.engine import Engine
 from lamina.volumes import views
 from lamina.volumes.service import LIST_FILTERS
+
+
+@dataclass(frozen=True)
+class RemoveQuery:
+    force: bool = query.flag()
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -23,12 +30,13 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
-        body = fields.json_object(req.json(), "the volume configuration must be a JSON object")
+        body = check_body(req.json(), "VolumeCreateOptions")
+        query.check_labels(body.get("Labels"), "Labels")
         volume = volumes.create(
-            fields.string(body, "Name") or None,
-            driver=fields.string(body, "Driver") or "local",
-            labels=fields.strings(body, "Labels"),
-            options=fields.strings(body, "DriverOpts"),
+            body.get("Name") or None,
+            driver=body.get("Driver") or "local",
+            labels=body.get("Labels") or {},
+            options=body.get("DriverOpts") or {},
         )
         return Response.json(views.volume(volume), 201)
 
@@ -38,7 +46,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("DELETE", "/volumes/{name}")
     def remove(req: Request, name: str) -> None:
-        volumes.remove(name, force=req.flag("force"))
+        volumes.remove(name, force=query.decode(req, RemoveQuery).force)
 
     @router.route("POST", "/volumes/prune")
     def prune(req: Request) -> Any:

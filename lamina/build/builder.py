@@ -10,8 +10,10 @@ Lifecycle of a build (the API drives it; tests may too):
 `prepare` finds every input error before anything runs (see `plan`). `build` runs
 the stages the target needs, in order (`stage`), then labels and tags the result; its
 progress goes to `sink` as events (`events`). Setting `cancel` stops it at the next
-check (between steps, while a RUN runs, every few hundred copied files); whatever it
-stops, it leaves no mount, no runtime container and no half-written layer.
+check (between steps, while a RUN runs or waits, every few hundred copied files);
+whatever it stops, it leaves no mount, no runtime container and no half-written layer.
+Builds run concurrently, a thread each; a step whose key another build is making is
+waited for, not made twice (`singleflight`).
 
 On disk, under `<root>/build/`:
 
@@ -39,6 +41,7 @@ from lamina.build.plan import BuildPlan, BuildRequest, prepare
 from lamina.build.planmemo import PlanMemo
 from lamina.build.runstep import StepRunner
 from lamina.build.session import Session, StateMemo
+from lamina.build.singleflight import SingleFlight
 from lamina.build.stage import StageBuilder
 from lamina.build.statcache import StatCache
 from lamina.build.workspace import ID_PREFIX, Trash, recover
@@ -68,6 +71,7 @@ class Builder:
         self.links = LinkIndex()
         self.states = StateMemo()
         self.plans = PlanMemo()
+        self.flights: SingleFlight[tuple[ImageState, bool]] = SingleFlight()
 
     def prepare(self, request: BuildRequest) -> BuildPlan:
         """Check the request and plan the build; raises for bad input, builds nothing."""
@@ -84,7 +88,10 @@ class Builder:
                 raise Unavailable("the daemon is shutting down")
             self._active.add(cancel)
         try:
-            return self._build(plan, sink, cancel)
+            # Steps mount layers they found through images an `rmi` may remove
+            # meanwhile: nothing is collected until the build is done.
+            with self.images.collector.paused():
+                return self._build(plan, sink, cancel)
         finally:
             with self._running:
                 self._active.discard(cancel)
@@ -100,7 +107,7 @@ class Builder:
         session = Session(
             plan, self.images, self.committer, self.runner, self.cache,
             self._context(plan), report, cancel, self.root, self._locks, self.trash, self.links,
-            self.states, self.plans,
+            self.states, self.plans, self.flights,
         )  # fmt: skip
         for index in plan.needed:
             session.results[index] = StageBuilder(session, plan.stages[index]).build()

@@ -36,6 +36,8 @@ from lamina.build.statcache import StatCache
 from lamina.containers.spec import MountSpec
 from lamina.errors import InvalidArgument
 
+_LOCK_POLL = 0.1  # seconds between checks for a cancelled build while a cache is busy
+
 
 @dataclass(frozen=True)
 class RunMounts:
@@ -79,9 +81,13 @@ def run_mounts(
 def hold_cache_locks(session: Session, mounts: RunMounts, stack: contextlib.ExitStack) -> None:
     """Take the locks of `sharing=locked|private` cache mounts until the step ends: named
     by the folder each mounts (its id or target as expanded), so two spellings of one
-    cache share one lock."""
-    for name in mounts.locks:
-        stack.enter_context(session.locks.setdefault(name, threading.Lock()))
+    cache share one lock. Each once, in name order (two steps that lock the same two
+    caches cannot deadlock), and while the build is not cancelled."""
+    for name in sorted(set(mounts.locks)):
+        lock = session.locks.setdefault(name, threading.Lock())
+        while not lock.acquire(timeout=_LOCK_POLL):
+            session.check_cancel()
+        stack.callback(lock.release)
 
 
 def _target(target: str, workdir: str) -> str:
@@ -100,9 +106,14 @@ def _cache(session: Session, mount: Mount, cache_id: str, target: str) -> tuple[
         raise InvalidArgument("RUN --mount=type=cache,from=... is not supported yet")
     folder = session.root / "cache-mounts" / _cache_name(cache_id)
     if not folder.exists():
-        folder.mkdir(parents=True, mode=0o755)
-        folder.chmod(mount.mode if mount.mode is not None else 0o755)
-        os.chown(folder, mount.uid or 0, mount.gid or 0)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o755)
+        except FileExistsError:
+            pass  # a concurrent build's step made it first, with its mode and owner
+        else:
+            folder.chmod(mount.mode if mount.mode is not None else 0o755)
+            os.chown(folder, mount.uid or 0, mount.gid or 0)
     options = ("rbind", "ro" if mount.read_only else "rw")
     key = f"cache {target} id={cache_id} ro={mount.read_only}"
     return MountSpec(target, "bind", str(folder), options), key

@@ -24,6 +24,7 @@ from lamina.build.linkindex import LinkIndex
 from lamina.build.plan import EPOCH_ARG, BuildPlan, PlannedStage, automatic_args
 from lamina.build.planmemo import PlanMemo
 from lamina.build.runstep import Cancelled, StepRunner
+from lamina.build.singleflight import SingleFlight
 from lamina.build.workspace import Trash, Workspace, tree_view
 from lamina.errors import InvalidArgument, NotFound
 from lamina.images.service import ImageService
@@ -67,6 +68,9 @@ class Session:
     links: LinkIndex  # layer files COPY can hard-link
     states: StateMemo  # images read before (immutable: safe to keep)
     plans: PlanMemo  # COPY plans of contexts read in place
+    # Steps being made, by key, shared by all builds: the image after the step, and
+    # whether it was made (False: found in the cache by the build that held the key).
+    flights: SingleFlight[tuple[ImageState, bool]]
     results: dict[int, ImageState] = field(default_factory=dict)
     legacy_done: int = 0  # "Step N/M" lines given so far
 

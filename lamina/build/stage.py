@@ -2,10 +2,12 @@
 
 Every step follows the same protocol (`StageBuilder._step`): make its `Step` (the key,
 cheaply), look the key up unless the cache is off for this stage, and on a hit take
-the recorded image as the new state (CACHED). On a miss: explain it if asked, execute,
-record the result under the key with its detail, and go on. A miss changes the parent
-of every later step, so they miss too (unless a later step reproduces an identical
-image, in which case it hits again, as it should).
+the recorded image as the new state (CACHED). On a miss: if another build is making
+the same key, wait for it and take its result (CACHED too: one run, one layer, one
+image; see `singleflight`); else explain the miss if asked, execute, record the result
+under the key with its detail, and go on. A miss changes the parent of every later
+step, so they miss too (unless a later step reproduces an identical image, in which
+case it hits again, as it should).
 
 Metadata steps are cached like the others: their history entries carry a time, so
 re-making them would change every later parent.
@@ -133,16 +135,50 @@ class StageBuilder:
         if self.use_cache:
             hit = session.lookup(step.key)
             if hit is not None:
-                if step.link and session.images.records.get(hit.image_id or "") is not None:
-                    hit = self._rebased(state, hit)
-                session.report.cached(n, image=hit.image_id or "")
-                return hit
+                return self._cached(step, state, hit, n)
+        new, ran_here = self._once(step, n)
+        if not ran_here:
+            return self._cached(step, state, new, n)
+        session.report.done(n, image=new.image_id or "")
+        return new
+
+    def _cached(self, step: Step, state: ImageState, hit: ImageState, n: int) -> ImageState:
+        if step.link and self.session.images.records.get(hit.image_id or "") is not None:
+            hit = self._rebased(state, hit)
+        self.session.report.cached(n, image=hit.image_id or "")
+        return hit
+
+    def _once(self, step: Step, n: int) -> tuple[ImageState, bool]:
+        """The step's result, and whether this build made it: a concurrent build that is
+        making the same key is waited for instead. BuildKit's rule for `--no-cache`: a
+        build that uses the cache may take the result of one that does not (it is fresh),
+        never the reverse (it may come from the cache)."""
+        session, digest = self.session, step.key.digest
+        fresh = f"no-cache {digest}"
+        if not self.use_cache:
+            (new, _), led = session.flights.run(
+                fresh, lambda: (self._execute(step, n), True), check=session.check_cancel
+            )
+            return new, led
+        (new, made), led = session.flights.run(
+            f"cache {digest}", lambda: self._lookup_or_execute(step, n),
+            check=session.check_cancel, join=(fresh,),
+        )  # fmt: skip
+        return new, made and led
+
+    def _lookup_or_execute(self, step: Step, n: int) -> tuple[ImageState, bool]:
+        # Again, now that this build holds the key: a build that held it before may have
+        # recorded its result between this build's first lookup and its claim.
+        hit = self.session.lookup(step.key)
+        return (hit, False) if hit is not None else (self._execute(step, n), True)
+
+    def _execute(self, step: Step, n: int) -> ImageState:
+        session = self.session
         if session.plan.request.explain:
             self._explain(n, step)
         new, diff_id = step.execute(n)
         result = CacheResult(new.chain_id or "", new.image_id or "", diff_id or "")
         session.cache.record(step.full_key(), result)
-        session.report.done(n, image=new.image_id or "")
         return new
 
     def _rebased(self, state: ImageState, hit: ImageState) -> ImageState:

@@ -14,7 +14,7 @@ import os
 import sys
 
 from lamina.build.output import render
-from lamina.cli.client import Client, DaemonError
+from lamina.cli.client import Client, ConnectionLost, DaemonError
 from lamina.cli.main import UsageError
 
 TYPE_CHECKING = False
@@ -34,11 +34,14 @@ def build(client: Client, args: argparse.Namespace) -> int:
     mode = "quiet" if args.quiet else _mode(args.progress)
     try:
         outcome = render(reply.lines(), mode=mode, out=sys.stderr)
+    except (ConnectionLost, ValueError):  # cut off, maybe mid-line: the daemon went away
+        print("ERROR: the daemon closed the stream before the build finished", file=sys.stderr)
+        return 1
     finally:
         reply.close()
     if outcome.error or not outcome.image_id:
         if not outcome.error:
-            print("ERROR: the build ended without an image", file=sys.stderr)
+            print("ERROR: the daemon closed the stream before the build finished", file=sys.stderr)
         return 1
     if args.iidfile:
         with open(args.iidfile, "w") as iidfile:

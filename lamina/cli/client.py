@@ -36,6 +36,11 @@ class NoDaemon(Exception):
     pass
 
 
+class ConnectionLost(Exception):
+    """The daemon closed the connection before its answer was complete: it stopped or
+    was killed midway, so whatever was asked may not have happened."""
+
+
 class Reply:
     def __init__(
         self, sock: socket.socket, status: int, headers: dict[str, str], reader: BinaryIO
@@ -53,19 +58,37 @@ class Reply:
         self._length = 0
 
     def chunks(self) -> Iterator[bytes]:
+        """The body's pieces; ConnectionLost if it ends before its end (the last chunk
+        of a chunked body, or Content-Length bytes)."""
         if self._chunked:
             while True:
-                size = int(self._reader.readline().split(b";")[0].strip() or b"0", 16)
+                line = self._readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    self._reader.readline()
+                    self._readline()  # the empty trailer
                     return
-                yield self._reader.read(size)
-                self._reader.readline()
+                yield self._read(size)
+                self._readline()
         elif self._length >= 0:
-            yield self._reader.read(self._length)
+            yield self._read(self._length)
         else:
-            while data := self._reader.read(65536):
+            while data := self._read(65536, exact=False):
                 yield data
+
+    def _readline(self) -> bytes:
+        line = self._read(-1)
+        if not line.endswith(b"\n"):
+            raise ConnectionLost("the daemon closed the stream before it ended")
+        return line
+
+    def _read(self, size: int, *, exact: bool = True) -> bytes:
+        try:
+            data = self._reader.readline() if size < 0 else self._reader.read(size)
+        except OSError as err:  # reset by a daemon that went away
+            raise ConnectionLost("the daemon closed the stream before it ended") from err
+        if exact and size >= 0 and len(data) < size:
+            raise ConnectionLost("the daemon closed the stream before it ended")
+        return data
 
     def read(self) -> bytes:
         return b"".join(self.chunks())
@@ -112,7 +135,11 @@ class Client:
         target = API_PREFIX + quote(path, safe="/:@")
         if query:
             target += "?" + urlencode(query)
-        _send(sock, method, target, body, headers or {})
+        # contextlib.suppress would cost the CLI an import.
+        try:  # noqa: SIM105
+            _send(sock, method, target, body, headers or {})
+        except OSError:
+            pass  # the daemon may have answered early (a refusal) and closed: read on
         reply = _read_head(sock)
         if method == "HEAD":
             reply.head_only()
@@ -230,9 +257,13 @@ def _send(
 
 def _read_head(sock: socket.socket) -> Reply:
     reader: BinaryIO = sock.makefile("rb")
-    status_line = reader.readline().decode("latin-1")
+    try:
+        status_line = reader.readline().decode("latin-1")
+    except OSError:
+        status_line = ""
     if not status_line:
-        raise DaemonError(500, "the daemon closed the connection without answering")
+        sock.close()
+        raise ConnectionLost("the daemon closed the connection without answering")
     status = int(status_line.split()[1])
     headers: dict[str, str] = {}
     while line := reader.readline().decode("latin-1").strip():

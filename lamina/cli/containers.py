@@ -20,7 +20,11 @@ if TYPE_CHECKING:  # typing costs every command ~2.5 ms to import
 
 def run(client: Client, args: argparse.Namespace) -> int:
     body = create_body(args, attach=not args.detach)
-    cid = _create(client, body, args.name)
+    try:
+        cid = _create(client, body, args.name)
+    except DaemonError as err:  # as docker: a container that could not be made is a 125
+        print(f"Error response from daemon: {err}", file=sys.stderr)
+        return 125
     if args.detach:
         _start(client, cid)
         print(cid)

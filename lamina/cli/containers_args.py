@@ -55,6 +55,37 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dns", action="append", default=[])
     p.add_argument("--runtime")
     p.add_argument("--shm-size")
+    for flag in (
+        "--ulimit",
+        "--device",
+        "--device-cgroup-rule",
+        "--sysctl",
+        "--group-add",
+        "--volumes-from",
+        "--link",
+        "--dns-option",
+        "--dns-search",
+    ):
+        p.add_argument(flag, action="append", default=[])
+    for flag in (
+        "--pid",
+        "--ipc",
+        "--cgroupns",
+        "--cpuset-cpus",
+        "--cpuset-mems",
+        "--mac-address",
+        "--gpus",
+    ):
+        p.add_argument(flag)
+    p.add_argument("--cgroup-parent")
+    p.add_argument("--domainname")
+    p.add_argument("--oom-score-adj", type=int)
+    p.add_argument("--cpu-shares", "-c", type=int)
+    p.add_argument("--cpu-period", type=int)
+    p.add_argument("--cpu-quota", type=int)
+    p.add_argument("--memory-reservation")
+    p.add_argument("--log-driver")
+    p.add_argument("--log-opt", action="append", default=[])
 
 
 def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
@@ -72,6 +103,7 @@ def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
         "WorkingDir": args.workdir or "",
         "User": args.user or "",
         "Hostname": args.hostname or "",
+        "Domainname": args.domainname or "",
         "ExposedPorts": {_port_key(p): {} for p in args.expose} or None,
     }
     if args.entrypoint is not None:
@@ -84,12 +116,13 @@ def create_body(args: argparse.Namespace, *, attach: bool) -> dict[str, Any]:
     if volumes:
         config["Volumes"] = volumes
     config["HostConfig"] = _host_config(args, binds)
-    if args.network_alias or args.ip:
+    if args.network_alias or args.ip or args.mac_address:
         config["NetworkingConfig"] = {
             "EndpointsConfig": {
                 args.network or "default": {
                     "Aliases": args.network_alias or None,
                     "IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
+                    "MacAddress": args.mac_address or "",
                 }
             }
         }
@@ -117,7 +150,7 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "CapAdd": args.cap_add or None,
         "CapDrop": args.cap_drop or None,
         "Privileged": args.privileged,
-        "SecurityOpt": args.security_opt or None,
+        "SecurityOpt": [_security_opt(o) for o in args.security_opt] or None,
         "NetworkMode": args.network or "default",
         "PortBindings": _port_bindings(args.publish),
         "PublishAllPorts": args.publish_all,
@@ -126,7 +159,92 @@ def _host_config(args: argparse.Namespace, binds: list[str]) -> dict[str, Any]:
         "Runtime": args.runtime,
         "ShmSize": _bytes(args.shm_size) if args.shm_size else 0,
         "ConsoleSize": terminal_size() if args.tty else None,
+        "LogConfig": _log_config(args.log_driver or "", args.log_opt),
+        **_more_host_config(args),
     }
+
+
+def _more_host_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags docker spells the same way, as the docker CLI sends them."""
+    return {
+        "Ulimits": [_ulimit(u) for u in args.ulimit] or None,
+        "Devices": [_device(d) for d in args.device] or None,
+        "DeviceCgroupRules": args.device_cgroup_rule or None,
+        "DeviceRequests": _gpus(args.gpus) if args.gpus else None,
+        "Sysctls": dict(_pair(s, "sysctl") for s in args.sysctl) or None,
+        "GroupAdd": args.group_add or None,
+        "PidMode": args.pid or "",
+        "IpcMode": args.ipc or "",
+        "CgroupnsMode": args.cgroupns or "",
+        "CpusetCpus": args.cpuset_cpus or "",
+        "CpusetMems": args.cpuset_mems or "",
+        "CpuShares": args.cpu_shares or 0,
+        "CpuPeriod": args.cpu_period or 0,
+        "CpuQuota": args.cpu_quota or 0,
+        "MemoryReservation": _bytes(args.memory_reservation) if args.memory_reservation else 0,
+        "CgroupParent": args.cgroup_parent or "",
+        "OomScoreAdj": args.oom_score_adj or 0,
+        "VolumesFrom": args.volumes_from or None,
+        "Links": args.link or None,
+        "DnsOptions": args.dns_option or None,
+        "DnsSearch": args.dns_search or None,
+    }
+
+
+def _ulimit(spec: str) -> dict[str, Any]:
+    """nofile=1024:2048 (soft:hard), or nofile=1024 (both)."""
+    name, _, limits = spec.partition("=")
+    soft, _, hard = limits.partition(":")
+    try:
+        return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+    except ValueError:
+        raise UsageError(f"invalid ulimit argument: {spec}") from None
+
+
+def _device(spec: str) -> dict[str, str]:
+    """/dev/x, /dev/x:/dev/y, /dev/x:rwm or /dev/x:/dev/y:rwm, as the docker CLI."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise UsageError(f"invalid device specification: {spec}")
+    mode = parts[-1] if len(parts) == 3 or (len(parts) == 2 and _device_mode(parts[1])) else ""
+    inside = parts[1] if len(parts) == 3 or (len(parts) == 2 and not mode) else parts[0]
+    return {"PathOnHost": parts[0], "PathInContainer": inside, "CgroupPermissions": mode or "rwm"}
+
+
+def _device_mode(text: str) -> bool:
+    return bool(text) and len(text) <= 3 and all(c in "rwm" for c in text)
+
+
+def _gpus(spec: str) -> list[dict[str, Any]]:
+    count = -1 if spec == "all" else int(spec) if spec.isdigit() else 0
+    return [{"Driver": "", "Count": count, "Capabilities": [["gpu"]]}]
+
+
+def _log_config(driver: str, opts: list[str]) -> dict[str, Any]:
+    """As docker's CLI: `--log-opt k=v` (a bare `k` is k=""), none with options refused."""
+    if driver == "none" and opts:
+        raise UsageError("invalid logging opts for driver none")
+    return {"Type": driver, "Config": dict(_pair(o, "log-opt") for o in opts)}
+
+
+def _security_opt(option: str) -> str:
+    """As the docker CLI: `seccomp=<file>` goes to the daemon as the file's JSON, so the
+    profile is the one this user can read, fixed when the container is created."""
+    key, sep, path = option.partition("=")
+    if not sep:
+        key, _, path = option.partition(":")
+    if key != "seccomp" or path in ("builtin", "unconfined"):
+        return option
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            profile = json.load(f)
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"opening seccomp profile ({path}) failed: {err}") from err
+    except ValueError as err:
+        raise UsageError(f"compacting json for seccomp profile ({path}) failed: {err}") from err
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
 
 
 def _env(args: argparse.Namespace) -> list[str]:

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Mapping
 
 from lamina.cli import conventions, options
-from lamina.cli.client import Client
+from lamina.cli.client import Client, ConnectionLost
 from lamina.cli.format import ago, human_size, print_rows
 from lamina.cli.main import UsageError
-from lamina.cli.progress import show_stream
+from lamina.cli.progress import cut_short, show_stream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs every command ~2.5 ms to import
@@ -168,19 +168,29 @@ def import_(client: Client, args: argparse.Namespace) -> int:
             body=stream,
             headers={"Content-Type": "application/x-tar"},
         )
+    except ConnectionLost:
+        return cut_short("import")
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    return show_stream(reply, quiet_status=False)
+    # Docker's import ends with the new image's ID as a status message.
+    return show_stream(reply, what="import", finished=_is_image_id_status)
 
 
 def bootstrap(client: Client, args: argparse.Namespace) -> int:
-    reply = client.request(
-        "POST",
-        "/lamina/images/bootstrap",
-        query={"name": args.name, "tag": args.tag, "include": args.include},
-    )
-    return show_stream(reply)
+    try:
+        reply = client.request(
+            "POST",
+            "/lamina/images/bootstrap",
+            query={"name": args.name, "tag": args.tag, "include": args.include},
+        )
+    except ConnectionLost:
+        return cut_short("bootstrap")
+    return show_stream(reply, what="bootstrap", finished=lambda m: "ID" in (m.get("aux") or {}))
+
+
+def _is_image_id_status(message: dict[str, Any]) -> bool:
+    return str(message.get("status", "")).startswith("sha256:")
 
 
 def _open_source(name: str) -> BinaryIO:

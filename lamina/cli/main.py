@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from lamina import config
-from lamina.cli.client import Client, DaemonError, NoDaemon
+from lamina.cli.client import Client, ConnectionLost, DaemonError, NoDaemon
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -423,6 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except NoDaemon as err:
         print(str(err), file=sys.stderr)
+        return 1
+    except ConnectionLost as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     except UsageError as err:
         print(f"{err}" if str(err).startswith("Error") else f"Error: {err}", file=sys.stderr)

@@ -100,3 +100,53 @@ def parse_restart_policy(host_config: dict[str, Any]) -> dict[str, Any]:
     if name != "no" and host_config.get("AutoRemove"):
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     return {"Name": name, "MaximumRetryCount": retries}
+
+
+_ARCHES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}
+_DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
+_OSES = frozenset({"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris"})
+_KNOWN_ARCHES = frozenset(
+    {"amd64", "arm64", "arm", "386", "ppc64le", "ppc64", "s390x", "riscv64", "mips64le"}
+)
+
+
+def parse_platform(text: str) -> tuple[str, str, str]:
+    """ "os[/arch[/variant]]" (or a lone arch) as containerd normalises it."""
+    parts = text.lower().split("/")
+    if len(parts) == 1 and parts[0] not in _OSES:
+        parts = ["linux", *parts]
+    if len(parts) == 1:
+        parts.append(_host_arch())
+    os_name, arch = parts[0], _ARCHES.get(parts[1], parts[1])
+    variant = parts[2] if len(parts) > 2 else ""
+    if len(parts) > 3 or os_name not in _OSES or arch not in _KNOWN_ARCHES:
+        raise InvalidArgument(f'"{text}": unknown operating system or architecture')
+    return os_name, arch, variant or _DEFAULT_VARIANT.get(arch, "")
+
+
+def check_platform(text: str, image_ref: str, image_config: dict[str, Any]) -> None:
+    """`POST /containers/create?platform=`: the image must be of that platform (400)."""
+    wanted = parse_platform(text)
+    os_name = str(image_config.get("os") or "linux")
+    arch = _ARCHES.get(str(image_config.get("architecture") or ""), "")
+    arch = arch or str(image_config.get("architecture") or "")
+    variant = str(image_config.get("variant") or "") or _DEFAULT_VARIANT.get(arch, "")
+    have = (os_name, arch, variant)
+    if have[:2] != wanted[:2] or (wanted[2] and have[2] != wanted[2]):
+        raise InvalidArgument(
+            f"image with reference {image_ref} was found but its platform "
+            f"({_format(have)}) does not match the specified platform ({_format(wanted)})"
+        )
+
+
+def _format(platform: tuple[str, str, str]) -> str:
+    os_name, arch, variant = platform
+    shown = variant if variant and variant != _DEFAULT_VARIANT.get(arch) else ""
+    return "/".join(p for p in (os_name, arch, shown) if p)
+
+
+def _host_arch() -> str:
+    import platform
+
+    machine = platform.machine().lower()
+    return _ARCHES.get(machine, machine)

@@ -36,7 +36,7 @@ def container_root(service: ContainerService, c: Container) -> Iterator[Path]:
         yield Path(f"/proc/{c.state.pid}/root")
         return
     with service.lock:
-        rootfs = service.runner.mount_rootfs(c, service.images.top_chain(c.image_id))
+        rootfs = service.runner.mount_rootfs(c, service.records.layer(c.id))
         try:
             yield rootfs
         finally:

@@ -8,6 +8,7 @@ at create time. `runtime_mounts` turns MountPoints into the runtime spec's mount
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -35,13 +36,21 @@ _MODES = {
 
 
 def resolve_mounts(
-    config: dict[str, Any], host_config: dict[str, Any], volumes: VolumeService
+    config: dict[str, Any],
+    host_config: dict[str, Any],
+    volumes: VolumeService,
+    *,
+    inherited: Sequence[MountPoint] = (),
 ) -> list[MountPoint]:
-    points: dict[str, MountPoint] = {}
+    """`inherited` (--volumes-from) come first; a bind or mount at one of their
+    destinations replaces it, as Docker does."""
+    points: dict[str, MountPoint] = {p.destination: p for p in inherited}
+    replaceable = set(points)
 
     def add(point: MountPoint) -> None:
-        if point.destination in points:
+        if point.destination in points and point.destination not in replaceable:
             raise InvalidArgument(f"Duplicate mount point: {point.destination}")
+        replaceable.discard(point.destination)
         points[point.destination] = point
 
     for bind in host_config.get("Binds") or []:

@@ -31,6 +31,9 @@ class NetworkAttachment:
     netns: str | None = None
     addresses: tuple[str, ...] = ()  # this container's addresses, for its /etc/hosts
     dns: tuple[str, ...] = ()  # nameservers for its resolv.conf (empty: the host's)
+    hosts: tuple[tuple[str, str], ...] = ()  # more /etc/hosts lines: (names, address)
+    env: tuple[str, ...] = ()  # environment before the container's own (legacy links)
+    host_gateway: str = ""  # what --add-host name:host-gateway resolves to
 
 
 class NoNetworking:

@@ -1,4 +1,5 @@
-"""Container rows in SQLite: the only code that reads or writes the containers table."""
+"""Container rows in SQLite: the only code that reads or writes the containers table
+and the containers' references on their layers (container_layers)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from dataclasses import asdict
 from typing import Any
 
 from lamina.containers.model import Container, MountPoint, State, Status
-from lamina.errors import AlreadyExists, InvalidArgument, NotFound
-from lamina.store.metadata import Metadata, Row
+from lamina.errors import AlreadyExists, Internal, InvalidArgument, NotFound
+from lamina.oci.digest import Digest
+from lamina.store.gc import Marks
+from lamina.store.metadata import Metadata, Row, Tx
 
 
 class ContainerRecords:
     def __init__(self, db: Metadata) -> None:
         self.db = db
 
-    def add(self, c: Container) -> None:
+    def add(self, c: Container, *, layer: Digest | None) -> None:
+        """Insert the container and, in the same transaction, its reference on `layer`
+        (its image's top chainID; None for an image without layers)."""
         try:
             with self.db.transaction() as tx:
                 tx.execute(
@@ -35,8 +40,22 @@ class ContainerRecords:
                         json.dumps(list(c.args)),
                     ),
                 )
+                if layer is not None:
+                    _reference_layer(tx, c.id, layer)
         except sqlite3.IntegrityError as err:
             raise self.name_conflict(c.name) from err
+
+    def layer(self, container_id: str) -> Digest | None:
+        """The top chainID the container stands on (None: an image without layers)."""
+        row = self.db.one(
+            "SELECT chain_id FROM container_layers WHERE container_id = ?", (container_id,)
+        )
+        return Digest(row["chain_id"]) if row else None
+
+    def mark_roots(self, marks: Marks) -> None:
+        """For the collector: each container keeps its layers (store/gc.py)."""
+        for row in self.db.query("SELECT DISTINCT chain_id FROM container_layers"):
+            marks.layers.add(Digest(row["chain_id"]))
 
     def name_conflict(self, name: str) -> AlreadyExists:
         return AlreadyExists(
@@ -63,6 +82,7 @@ class ContainerRecords:
             ) from err
 
     def delete(self, container_id: str) -> None:
+        """The row, and with it (ON DELETE CASCADE) its reference on its layers."""
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM containers WHERE id = ?", (container_id,))
 
@@ -96,9 +116,21 @@ class ContainerRecords:
             raise NotFound(f"No such container: {ref}")
         return _container(rows[0])
 
-    def using_image(self, image_id: str) -> list[str]:
-        rows = self.db.query("SELECT id FROM containers WHERE image_id = ?", (image_id,))
-        return [str(r["id"]) for r in rows]
+    def using_image(self, image_id: str) -> list[Container]:
+        rows = self.db.query(
+            "SELECT * FROM containers WHERE image_id = ? ORDER BY created, id", (image_id,)
+        )
+        return [_container(r) for r in rows]
+
+
+def _reference_layer(tx: Tx, container_id: str, layer: Digest) -> None:
+    try:
+        tx.execute(
+            "INSERT INTO container_layers (container_id, chain_id) VALUES (?, ?)",
+            (container_id, layer),
+        )
+    except sqlite3.IntegrityError as err:  # the layer row is gone: a lease was not held
+        raise Internal(f"container {container_id[:12]}: layer {layer} is not recorded") from err
 
 
 def _mounts_json(c: Container) -> str:

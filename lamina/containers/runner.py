@@ -6,7 +6,8 @@ Layout of one container:
     <root>/containers/<id>/rootfs         where the root filesystem is mounted while it runs
     <root>/containers/<id>/bundle/        config.json for the runtime
     <root>/containers/<id>/hosts, hostname, resolv.conf
-    <root>/containers/<id>/<id>-json.log  its log, in Docker's json-file format
+    <root>/containers/<id>/<id>-json.log  its log (json-file driver), rotated into .1, .2 …
+    <root>/containers/<id>/local-logs/    its log with the local driver (none: no log)
     <run>/c/<id[:16]>/                    its monitor's state file and sockets (short path:
                                           unix socket names are limited to 107 bytes)
 
@@ -31,14 +32,17 @@ from typing import Any
 
 from lamina import private, process
 from lamina.config import Paths
-from lamina.containers import etcfiles
+from lamina.containers import devices, etcfiles, hostopts, securityopts
+from lamina.containers.logs import config as logconfig
+from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.mounts import runtime_mounts
 from lamina.containers.networking import NetworkAttachment
+from lamina.containers.resources import Resources
 from lamina.containers.runtime import Runtime
-from lamina.containers.spec import MountSpec, Resources, SpecInput, build_spec
+from lamina.containers.spec import MountSpec, SpecInput, build_spec
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.errors import InvalidArgument, LaminaError
@@ -74,9 +78,6 @@ class Runner:
     def rootfs(self, cid: str) -> Path:
         return self.dir(cid) / "rootfs"
 
-    def log_path(self, cid: str) -> Path:
-        return self.dir(cid) / f"{cid}-json.log"
-
     def files(self, cid: str, exec_id: str | None = None) -> MonitorFiles:
         return MonitorFiles(self.paths.run_dir / "c" / cid[:16], exec_id)
 
@@ -98,6 +99,9 @@ class Runner:
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
         shutil.rmtree(self.dir(cid), ignore_errors=True)
+        if self.dir(cid).exists():  # its monitor, past the exit, still wrote (a log's .gz)
+            self._await_last_monitor(cid, self.files(cid))
+            shutil.rmtree(self.dir(cid), ignore_errors=True)
         shutil.rmtree(self.files(cid).dir, ignore_errors=True)
 
     # -- start ----------------------------------------------------------------
@@ -131,25 +135,33 @@ class Runner:
                 self.volumes.copy_up(point.name, source)
 
     def write_bundle(
-        self, c: Container, rootfs: Path, argv: list[str], network: NetworkAttachment | None = None
+        self,
+        c: Container,
+        rootfs: Path,
+        argv: list[str],
+        network: NetworkAttachment | None = None,
+        *,
+        pid_ns: str | None = None,
     ) -> Path:
+        """`pid_ns`: "host" or another container's namespace to join (None: its own)."""
         base = self.dir(c.id)
         network = network or NetworkAttachment()
         etc = etcfiles.write_etc_files(
             base,
             hostname=_hostname(c),
+            domainname=str(c.config.get("Domainname") or ""),
             addresses=network.addresses,
-            extra_hosts=c.host_config.get("ExtraHosts") or [],
-            dns=c.host_config.get("Dns") or list(network.dns),
-            dns_search=c.host_config.get("DnsSearch") or [],
+            extra_hosts=[*_extra_hosts(c, network), *network.hosts],
+            resolv=_resolv(c, network),
         )
         etc_mounts = tuple(
             MountSpec(dest, "bind", str(src), ("rbind", "rprivate"))
             for dest, src in etc.items()
             if dest not in {p.destination for p in c.mounts}
         )
+        inp = self.spec_input(c, rootfs, argv, etc_mounts)
         spec = build_spec(
-            replace(self.spec_input(c, rootfs, argv, etc_mounts), netns=network.netns)
+            replace(inp, netns=network.netns, env=[*network.env, *inp.env], pid_ns=pid_ns)
         )
         path = base / "bundle" / "config.json"
         tmp = path.with_suffix(".tmp")
@@ -161,8 +173,8 @@ class Runner:
         self, c: Container, rootfs: Path, argv: list[str], extra: tuple[MountSpec, ...] = ()
     ) -> SpecInput:
         hc = c.host_config
-        security = hc.get("SecurityOpt") or []
-        return SpecInput(
+        security = dict(securityopts.parse(hc))
+        base = SpecInput(
             args=argv,
             env=list(c.config.get("Env") or []),
             cwd=c.config.get("WorkingDir") or "/",
@@ -172,21 +184,19 @@ class Runner:
             terminal=c.tty,
             readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
             mounts=(*extra, *runtime_mounts(list(c.mounts))),
-            resources=_resources(hc),
+            resources=Resources.from_host_config(hc),
             privileged=bool(hc.get("Privileged")),
             cap_add=tuple(hc.get("CapAdd") or ()),
             cap_drop=tuple(hc.get("CapDrop") or ()),
-            no_new_privileges=any(
-                o.split("=")[0].split(":")[0] == "no-new-privileges" and not o.endswith("false")
-                for o in security
-            ),
-            seccomp=_seccomp(security),
+            no_new_privileges=security.get("no-new-privileges") in ("true", "1"),
+            seccomp=security.get("seccomp", "builtin"),
             host_network=hc.get("NetworkMode") == "host",
-            cgroups_path=f"/lamina/{c.id}",
+            cgroups_path=_cgroups_path(c),
             init=str(INIT_BINARY) if hc.get("Init") else None,
             shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
-            annotations={"org.lamina.container.name": c.name},
+            annotations={**(hc.get("Annotations") or {}), "org.lamina.container.name": c.name},
         )
+        return _with_host_options(base, c)
 
     def spawn(
         self, c: Container, bundle: Path, *, wait_attach: bool
@@ -196,12 +206,17 @@ class Runner:
         shutil.rmtree(files.dir, ignore_errors=True)
         files.dir.mkdir(parents=True)
         size = c.host_config.get("ConsoleSize") or None
+        logging = logconfig.parse(c.host_config.get("LogConfig"))
         opts = Options(
             id=c.id,
             state_dir=files.dir,
             runtime_root=self.runtime_root,
             bundle=bundle,
-            log=self.log_path(c.id),
+            log=logplace.current_file(self.dir(c.id), c),
+            log_max_size=logging.max_size,
+            log_max_files=logging.max_files,
+            log_compress=logging.compress,
+            log_buffer=logging.buffer_size,
             runtime=self.runtime,
             tty=c.tty,
             stdin=bool(c.config.get("OpenStdin")),
@@ -286,23 +301,70 @@ def _hostname(c: Container) -> str:
     return str(c.config.get("Hostname") or c.id[:12])
 
 
-def _resources(hc: dict[str, Any]) -> Resources:
-    memory = int(hc.get("Memory") or 0) or None
-    swap = int(hc.get("MemorySwap") or 0)
-    if memory and swap == 0:
-        swap = 2 * memory  # Docker's default: as much swap as memory
-    return Resources(
-        memory=memory,
-        memory_swap=swap or None,
-        nano_cpus=int(hc.get("NanoCpus") or 0) or None,
-        cpu_shares=int(hc.get("CpuShares") or 0) or None,
-        pids_limit=int(hc.get("PidsLimit") or 0) or None,
+def _with_host_options(base: SpecInput, c: Container) -> SpecInput:
+    """The HostConfig options read through lamina.containers.hostopts."""
+    hc = c.host_config
+    unconfined = ("systempaths", "unconfined") in securityopts.parse(hc)
+    ipc = hostopts.namespace_mode(hc, "IpcMode")[0]
+    mounts = base.mounts
+    if ipc == "host":  # the host's /dev/shm with its IPC namespace, as Docker
+        mounts = (MountSpec("/dev/shm", "bind", "/dev/shm", ("rbind", "rprivate")), *mounts)
+    nodes, rules = _devices(hc)
+    return replace(
+        base,
+        mounts=mounts,
+        oom_score_adj=int(hc["OomScoreAdj"]) if hc.get("OomScoreAdj") else None,
+        sysctls=hostopts.sysctls(hc),
+        rlimits=hostopts.ulimits(hc),
+        group_add=hostopts.group_add(hc),
+        devices=nodes,
+        device_rules=(*rules, *hostopts.device_rules(hc)),
+        ipc_ns=ipc if ipc in ("host", "none") else None,
+        cgroup_ns=hostopts.namespace_mode(hc, "CgroupnsMode")[0],
+        domainname=str(c.config.get("Domainname") or ""),
+        masked_paths=() if unconfined else _paths(hc.get("MaskedPaths")),
+        readonly_paths=() if unconfined else _paths(hc.get("ReadonlyPaths")),
     )
 
 
-def _seccomp(security: list[str]) -> str:
-    for option in security:
-        key, _, value = option.replace(":", "=", 1).partition("=")
-        if key == "seccomp":
-            return value
-    return "default"
+def _cgroups_path(c: Container) -> str:
+    """Under /lamina, or the --cgroup-parent asked for (a path, as Docker's cgroupfs
+    driver takes it; ".." cannot climb above the cgroup root)."""
+    parent = str(c.host_config.get("CgroupParent") or "/lamina")
+    return os.path.normpath(os.path.join("/", parent, c.id))
+
+
+def _devices(hc: dict[str, Any]) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+    nodes: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    for mapping in hostopts.device_mappings(hc):
+        found, allowed = devices.from_path(mapping)
+        nodes += found
+        rules += allowed
+    return tuple(nodes), tuple(rules)
+
+
+def _paths(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(p) for p in value)
+
+
+def _extra_hosts(c: Container, network: NetworkAttachment) -> list[tuple[str, str]]:
+    """--add-host entries; host-gateway is the default bridge's gateway, as Docker."""
+    out = []
+    for name, ip in hostopts.extra_hosts(c.host_config):
+        if ip == hostopts.HOST_GATEWAY:
+            if not network.host_gateway:
+                raise InvalidArgument("unable to derive the IP value for host-gateway")
+            ip = network.host_gateway
+        out.append((name, ip))
+    return out
+
+
+def _resolv(c: Container, network: NetworkAttachment) -> etcfiles.Resolv:
+    hc = c.host_config
+    return etcfiles.Resolv(
+        nameservers=tuple(hc.get("Dns") or network.dns),
+        search=tuple(hc["DnsSearch"]) if hc.get("DnsSearch") else None,
+        options=tuple(hc["DnsOptions"]) if hc.get("DnsOptions") else None,
+        internal=bool(network.dns) and not hc.get("Dns"),
+    )

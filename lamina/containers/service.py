@@ -18,12 +18,21 @@ from collections.abc import Callable, Mapping
 from subprocess import Popen
 from typing import Any
 
-from lamina.containers.create import check_name, command_of, merge_config, parse_restart_policy
+from lamina.containers import hostopts, linked
+from lamina.containers.create import (
+    check_name,
+    check_platform,
+    command_of,
+    merge_config,
+    parse_restart_policy,
+)
+from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container, State, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.mounts import resolve_mounts
 from lamina.containers.names import generate
 from lamina.containers.networking import Networking, NoNetworking
+from lamina.containers.options import refuse_unhonoured
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.runtime import Runtime
@@ -32,7 +41,7 @@ from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound, Unavailable
 from lamina.filters import labels_match, timestamp
-from lamina.images.service import ImageService
+from lamina.images.service import ImageService, ImageUser
 from lamina.oci.image import parse_rfc3339, rfc3339
 from lamina.volumes import VolumeService
 
@@ -80,8 +89,8 @@ class ContainerService:
     def all(self) -> list[Container]:
         return sorted(self.records.all(), key=lambda c: c.created, reverse=True)
 
-    def using_image(self, image_id: str) -> list[str]:
-        return self.records.using_image(image_id)
+    def using_image(self, image_id: str) -> list[ImageUser]:
+        return [ImageUser(c.id, c.state.running) for c in self.records.using_image(image_id)]
 
     def using_volume(self, name: str) -> list[str]:
         return [
@@ -92,26 +101,35 @@ class ContainerService:
 
     # -- create ---------------------------------------------------------------
 
-    def create(self, body: dict[str, Any], *, name: str | None) -> Container:
+    def create(self, body: dict[str, Any], *, name: str | None, platform: str = "") -> Container:
+        """Everything is checked before anything is made: a refused create changes nothing."""
+        refuse_unhonoured(body)
         image_ref = str(body.get("Image") or "")
         if not image_ref:
             raise InvalidArgument("config: image name must be given")
         image = self.images.get(image_ref)
+        if platform:
+            check_platform(platform, image_ref, image.config)
         host_config = dict(body.get("HostConfig") or {})
         host_config["RestartPolicy"] = parse_restart_policy(host_config)
+        host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
         config = merge_config(
             {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")},
             image.config.get("config") or {},
         )
         config["Image"] = image_ref
         argv = command_of(config)
+        hostopts.check(config, host_config, runtime=self.runner.runtime)
         cid = secrets.token_hex(32)
         with self.lock:
             taken = {c.name for c in self.records.all()}
             chosen = check_name(name) if name else generate(taken)
             if chosen in taken:
                 raise self.records.name_conflict(chosen)
-            mounts = resolve_mounts(config, host_config, self.volumes)
+            linked.check_links(host_config, self.get)
+            host_config["PidMode"] = linked.pid_mode(host_config, self.get)
+            inherited = linked.inherited_mounts(host_config, self.get)
+            mounts = resolve_mounts(config, host_config, self.volumes, inherited=inherited)
             container = Container(
                 id=cid,
                 name=chosen,
@@ -124,8 +142,15 @@ class ContainerService:
                 path=argv[0],
                 args=tuple(argv[1:]),
             )
-            self.runner.prepare(cid, self.images.top_chain(image.id))
-            self.records.add(container)
+            # The lease keeps the layers from the moment they are read until the row's
+            # own reference holds them, whatever an `rmi -f` does meanwhile.
+            with self.images.lease_layers(image.id, name=image_ref) as layer:
+                try:
+                    self.runner.prepare(cid, layer)
+                    self.records.add(container, layer=layer)
+                except BaseException:
+                    self.runner.destroy(cid)
+                    raise
         return container
 
     # -- start / stop ---------------------------------------------------------
@@ -139,18 +164,21 @@ class ContainerService:
                 return False
             try:
                 self._start(c, self.attach_hooks.pop(c.id, []))
-            except StartFailed:
-                if c.auto_remove:  # as Docker: a --rm container that cannot start goes
+            except LaminaError:
+                # As Docker: a --rm container that cannot start goes, whatever stopped it
+                # (a bad seccomp profile as much as runc), or `docker run --rm` waits on.
+                if c.auto_remove:
                     self._remove_quietly(c.id)
                 raise
         return True
 
     def _start(self, c: Container, hooks: list[Callable[[MonitorState], None]]) -> None:
-        rootfs = self.runner.mount_rootfs(c, self.images.top_chain(c.image_id))
+        rootfs = self.runner.mount_rootfs(c, self.records.layer(c.id))
         try:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)
-            bundle = self.runner.write_bundle(c, rootfs, [c.path, *c.args], network)
+            pid_ns = linked.pid_namespace(c, self.get)
+            bundle = self.runner.write_bundle(c, rootfs, [c.path, *c.args], network, pid_ns=pid_ns)
             process, state = self.runner.spawn(c, bundle, wait_attach=bool(hooks))
         except BaseException:
             self._release(c.id)
@@ -218,8 +246,8 @@ class ContainerService:
         self._record(c.id, stopped_by_user=True)
         self._signal(c, signal or "SIGKILL")
 
-    def restart(self, ref: str, *, timeout: int | None = None) -> None:
-        self.stop(ref, timeout=timeout)
+    def restart(self, ref: str, *, timeout: int | None = None, signal: str | None = None) -> None:
+        self.stop(ref, timeout=timeout, signal=signal)
         self.start(ref)
 
     def _signal(self, c: Container, signal: str) -> None:
@@ -235,7 +263,7 @@ class ContainerService:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self.changed.wait(left)
+                self.changed.wait(min(left, 3600))  # a huge `t` would overflow wait()
         return True
 
     # -- exit handling --------------------------------------------------------
@@ -363,6 +391,8 @@ class ContainerService:
         # Its files after its record, so `wait --condition removed` (every `run --rm`)
         # does not wait for them; a crash in between leaves a folder restore() sweeps.
         self.runner.destroy(c.id)
+        if self.images.records.get(c.image_id) is None:
+            self.images.collect()  # its image was force-removed: it held the last reference
         if volumes:
             for point in c.mounts:
                 if point.type == "volume" and point.anonymous:

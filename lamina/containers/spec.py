@@ -24,15 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lamina.containers import security
-from lamina.containers.users import resolve_user
+from lamina.containers import resources, seccomp, security
+from lamina.containers.resources import Resources
+from lamina.containers.users import additional_groups, resolve_user
 from lamina.errors import InvalidArgument
 
 OCI_VERSION = "1.1.0"  # the runtime-spec Docker 25+ writes; runc 1.1 reads it
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_PATH = "/sbin/docker-init"
-CPU_PERIOD = 100_000  # µs; --cpus becomes a CFS quota over this period, as Docker
-MIN_MEMORY = 6 * 1024 * 1024
 
 # Defaults Docker sets whenever a container gets its own network namespace.
 DEFAULT_SYSCTLS: Mapping[str, str] = {
@@ -51,15 +50,6 @@ class MountSpec:
     type: str
     source: str
     options: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Resources:
-    memory: int | None = None  # bytes (--memory)
-    memory_swap: int | None = None  # bytes of memory+swap; -1 = unlimited
-    nano_cpus: int | None = None  # --cpus 1.5 → 1_500_000_000
-    cpu_shares: int | None = None
-    pids_limit: int | None = None  # <= 0 = unlimited
 
 
 @dataclass(frozen=True)
@@ -83,12 +73,14 @@ class SpecInput:
     terminal: bool = False
     readonly_rootfs: bool = False
     mounts: tuple[MountSpec, ...] = ()
-    resources: Resources = Resources()
+    resources: Resources = field(default_factory=Resources)
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     no_new_privileges: bool = False
-    seccomp: str = "default"  # "default" | "unconfined" | a profile path | inline JSON
+    # "builtin" (lamina's default profile, Docker's) | "unconfined" | inline JSON (what the
+    # docker CLI sends for seccomp=<file>) | a profile's path on this host
+    seccomp: str = "builtin"
     netns: str | None = None  # a network namespace to join; None → a new one
     host_network: bool = False  # --network host: no network namespace at all
     cgroups_path: str = ""
@@ -98,6 +90,15 @@ class SpecInput:
     shm_size: int = 64 * 1024 * 1024
     sysctls: Mapping[str, str] = field(default_factory=dict)  # --sysctl, over the defaults
     rlimits: tuple[Rlimit, ...] = ()  # --ulimit
+    group_add: tuple[str, ...] = ()  # --group-add: names or gids, resolved in the rootfs
+    devices: tuple[dict[str, Any], ...] = ()  # --device: OCI linux.devices entries
+    device_rules: tuple[dict[str, Any], ...] = ()  # their cgroup rules, --device-cgroup-rule
+    pid_ns: str | None = None  # "host", or a namespace path to join; None → a new one
+    ipc_ns: str | None = None  # "host", or "none" (no /dev/shm); None → a new one
+    cgroup_ns: str = ""  # "private" | "host"; "" → Docker's default for the cgroup version
+    domainname: str = ""
+    masked_paths: tuple[str, ...] | None = None  # None → Docker's defaults
+    readonly_paths: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class HostFacts:
     cgroup_unified: bool  # cgroup v2 only (not v1, not hybrid)
     sysctls: frozenset[str]  # which of DEFAULT_SYSCTLS this kernel has
     cpus: int
+    cpu_list: str = ""  # the CPUs a cpuset may name ("0-3"); "" → not checked
+    mem_list: str = ""  # the memory nodes a cpuset may name
 
     @classmethod
     def probe(cls) -> HostFacts:
@@ -118,6 +121,8 @@ class HostFacts:
                 name for name in DEFAULT_SYSCTLS if Path("/proc/sys", *name.split(".")).exists()
             ),
             cpus=len(os.sched_getaffinity(0)),
+            cpu_list=resources.available_cpus(),
+            mem_list=resources.available_mems(),
         )
 
 
@@ -177,7 +182,8 @@ def _process(inp: SpecInput, caps: list[str]) -> dict[str, Any]:
             f"the working directory '{inp.cwd}' is invalid, it needs to be an absolute path"
         )
     uid, gid, groups = resolve_user(inp.rootfs, inp.user)
-    args = [INIT_PATH, "--", *inp.args] if inp.init else list(inp.args)
+    groups = [*groups, *additional_groups(inp.rootfs, inp.group_add)]
+    args = [INIT_PATH, "--", *inp.args] if _init(inp) else list(inp.args)
     process: dict[str, Any] = {
         "terminal": inp.terminal,
         "user": {"uid": uid, "gid": gid, "additionalGids": list(dict.fromkeys([gid, *groups]))},
@@ -257,17 +263,25 @@ def _mounts(inp: SpecInput) -> list[dict[str, Any]]:
         dest = m["destination"]
         if dest in taken or ("/dev" in taken and dest.startswith("/dev/")):
             continue  # the user's mount replaces the default (all of /dev's, for /dev)
+        if dest == "/dev/shm" and inp.ipc_ns in ("none", "host"):
+            continue  # none: no /dev/shm at all; host: the host's, bound by the caller
         if inp.privileged and m["type"] in ("sysfs", "cgroup"):
             m["options"] = [o for o in m["options"] if o != "ro"]
         elif inp.readonly_rootfs and dest not in _WRITABLE_WHEN_READONLY:
             m["options"] = list(dict.fromkeys([*m["options"], "ro"]))
         mounts.append(m)
     mounts.extend(user)
-    if inp.init and INIT_PATH not in taken:
+    if _init(inp) and INIT_PATH not in taken:
         init = {"destination": INIT_PATH, "type": "bind", "source": inp.init}
         mounts.append(init | {"options": ["bind", "ro"]})
     # Parents before children: a stable sort by depth keeps Docker's order within a depth.
     return sorted(mounts, key=lambda m: len(PurePosixPath(m["destination"]).parts))
+
+
+def _init(inp: SpecInput) -> bool:
+    """As Docker: --init only where the container has its own PID namespace (elsewhere
+    there is an init already)."""
+    return bool(inp.init) and inp.pid_ns is None
 
 
 def _rootfs_propagation(mounts: Sequence[MountSpec]) -> str | None:
@@ -289,75 +303,66 @@ def _namespaces(inp: SpecInput, host: HostFacts) -> list[dict[str, str]]:
         namespaces.append(
             {"type": "network", "path": inp.netns} if inp.netns else {"type": "network"}
         )
-    namespaces += [{"type": "uts"}, {"type": "pid"}, {"type": "ipc"}]
-    if host.cgroup_unified:
-        # Docker's default cgroupns mode is "private" on v2 and "host" on v1/hybrid,
-        # where a cgroup namespace would hide nothing the v1 mounts do not show anyway.
+    namespaces.append({"type": "uts"})
+    namespaces += _shared("pid", inp.pid_ns)
+    namespaces += _shared("ipc", None if inp.ipc_ns == "none" else inp.ipc_ns)
+    # Docker's default cgroupns mode is "private" on v2 and "host" on v1/hybrid,
+    # where a cgroup namespace would hide nothing the v1 mounts do not show anyway.
+    if inp.cgroup_ns == "private" or (not inp.cgroup_ns and host.cgroup_unified):
         namespaces.append({"type": "cgroup"})
     return namespaces
 
 
-def _check_resources(r: Resources, cpus: int) -> None:
-    """Docker's checks (daemon/daemon_unix.go), with Docker's messages."""
-    if r.memory and r.memory < MIN_MEMORY:
-        raise InvalidArgument("Minimum memory limit allowed is 6MB")
-    if r.memory_swap and r.memory_swap > 0:
-        if not r.memory:
-            raise InvalidArgument(
-                "You should always set the Memory limit when using Memoryswap limit, see usage"
-            )
-        if r.memory_swap < r.memory:
-            raise InvalidArgument(
-                "Minimum memoryswap limit should be larger than memory limit, see usage"
-            )
-    if r.nano_cpus and not 10_000_000 <= r.nano_cpus <= cpus * 1_000_000_000:
-        raise InvalidArgument(
-            f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
-        )
-    if r.cpu_shares is not None and r.cpu_shares < 0:
-        raise InvalidArgument(
-            f"invalid CPU shares ({r.cpu_shares}): value must be a positive integer"
-        )
+def _shared(kind: str, mode: str | None) -> list[dict[str, str]]:
+    """A namespace of the container's own (None), the host's ("host": none listed), or
+    another container's (a /proc/<pid>/ns path)."""
+    if mode == "host":
+        return []
+    return [{"type": kind, "path": mode}] if mode else [{"type": kind}]
 
 
 def _resources(inp: SpecInput, host: HostFacts) -> dict[str, Any]:
-    r = inp.resources
-    _check_resources(r, host.cpus)
-    rules = security.PRIVILEGED_DEVICE_RULES if inp.privileged else security.DEVICE_RULES
-    out: dict[str, Any] = {"devices": [dict(rule) for rule in rules]}
-    memory = {"limit": r.memory} if r.memory else {}
-    if r.memory_swap:
-        memory["swap"] = r.memory_swap
-    cpu = {"shares": r.cpu_shares} if r.cpu_shares else {}
-    if r.nano_cpus:
-        cpu |= {"quota": r.nano_cpus * CPU_PERIOD // 1_000_000_000, "period": CPU_PERIOD}
-    if memory:
-        out["memory"] = memory
-    if cpu:
-        out["cpu"] = cpu
-    if r.pids_limit is not None:
-        # 0 and negatives mean "no limit" in Docker's API; runc wants -1 for that.
-        out["pids"] = {"limit": r.pids_limit if r.pids_limit > 0 else -1}
-    return out
+    resources.check(inp.resources, cpus=host.cpus, cpu_list=host.cpu_list, mem_list=host.mem_list)
+    if inp.privileged:  # every device already; custom rules would only narrow it
+        rules = [dict(rule) for rule in security.PRIVILEGED_DEVICE_RULES]
+    else:
+        rules = [*map(dict, security.DEVICE_RULES), *inp.device_rules]
+    return {"devices": rules, **resources.to_spec(inp.resources)}
 
 
 def _seccomp(inp: SpecInput, caps: list[str]) -> dict[str, Any] | None:
+    # As moby: conditions on capabilities are read against the bounding set (`caps`).
     if inp.privileged or inp.seccomp == "unconfined":
         return None
-    if inp.seccomp == "default":
-        return security.default_seccomp(caps)
+    if inp.seccomp == "builtin":
+        return seccomp.default_seccomp(caps)
     if inp.seccomp.lstrip().startswith("{"):
-        # The Docker CLI reads --security-opt seccomp=<file> itself and sends the JSON.
-        return security.seccomp_from_json(inp.seccomp, caps)
-    return security.load_seccomp(Path(inp.seccomp), caps)
+        return seccomp.seccomp_from_json(inp.seccomp, caps)
+    return seccomp.load_seccomp(Path(inp.seccomp), caps)
+
+
+def _or(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
+    return list(default if chosen is None else chosen)
+
+
+def _devices(inp: SpecInput) -> list[dict[str, Any]]:
+    """The host's nodes for --privileged, else those --device adds; a node the user maps
+    at a path wins over the host's at that path."""
+    mapped = list(inp.devices)
+    if not inp.privileged:
+        return mapped
+    taken = {d["path"] for d in mapped}
+    return [d for d in security.host_devices() if d["path"] not in taken] + mapped
 
 
 def _linux(inp: SpecInput, caps: list[str], host: HostFacts) -> dict[str, Any]:
     linux: dict[str, Any] = {
         "namespaces": _namespaces(inp, host),
-        "maskedPaths": [] if inp.privileged else list(security.MASKED_PATHS),
-        "readonlyPaths": [] if inp.privileged else list(security.READONLY_PATHS),
-        "devices": security.host_devices() if inp.privileged else [],
+        "maskedPaths": [] if inp.privileged else _or(inp.masked_paths, security.MASKED_PATHS),
+        "readonlyPaths": (
+            [] if inp.privileged else _or(inp.readonly_paths, security.READONLY_PATHS)
+        ),
+        "devices": _devices(inp),
         "resources": _resources(inp, host),
     }
     if inp.cgroups_path:
@@ -365,6 +370,10 @@ def _linux(inp: SpecInput, caps: list[str], host: HostFacts) -> dict[str, Any]:
     sysctls = (
         {} if inp.host_network else {k: v for k, v in DEFAULT_SYSCTLS.items() if k in host.sysctls}
     )
+    if inp.domainname:
+        # As Docker: the sysctl has setdomainname(2)'s effect and needs no runtime support
+        # (runc 1.1 ignores the spec's `domainname`).
+        sysctls["kernel.domainname"] = inp.domainname
     sysctls |= inp.sysctls
     if sysctls:
         linux["sysctl"] = sysctls

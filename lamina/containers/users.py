@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -121,3 +121,20 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
             f"unable to find group {group_arg}: no matching entries in group file"
         )
     return uid, gid_arg, []
+
+
+def additional_groups(rootfs: Path, names: Sequence[str]) -> list[int]:
+    """--group-add: each a group name from the rootfs's /etc/group or a numeric gid (runc's
+    `GetAdditionalGroups`, which Docker uses)."""
+    if not names:
+        return []
+    groups = _read_entries(rootfs, "/etc/group", _parse_group) or []
+    gids = []
+    for name in names:
+        found = next((g.gid for g in groups if g.name == name), None)
+        if found is None:
+            found = _numeric(name)
+        if found is None:
+            raise InvalidArgument(f"Unable to find group {name}: no matching entries in group file")
+        gids.append(found)
+    return gids

@@ -30,7 +30,27 @@ def import_rootfs(
     created: float | None = None,
     base_config: dict[str, Any] | None = None,
 ) -> Digest:
-    """Store the tar in `stream` as a new image; return its ID."""
+    """Store the tar in `stream` as a new image; return its ID. Whatever a refused or
+    broken import stored goes with the collection that follows it."""
+    try:
+        return _import(images, stream, tags=tags, changes=changes, message=message,
+                       source=source, created=created, base_config=base_config)  # fmt: skip
+    except BaseException:
+        images.collect()
+        raise
+
+
+def _import(
+    images: ImageService,
+    stream: BinaryIO,
+    *,
+    tags: list[Reference],
+    changes: list[str],
+    message: str,
+    source: str,
+    created: float | None,
+    base_config: dict[str, Any] | None,
+) -> Digest:
     with images.lock:
         layer = _store_layer(images, stream)
         when = rfc3339(time.time() if created is None else created)

@@ -7,11 +7,13 @@ normalised (`docker.io/library/busybox:latest`) and shown familiar (`busybox:lat
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from lamina.errors import NotFound
 from lamina.oci.digest import Digest
 from lamina.oci.reference import Reference, parse_normalized
+from lamina.store.gc import Marks
 from lamina.store.metadata import Metadata, Row, Tx
 
 
@@ -83,13 +85,31 @@ class ImageRecords:
         row = self.db.one("SELECT count(*) AS n FROM image_layers WHERE chain_id = ?", (chain_id,))
         return int(row["n"]) if row else 0
 
-    def blob_users(self, digest: str) -> int:
-        row = self.db.one(
-            "SELECT (SELECT count(*) FROM images WHERE id = ?1 OR manifest = ?1)"
-            " + (SELECT count(*) FROM layers WHERE blob = ?1) AS n",
-            (digest,),
-        )
-        return int(row["n"]) if row else 0
+    def children(self, image_id: str) -> list[Digest]:
+        """The images whose parent is `image_id` (build steps made on top of it)."""
+        rows = self.db.query("SELECT id FROM images WHERE parent = ? ORDER BY id", (image_id,))
+        return [Digest(r["id"]) for r in rows]
+
+    # -- for the collector (store/gc.py) ----------------------------------------------
+
+    def mark_roots(self, marks: Marks) -> None:
+        """Every image row is a root, tagged or not (build steps' intermediate images
+        too): its config blob, its manifest blob, its layers."""
+        for r in self.db.query("SELECT id, manifest FROM images"):
+            marks.blobs.add(Digest(r["id"]))
+            if r["manifest"]:
+                marks.blobs.add(Digest(r["manifest"]))
+        for r in self.db.query("SELECT DISTINCT chain_id FROM image_layers"):
+            marks.layers.add(Digest(r["chain_id"]))
+
+    def layer_blobs(self) -> dict[Digest, Digest | None]:
+        rows = self.db.query("SELECT chain_id, blob FROM layers")
+        return {Digest(r["chain_id"]): Digest(r["blob"]) if r["blob"] else None for r in rows}
+
+    def forget_layers(self, chain_ids: Collection[Digest]) -> None:
+        with self.db.transaction() as tx:
+            for chain_id in chain_ids:
+                tx.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))
 
     def add(self, row: ImageRow, layers: list[LayerRow]) -> None:
         with self.db.transaction() as tx:
@@ -127,15 +147,12 @@ class ImageRecords:
                 raise NotFound(f"No such image: {ref.familiar()}")
 
     def delete(self, image_id: str) -> None:
+        """The image's row and names; its blobs and layers are the collector's to free."""
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             tx.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             tx.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
             tx.execute("DELETE FROM images WHERE id = ?", (image_id,))
-
-    def delete_layer(self, chain_id: str) -> None:
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM layers WHERE chain_id = ?", (chain_id,))
 
 
 def _put_layer(tx: Tx, layer: LayerRow) -> None:

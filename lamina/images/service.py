@@ -3,15 +3,23 @@
 An image is a config blob (its sha256 is the image ID, as in Docker), an OCI manifest
 blob lamina writes beside it, and the chain of layers its config's diff_ids name.
 Committing records all three in one transaction after every blob and layer is on
-disk; removing untags first (Docker's rules) and then frees what nothing else uses:
-layers no image stands on, blobs no image or layer names.
+disk, holding the collector's lock from the first write to that transaction.
+
+Removing follows Docker's rules (moby's ImageDelete): untag, then delete the image's
+row once no name is left and no conflict stops it. Hard conflicts (a child image, a
+running container) stop even `-f`; soft ones (other names, a stopped container) only
+stop a removal without it. Removal never deletes a blob or a layer itself: those go
+when the collector (store/gc.py), run right after, finds nothing references them.
+Every image row is one of the collector's roots, and so is every container's
+reference on its layers, so a force-removed image's layers stay for as long as a
+container stands on them.
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +30,7 @@ from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config, parse_rfc3339
 from lamina.oci.reference import Reference, looks_like_id, parse_normalized
 from lamina.store.content import ContentStore
+from lamina.store.gc import Collected, Collector, Usage
 from lamina.store.layers.store import LayerStore
 
 Record = dict[str, str]
@@ -42,6 +51,14 @@ class Image:
 
 
 @dataclass(frozen=True)
+class ImageUser:
+    """A container that uses an image; Docker's removal rules ask whether it runs."""
+
+    container_id: str
+    running: bool
+
+
+@dataclass(frozen=True)
 class CommittedLayer:
     """A layer registered in the layer store, with the blob it came from."""
 
@@ -57,16 +74,19 @@ class ImageService:
         content: ContentStore,
         layers: LayerStore,
         records: ImageRecords,
+        collector: Collector,
         *,
-        containers_using: Callable[[Digest], list[str]] = lambda _id: [],
+        containers_using: Callable[[Digest], list[ImageUser]] = lambda _id: [],
     ) -> None:
         self.content = content
         self.layers = layers
         self.records = records
-        # Mutations that add or free blobs and layers take this lock, so a removal
-        # never frees something a commit in another thread is about to name.
-        self.lock = threading.RLock()
+        self.collector = collector
+        # Work that stores blobs and layers holds this lock until a record names them,
+        # so the collector never frees something a commit is about to name.
+        self.lock = collector.lock
         self.containers_using = containers_using
+        collector.add_roots(records.mark_roots)
 
     # -- lookup ---------------------------------------------------------------
 
@@ -130,6 +150,21 @@ class ImageService:
         """The chainID of the image's top layer (None for an image with no layers)."""
         layers = self.records.layers(image_id)
         return layers[-1].chain_id if layers else None
+
+    @contextlib.contextmanager
+    def lease_layers(self, image_id: Digest, *, name: str) -> Iterator[Digest | None]:
+        """The image's top chainID (None for an image without layers), kept by the
+        collector for the `with` block even if the image is removed meanwhile: for a
+        container's create, until its own reference is recorded. NotFound (naming
+        `name`) if the image is gone already."""
+        with self.collector.lease() as lease:
+            with lease.adding() as held:
+                if self.records.get(image_id) is None:
+                    raise NotFound(f"No such image: {name}")
+                chain_id = self.top_chain(image_id)
+                if chain_id:
+                    held.layers.add(chain_id)
+            yield chain_id
 
     # -- commit ---------------------------------------------------------------
 
@@ -198,57 +233,95 @@ class ImageService:
     # -- removal --------------------------------------------------------------
 
     def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[Record]:
-        """Docker's `rmi`: untag, and delete the image once no name is left."""
+        """Docker's `rmi`: untag; delete the image once no name is left and no conflict
+        stops it (see the module doc); then free what nothing references any more."""
+        records: list[Record] = []
         with self.lock:
             image_id = self.resolve(name)
-            tags = self.records.tags(image_id)
-            digests = self.records.digests(image_id)
-            records: list[Record] = []
+            quiet = False
             if not self.is_id(name):
-                ref = parse_normalized(name)
-                ref = ref if ref.digest else ref.with_default_tag()
-                self.records.untag(ref)
-                records.append({"Untagged": ref.familiar()})
-                if self.records.tags(image_id) or self.records.digests(image_id):
-                    return records
-            elif _single_repository(tags, digests) or force:
-                self._check_containers(image_id, force=force)
-                for ref in [*tags, *digests]:
-                    self.records.untag(ref)
-                    records.append({"Untagged": ref.familiar()})
-            else:
-                raise Conflict(
-                    f"conflict: unable to delete {_short(image_id)} (must be forced) - "
-                    "image is referenced in multiple repositories"
-                )
-            self._check_containers(image_id, force=force)
-            records.extend(self._delete(image_id))
-            return records
-
-    def _check_containers(self, image_id: Digest, *, force: bool) -> None:
-        users = self.containers_using(image_id)
-        if users and not force:
-            raise Conflict(
-                f"conflict: unable to delete {_short(image_id)} (cannot be forced) - "
-                f"image is being used by container {users[0][:12]}"
-            )
-
-    def _delete(self, image_id: Digest) -> list[Record]:
-        row = self.records.get(image_id)
-        layers = self.records.layers(image_id)
-        self.records.delete(image_id)
-        records: list[Record] = [{"Deleted": image_id}]
-        for blob in (image_id, row.manifest if row else None):
-            if blob and self.records.blob_users(blob) == 0:
-                self.content.delete(Digest(blob))
-        for layer in reversed(layers):
-            if self.records.layer_users(layer.chain_id) == 0:
-                self.records.delete_layer(layer.chain_id)
-                self.layers.remove(layer.chain_id)
-                if layer.blob and self.records.blob_users(layer.blob) == 0:
-                    self.content.delete(layer.blob)
-                records.append({"Deleted": layer.chain_id})
+                if self._untag_name(name, image_id, force=force, records=records):
+                    return records  # other names are left: untagging was the removal
+                quiet = True  # as Docker: the image then goes only if nothing objects
+            elif _single_reference(self._names(image_id)):
+                self._check(image_id, soft=not force, references=False, quiet=False)
+                self._untag_all(image_id, records)
+            if not self._check(image_id, soft=not force, references=True, quiet=quiet):
+                return records
+            self._untag_all(image_id, records)
+            self.records.delete(image_id)
+            records.append({"Deleted": image_id})
+        records += [{"Deleted": chain_id} for chain_id in self.collect().layers]
         return records
+
+    def _untag_name(
+        self, name: str, image_id: Digest, *, force: bool, records: list[Record]
+    ) -> bool:
+        """Remove the name `name`; returns whether the image has other names left."""
+        if not force and _single_reference(self._names(image_id)):
+            users = self.containers_using(image_id)
+            if users:
+                raise Conflict(
+                    f'conflict: unable to remove repository reference "{name}" (must force) '
+                    f"- container {users[0].container_id[:12]} is using its referenced image "
+                    f"{_short(image_id)}"
+                )
+        ref = parse_normalized(name)
+        ref = ref if ref.digest else ref.with_default_tag()
+        self.records.untag(ref)
+        records.append({"Untagged": ref.familiar()})
+        if not ref.digest and not any(t.name == ref.name for t in self.records.tags(image_id)):
+            # No tag of that repository left: its digest names go too (as Docker).
+            for digest_ref in self.records.digests(image_id):
+                if digest_ref.name == ref.name:
+                    self.records.untag(digest_ref)
+                    records.append({"Untagged": digest_ref.familiar()})
+        return bool(self._names(image_id))
+
+    def _check(self, image_id: Digest, *, soft: bool, references: bool, quiet: bool) -> bool:
+        """Whether the image may be deleted. A conflict raises, except when `quiet` (a
+        name was removed) and the image is still in use or not dangling: then it stays."""
+        conflict = self._conflict(image_id, soft=soft, references=references)
+        if conflict is None:
+            return True
+        message, used = conflict
+        if quiet and (used or self._names(image_id) or self.records.children(image_id)):
+            return False
+        raise Conflict(message)
+
+    def _conflict(
+        self, image_id: Digest, *, soft: bool, references: bool
+    ) -> tuple[str, bool] | None:
+        """Docker's conflicts, hard ones first: (message, whether a container uses it)."""
+        users = self.containers_using(image_id)
+        running = [u.container_id for u in users if u.running]
+        stopped = [u.container_id for u in users if not u.running]
+        found: list[tuple[bool, str, bool]] = []  # (hard, what, used)
+        if self.records.children(image_id):
+            found.append((True, "image has dependent child images", False))
+        if running:
+            found.append(
+                (True, f"image is being used by running container {running[0][:12]}", True)
+            )
+        if soft and references and self._names(image_id):
+            found.append((False, "image is referenced in multiple repositories", False))
+        if soft and stopped:
+            found.append(
+                (False, f"image is being used by stopped container {stopped[0][:12]}", True)
+            )
+        if not found:
+            return None
+        hard, what, used = found[0]
+        forced = "cannot be forced" if hard else "must be forced"
+        return f"conflict: unable to delete {_short(image_id)} ({forced}) - {what}", used
+
+    def _names(self, image_id: Digest) -> list[Reference]:
+        return [*self.records.tags(image_id), *self.records.digests(image_id)]
+
+    def _untag_all(self, image_id: Digest, records: list[Record]) -> None:
+        for ref in self._names(image_id):
+            self.records.untag(ref)
+            records.append({"Untagged": ref.familiar()})
 
     def prune(
         self,
@@ -257,32 +330,35 @@ class ImageService:
         until: float | None = None,
         labels: Sequence[str] = (),
     ) -> tuple[list[Record], int]:
-        """Remove unused images (dangling ones only, unless told otherwise)."""
+        """Remove unused images (dangling ones only, unless told otherwise); returns
+        the records and the bytes the collector freed after."""
         deleted: list[Record] = []
-        reclaimed = 0
-        # As Docker: an untagged image with children is an intermediate image (a build
-        # step, which the build cache names), not a dangling one.
-        parents = {row.parent for row in self.records.all() if row.parent}
-        for image in self.all():
-            if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
-                continue
-            if dangling_only and image.id in parents:
-                continue
-            if self.containers_using(image.id):
-                continue
-            before = self.layers_size()
-            with self.lock:
-                for ref in [*image.tags, *image.digests]:
-                    self.records.untag(ref)
-                    deleted.append({"Untagged": ref.familiar()})
-                deleted.extend(self._delete(image.id))
-            reclaimed += before - self.layers_size()
-        return deleted, reclaimed
+        with self.lock:
+            # As Docker: an untagged image with children is an intermediate image (a
+            # build step, which the build cache names), not a dangling one.
+            parents = {row.parent for row in self.records.all() if row.parent}
+            for image in self.all():
+                if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
+                    continue
+                if (dangling_only and image.id in parents) or self.containers_using(image.id):
+                    continue
+                self._untag_all(image.id, deleted)
+                self.records.delete(image.id)
+                deleted.append({"Deleted": image.id})
+        collected = self.collect()
+        deleted += [{"Deleted": chain_id} for chain_id in collected.layers]
+        return deleted, collected.freed
+
+    def collect(self) -> Collected:
+        """Free every blob and layer nothing references (store/gc.py)."""
+        return self.collector.collect()
 
     # -- accounting -----------------------------------------------------------
 
-    def layers_size(self) -> int:
-        return sum(layer.size for layer in self.records.all_layers())
+    def disk_usage(self) -> Usage:
+        """What blobs and layer folders take on disk: all of them, referenced or not
+        (after a collection, that is the same thing)."""
+        return self.collector.usage()
 
     def shared_size(self, image_id: Digest) -> int:
         return sum(
@@ -316,8 +392,10 @@ def _created(config: dict[str, Any]) -> float:
     return parse_rfc3339(created) if isinstance(created, str) else 0.0
 
 
-def _single_repository(tags: list[Reference], digests: list[Reference]) -> bool:
-    return len(tags) <= 1 and len({ref.name for ref in [*tags, *digests]}) <= 1
+def _single_reference(names: list[Reference]) -> bool:
+    """Docker's isSingleReference: some names, all of one repository, at most one tag."""
+    tags = [ref for ref in names if not ref.digest]
+    return bool(names) and len(tags) <= 1 and len({ref.name for ref in names}) == 1
 
 
 def _prunable(

@@ -13,11 +13,18 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from lamina.containers import etcfiles
 from lamina.containers.model import Container
 from lamina.containers.networking import NetworkAttachment
 from lamina.errors import Conflict, LaminaError, NotFound
-from lamina.networks import netns, ports
-from lamina.networks.model import EndpointConfig, Member, Network, joins_networks
+from lamina.networks import legacy, netns, ports
+from lamina.networks.model import (
+    DEFAULT_BRIDGE,
+    EndpointConfig,
+    Member,
+    Network,
+    joins_networks,
+)
 from lamina.networks.resolver import ADDRESS
 
 if TYPE_CHECKING:
@@ -30,13 +37,15 @@ class ContainerNetworking:
 
     def attach(self, c: Container) -> NetworkAttachment:
         mode = str(c.host_config.get("NetworkMode") or "default")
+        gateway = self._host_gateway()
         if mode in ("host", "none"):
-            return NetworkAttachment()
+            return NetworkAttachment(host_gateway=gateway)
         if mode.startswith("container:"):
             other = self.s.container(mode.partition(":")[2])
             if not other.state.running:
                 raise Conflict(f"cannot join network of a non running container: {other.id}")
-            return NetworkAttachment(netns=str(self.s.endpoints.sandbox(other.id)))
+            netns = str(self.s.endpoints.sandbox(other.id))
+            return NetworkAttachment(netns=netns, host_gateway=gateway)
         with self.s.lock:
             try:
                 return self._attach(c)
@@ -55,11 +64,37 @@ class ContainerNetworking:
         self._refresh_dns(c.id)
         if attached and attached[0].address is not None:
             self.s.publisher.publish(c.id, attached[0].address, ports.plan(c.host_config, c.config))
+        hosts, env = self._legacy_links(c, attached)
         return NetworkAttachment(
             netns=str(path),
             addresses=tuple(str(m.address) for m in attached),
             dns=(ADDRESS,) if self.s.names.serves(c.id) else (),
+            hosts=tuple(hosts),
+            env=tuple(env),
+            host_gateway=self._host_gateway(),
         )
+
+    def _host_gateway(self) -> str:
+        """Docker's host-gateway: the default bridge's gateway, the host's address on it."""
+        with contextlib.suppress(NotFound):
+            gateway = self.s.get(DEFAULT_BRIDGE).gateway
+            return str(gateway) if gateway is not None else ""
+        return ""
+
+    def _legacy_links(
+        self, c: Container, attached: list[Member]
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """--link on the default bridge (on user-defined networks they are DNS aliases)."""
+        bridge = self.s.get(DEFAULT_BRIDGE)
+        if not any(m.network_id == bridge.id for m in attached):
+            return [], []
+
+        def bridge_member(cid: str) -> Member | None:
+            return next(
+                (m for m in self.s.records.members_of(cid) if m.network_id == bridge.id), None
+            )
+
+        return legacy.links_of(c, self.s.container, bridge_member)
 
     def _members(self, c: Container) -> list[Member]:
         """The container's members, its NetworkMode network first (recorded now if it was
@@ -96,15 +131,24 @@ class ContainerNetworking:
         self._refresh_dns(c.id)
         if not served and self.s.names.serves(c.id) and not c.host_config.get("Dns"):
             # As Docker: joining a user-defined network turns on its resolver.
-            self._point_resolv_conf(c.id)
+            self._point_resolv_conf(c)
 
-    def _point_resolv_conf(self, container_id: str) -> None:
+    def _point_resolv_conf(self, c: Container) -> None:
         # The runner's layout (lamina.containers.runner): <root>/containers/<id>/resolv.conf,
         # bind-mounted into the container, so it is rewritten in place, not replaced.
-        path = self.s.root / "containers" / container_id / "resolv.conf"
+        hc = c.host_config
+        text = etcfiles.resolv_text(
+            etcfiles.Resolv(
+                nameservers=(ADDRESS,),
+                search=tuple(hc["DnsSearch"]) if hc.get("DnsSearch") else None,
+                options=tuple(hc["DnsOptions"]) if hc.get("DnsOptions") else None,
+                internal=True,
+            )
+        )
+        path = self.s.root / "containers" / c.id / "resolv.conf"
         with contextlib.suppress(OSError), open(path, "r+") as f:
             f.truncate(0)
-            f.write(f"nameserver {ADDRESS}\noptions ndots:0\n")
+            f.write(text)
 
     def unplug_live(self, c: Container, m: Member) -> None:
         self.s.endpoints.unplug(m)

@@ -56,7 +56,7 @@ class Endpoints:
             m,
             allocate,
             endpoint_id=secrets.token_hex(32),
-            mac=mac_for,
+            mac=lambda address: m.config.mac or mac_for(address),
             interface=self._free_interface(c.id),
             dns_names=dns_names(c, m) if n.dns else (),
         )

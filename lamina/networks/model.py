@@ -49,14 +49,26 @@ class EndpointConfig:
 
     aliases: tuple[str, ...] = ()
     ipv4: IPv4Address | None = None  # --ip
+    mac: str = ""  # --mac-address ("" → derived from the address)
+    links: tuple[tuple[str, str], ...] = ()  # (container, alias): DNS aliases, user networks
 
     def to_json(self) -> dict[str, Any]:
-        return {"Aliases": list(self.aliases), "IPv4Address": str(self.ipv4 or "")}
+        return {
+            "Aliases": list(self.aliases),
+            "IPv4Address": str(self.ipv4 or ""),
+            "MacAddress": self.mac,
+            "Links": [list(link) for link in self.links],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EndpointConfig:
         ip = data.get("IPv4Address") or ""
-        return cls(tuple(data.get("Aliases") or ()), IPv4Address(ip) if ip else None)
+        return cls(
+            tuple(data.get("Aliases") or ()),
+            IPv4Address(ip) if ip else None,
+            str(data.get("MacAddress") or ""),
+            tuple((str(a), str(b)) for a, b in data.get("Links") or ()),
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network
 from typing import Any, Protocol
 
 from lamina.config import Paths
@@ -23,6 +23,7 @@ from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
 from lamina.networks import ipam, views
+from lamina.networks.asked import endpoint_config
 from lamina.networks.bridge import BridgeDriver
 from lamina.networks.endpoints import Endpoints
 from lamina.networks.firewall import Firewall, Runner, run_iptables
@@ -30,7 +31,6 @@ from lamina.networks.model import (
     DEFAULT_BRIDGE,
     PREDEFINED,
     Driver,
-    EndpointConfig,
     Member,
     Network,
     joins_networks,
@@ -239,16 +239,18 @@ class NetworkService:
                 self.networking.unplug_live(c, member)
             self.records.leave(n.id, c.id)
 
-    def check_create(self, host_config: Mapping[str, Any], networking: Mapping[str, Any]) -> None:
-        """Refuse a container create that names a missing network, or asks an alias or
-        address of a network that cannot give one (Docker's checks at create)."""
+    def check_create(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str = ""
+    ) -> None:
+        """Refuse a container create that names a missing network, or asks an alias,
+        address or MAC of a network that cannot give one (Docker's checks at create)."""
+        endpoints = self._asked(host_config, networking, mac)
         primary = self.primary(host_config)
-        endpoints = dict(networking.get("EndpointsConfig") or {})
         if primary is None:
             return
         self.get(primary)  # "network X not found" before the container exists
         for ref, endpoint in endpoints.items():
-            n = self.get(self._alias_of(ref))
+            n = self.get(ref)
             endpoint_config(n, endpoint or {})
 
     def created(self, c: Container, networking: Mapping[str, Any]) -> None:
@@ -256,9 +258,7 @@ class NetworkService:
         primary = self.primary(c.host_config)
         if primary is None:
             return
-        endpoints = {
-            self._alias_of(k): v or {} for k, v in (networking.get("EndpointsConfig") or {}).items()
-        }
+        endpoints = self._asked(c.host_config, networking, str(c.config.get("MacAddress") or ""))
         with self.lock:
             n = self.get(primary)
             self.records.join(
@@ -275,6 +275,46 @@ class NetworkService:
         if not joins_networks(host_config):
             return None
         return self._alias_of(str(host_config.get("NetworkMode") or "default"))
+
+    def _asked(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], mac: str
+    ) -> dict[str, dict[str, Any]]:
+        """EndpointsConfig by network, with what dockerd moves into the primary network's
+        endpoint: the container-wide MacAddress (deprecated since API 1.44) and, on a
+        user-defined network, HostConfig.Links (DNS aliases there)."""
+        if not isinstance(networking, Mapping):
+            raise InvalidArgument("NetworkingConfig must be an object")
+        raw = networking.get("EndpointsConfig") or {}
+        if not isinstance(raw, Mapping) or not all(
+            isinstance(v, Mapping | None) for v in raw.values()
+        ):
+            raise InvalidArgument("NetworkingConfig.EndpointsConfig must map networks to objects")
+        endpoints = {self._alias_of(k): dict(v or {}) for k, v in raw.items()}
+        primary = self.primary(host_config)
+        if mac and primary is None:
+            raise InvalidArgument("conflicting options: mac-address and the network mode")
+        if primary is None:
+            return endpoints
+        key = primary if primary in endpoints else self._key_of(primary, endpoints)
+        endpoint = endpoints.setdefault(key, {})
+        if mac and endpoint.get("MacAddress") not in (None, "", mac):
+            raise InvalidArgument(
+                "the container-wide MAC address must match the endpoint-specific MAC address "
+                "for the main network, or be left empty"
+            )
+        if mac:
+            endpoint["MacAddress"] = mac
+        if host_config.get("Links") and primary != DEFAULT_BRIDGE:
+            endpoint["Links"] = [*(endpoint.get("Links") or []), *host_config["Links"]]
+        return endpoints
+
+    def _key_of(self, primary: str, endpoints: Mapping[str, Any]) -> str:
+        """The EndpointsConfig key naming the primary network by another of its names."""
+        try:
+            n = self.get(primary)
+        except NotFound:
+            return primary
+        return next((k for k in endpoints if k in (n.id, n.name)), primary)
 
     @staticmethod
     def _alias_of(ref: str) -> str:
@@ -348,28 +388,6 @@ class NetworkService:
             if (filters["dangling"][-1].lower() in ("true", "1")) != dangling:
                 return False
         return _label_match(n, filters)
-
-
-def endpoint_config(n: Network, endpoint: Mapping[str, Any]) -> EndpointConfig:
-    """Docker's EndpointSettings as asked; aliases and --ip need a user-defined network."""
-    aliases = tuple(str(a) for a in endpoint.get("Aliases") or ())
-    ipam_config = endpoint.get("IPAMConfig") or {}
-    ip = str(ipam_config.get("IPv4Address") or "")
-    if aliases and not n.dns:
-        raise InvalidArgument(
-            "network-scoped alias is supported only for containers in user defined networks"
-        )
-    if ip and (n.predefined or n.subnet is None):
-        raise InvalidArgument(
-            "user specified IP address is supported on user defined networks only"
-        )
-    try:
-        config = EndpointConfig(aliases, IPv4Address(ip) if ip else None)
-    except ValueError as err:
-        raise InvalidArgument(f"invalid IPv4 address: {ip}") from err
-    if config.ipv4 is not None and n.subnet is not None and config.ipv4 not in n.subnet:
-        raise InvalidArgument(f"no configured subnet or ip-range contain the IP address {ip}")
-    return config
 
 
 def _label_match(n: Network, filters: Mapping[str, list[str]]) -> bool:

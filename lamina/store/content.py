@@ -147,15 +147,38 @@ class ContentStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
+    def sweep_ingests(self) -> int:
+        """Remove every ingest entry but this process's in-flight ones; returns how many.
+
+        For the collector, which runs only in the daemon, the one writer of its store:
+        an entry another pid made is a crashed daemon's, even if that pid is alive again.
+        """
+        return self._remove_ingests(lambda pid: pid == os.getpid())
+
+    def usage(self) -> int:
+        """Bytes the committed blobs take."""
+        total = 0
+        for entry in os.scandir(self._blobs):
+            with contextlib.suppress(FileNotFoundError):
+                total += entry.stat(follow_symlinks=False).st_size
+        return total
+
     def _remove_abandoned_ingests(self) -> None:
+        self._remove_ingests(alive)
+
+    def _remove_ingests(self, in_flight: Callable[[int], bool]) -> int:
+        removed = 0
         for entry in os.scandir(self._ingest):
             pid = entry.name.split("-", 1)[0]
-            if not (pid.isdigit() and alive(int(pid))):
-                if entry.is_dir(follow_symlinks=False):  # a writer's scratch folder
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
+            if pid.isdigit() and in_flight(int(pid)):
+                continue
+            removed += 1
+            if entry.is_dir(follow_symlinks=False):  # a writer's scratch folder
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        return removed
 
 
 class _HashingWriter:

@@ -2,7 +2,8 @@
 
 Blobs and unpacked layers are the facts on disk; this database records the relations
 between them: which images exist, which tags and digests point at them, which layers
-each image stands on. SQLite runs in WAL mode so readers never wait for a writer, and
+each image and each container stands on. Those relations are the roots the garbage
+collector (store/gc.py) marks from. SQLite runs in WAL mode so readers never wait for a writer, and
 every change is one transaction, so a crash leaves the old state or the new one.
 
 The schema version lives in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database
@@ -113,6 +114,21 @@ MIGRATIONS: Sequence[str] = (
     CREATE UNIQUE INDEX network_leases ON network_members(network_id, address)
         WHERE address IS NOT NULL;
     CREATE INDEX network_members_container ON network_members(container_id);
+    """,
+    # 4 → 5: each container's reference on its layers (its top chainID, which stands on
+    # all its parents), from the transaction that creates it until its row goes; the
+    # collector (store/gc.py) keeps what these name. Existing containers take theirs
+    # from their image, if it is still there.
+    """
+    CREATE TABLE container_layers (
+        container_id TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+        chain_id TEXT NOT NULL REFERENCES layers(chain_id)
+    );
+    CREATE INDEX container_layers_chain ON container_layers(chain_id);
+    INSERT INTO container_layers (container_id, chain_id)
+        SELECT c.id, il.chain_id FROM containers c JOIN image_layers il
+            ON il.image_id = c.image_id
+        WHERE il.position = (SELECT max(position) FROM image_layers WHERE image_id = c.image_id);
     """,
 )
 

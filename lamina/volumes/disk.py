@@ -13,7 +13,6 @@ volume. A crash leaves either the whole directory under its name or a dot-entry 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from lamina.errors import Internal
 from lamina.store.durable import fsync_dir, syncfs
 from lamina.store.layers.copy import copy_tree
+from lamina.store.usage import tree_size
 
 DATA = "_data"
 COPYUP = "_copyup"
@@ -141,21 +141,3 @@ class VolumeDirs:
             raise Internal(f"copy image content into volume {name}: {err}") from err
         self.drop_copy(name)
         fsync_dir(data)
-
-
-def tree_size(path: Path) -> int:
-    """Bytes used under `path` as Docker counts them: apparent sizes of non-directories,
-    each inode once (hard links are not counted twice), symlinks not followed."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    stack = [str(path)]
-    while stack:
-        with contextlib.suppress(FileNotFoundError), os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(entry.path)
-                elif (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-    return total

@@ -22,6 +22,7 @@ from lamina.oci.digest import Digest, chain_ids, of_bytes
 from lamina.store.layers import CopyDriver, Driver, LayerStore, OverlayDriver
 from lamina.store.layers.overlay import supported
 from lamina.store.mount import Mount, is_mounted, mount, unmount
+from lamina.store.usage import tree_size
 
 pytestmark = [
     pytest.mark.root,
@@ -276,9 +277,21 @@ def test_bad_layer_leaves_nothing_behind(store: LayerStore) -> None:
     assert store.list() == [] and list((store.root / "tmp").iterdir()) == []
 
 
-def test_size_on_disk_counts_the_tree(store: LayerStore) -> None:
+def test_usage_counts_the_tree(store: LayerStore) -> None:
     ids = register_chain(store)
-    assert store.size_on_disk(ids[0]) > 0
+    assert store.usage(ids[0]) == tree_size(store.chain_dirs(ids[0])[0]) > 0
+
+
+def test_collector_view_lists_walks_and_discards(store: LayerStore) -> None:
+    ids = register_chain(store)
+    assert store.committed() == sorted(ids)
+    assert store.with_parents([ids[-1]]) == set(ids)
+    assert store.with_parents([ids[0], of_bytes(b"gone")]) == {ids[0]}
+    trash = store.discard(ids[-1])
+    assert not store.exists(ids[-1]) and trash.parent == store.root / "tmp"
+    store.purge(trash)
+    assert store.committed() == sorted(ids[:2]) and list((store.root / "tmp").iterdir()) == []
+    assert len(list((store.root / "l").iterdir())) == 2  # its short link went with it
 
 
 def test_many_layers_fit_one_mount(store: LayerStore, mounter: Mounter, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lamina.containers.logfile import read_log
+from lamina.containers.logs.reader import read_log
 from lamina.containers.monitor import client
 from lamina.containers.monitor.options import Options
 from lamina.containers.runtime import Runtime
@@ -376,7 +376,10 @@ def test_runtime_start_through_the_exec_fifo(lab: Lab) -> None:
     assert lab.runtime.state(cid)["status"] == "created"  # type: ignore[index]
     lab.runtime.start(cid, pid=pid)
     assert lab.runtime.state(cid)["status"] == "running"  # type: ignore[index]
-    assert Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep")
+    deadline = time.monotonic() + 5  # runc init execs the process a moment after the fifo
+    while not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"):
+        assert time.monotonic() < deadline, "the process never became sleep"
+        time.sleep(0.01)
     with pytest.raises(Conflict):
         lab.runtime.start(cid, pid=pid)  # no fifo any more: runc's own answer
     lab.runtime.delete(cid, force=True)

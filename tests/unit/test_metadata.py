@@ -54,3 +54,31 @@ def test_migrations_apply_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     db = Metadata(tmp_path / "m.db")
     assert db.version == len(metadata.MIGRATIONS)
     assert db.query("SELECT * FROM extra") == []
+
+
+def test_existing_containers_take_their_layer_reference_from_their_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 5: a container made before references holds its image's top layer."""
+    path = tmp_path / "m.db"
+    monkeypatch.setattr(metadata, "MIGRATIONS", metadata.MIGRATIONS[:4])
+    old = Metadata(path)
+    with old.transaction() as tx:
+        tx.execute("INSERT INTO images VALUES ('sha256:i', NULL, 1, 2, NULL, 3)")
+        for position, chain in enumerate(("sha256:base", "sha256:top")):
+            tx.execute("INSERT INTO layers VALUES (?, 'sha256:d', NULL, 1, NULL, NULL)", (chain,))
+            tx.execute("INSERT INTO image_layers VALUES ('sha256:i', ?, ?)", (position, chain))
+        for cid, image in (("c1", "sha256:i"), ("c2", "sha256:gone")):
+            tx.execute(
+                "INSERT INTO containers VALUES (?, ?, 'img', ?, '', '{}', '{}', '[]', '{}', "
+                "'sh', '[]')",
+                (cid, cid, image),
+            )
+    old.close()
+    monkeypatch.undo()
+    db = Metadata(path)
+    rows = db.query("SELECT container_id, chain_id FROM container_layers")
+    assert [tuple(r) for r in rows] == [("c1", "sha256:top")]
+    with db.transaction() as tx:
+        tx.execute("DELETE FROM containers WHERE id = 'c1'")
+    assert db.query("SELECT * FROM container_layers") == []  # the reference goes with it

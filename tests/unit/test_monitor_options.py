@@ -17,7 +17,8 @@ def test_round_trip() -> None:
         id="c1", state_dir=Path("/run/s"), runtime_root=Path("/run/r"), bundle=Path("/b"),
         log=Path("/l.log"), runtime="crun", tty=True, stdin=True, stdin_once=True,
         exec_process=Path("/p.json"), exec_id="e1", wait_attach=True, ready_fd=5,
-        console_size=(30, 100),
+        console_size=(30, 100), log_max_size=10_000_000, log_max_files=3, log_compress=True,
+        log_buffer=1_000_000,
     )  # fmt: skip
     assert parse(to_argv(full)) == full
     assert from_json(json.loads(json.dumps(to_json(full)))) == full  # the fork server's way

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lamina.containers import security
+from lamina.containers.seccomp import default_seccomp, seccomp_from_profile
 from lamina.containers.spec import (
     DEFAULT_PATH,
     DEFAULT_SYSCTLS,
@@ -22,7 +23,7 @@ from lamina.containers.spec import (
     build_spec,
     process_env,
 )
-from lamina.errors import FailedPrecondition, InvalidArgument
+from lamina.errors import InvalidArgument
 from tests.support.runtime_schema import validate_runtime_config
 
 HOST = HostFacts(
@@ -47,9 +48,6 @@ DOCKER_DEFAULT_CAPS = [
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
 ]
-needs_profile = pytest.mark.skipif(
-    not security.SECCOMP_PROFILE.is_file(), reason="golang-github-containers-common not installed"
-)
 
 
 @pytest.fixture
@@ -201,7 +199,7 @@ def test_shared_bind_makes_rootfs_propagation_shared(rootfs: Path) -> None:
 
 def test_privileged(rootfs: Path) -> None:
     host = HostFacts(security.CAPABILITIES[:40], False, frozenset(), 2)  # lacks one cap
-    spec = build(rootfs, host=host, privileged=True, seccomp="default")
+    spec = build(rootfs, host=host, privileged=True, seccomp="builtin")
     assert spec["process"]["capabilities"]["bounding"] == list(security.CAPABILITIES[:40])
     linux = spec["linux"]
     assert "seccomp" not in linux
@@ -395,36 +393,32 @@ def test_process_errors(rootfs: Path) -> None:
 # --- seccomp --------------------------------------------------------------------------
 
 
-@needs_profile
 def test_default_seccomp(rootfs: Path) -> None:
-    seccomp = build(rootfs, seccomp="default")["linux"]["seccomp"]
-    assert seccomp["defaultAction"] == "SCMP_ACT_ERRNO"
+    # The profile's own expectations are tests/unit/test_seccomp_default.py; here, that
+    # build_spec applies it by default and for the container's capabilities.
+    seccomp = build(rootfs, seccomp="builtin")["linux"]["seccomp"]
+    assert seccomp == default_seccomp(DOCKER_DEFAULT_CAPS)
+    assert build(rootfs, seccomp="unconfined")["linux"].get("seccomp") is None
+    default = build_spec(SpecInput(args=["/bin/sh"], env=[], rootfs=rootfs), host=HOST)
+    assert default["linux"]["seccomp"] == seccomp
     if platform.machine() == "x86_64":
         assert seccomp["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
         assert actions(seccomp, "arch_prctl") == {"SCMP_ACT_ALLOW"}
-    assert actions(seccomp, "read") == {"SCMP_ACT_ALLOW"}
-    assert actions(seccomp, "s390_runtime_instr") == set()  # another architecture's
     assert all("includes" not in r and "comment" not in r for r in seccomp["syscalls"])
 
 
-@needs_profile
 def test_seccomp_follows_capabilities(rootfs: Path) -> None:
-    # Debian's profile (containers-common) gates kcmp and process_madvise on SYS_PTRACE;
-    # unlike Docker's own profile it allows ptrace itself for everyone.
-    default = build(rootfs, seccomp="default")["linux"]["seccomp"]
-    traced = build(rootfs, seccomp="default", cap_add=("SYS_PTRACE",))["linux"]["seccomp"]
+    default = build(rootfs, seccomp="builtin")["linux"]["seccomp"]
+    traced = build(rootfs, seccomp="builtin", cap_add=("SYS_PTRACE",))["linux"]["seccomp"]
     for syscall in ("kcmp", "process_madvise"):
-        assert actions(default, syscall) == {"SCMP_ACT_ERRNO"}
+        assert actions(default, syscall) == set()  # the default action: EPERM
         assert actions(traced, syscall) == {"SCMP_ACT_ALLOW"}
-    assert actions(default, "ptrace") == actions(traced, "ptrace") == {"SCMP_ACT_ALLOW"}
-    admin = build(rootfs, seccomp="default", cap_add=("SYS_ADMIN",))["linux"]["seccomp"]
-    assert "SCMP_ACT_ERRNO" not in actions(admin, "bpf")
-    assert actions(default, "bpf") == {"SCMP_ACT_ERRNO"}
-
-
-def test_default_seccomp_missing_profile(tmp_path: Path) -> None:
-    with pytest.raises(FailedPrecondition, match="golang-github-containers-common"):
-        security.default_seccomp(DOCKER_DEFAULT_CAPS, profile=tmp_path / "nope.json")
+    admin = build(rootfs, seccomp="builtin", cap_add=("SYS_ADMIN",))["linux"]["seccomp"]
+    assert actions(admin, "mount") == {"SCMP_ACT_ALLOW"}
+    assert actions(default, "mount") == set()
+    dropped = build(rootfs, seccomp="builtin", cap_drop=("SYS_CHROOT",))["linux"]["seccomp"]
+    assert actions(default, "chroot") == {"SCMP_ACT_ALLOW"}
+    assert actions(dropped, "chroot") == set()
 
 
 PROFILE = {
@@ -455,7 +449,7 @@ PROFILE = {
 
 def test_profile_conversion_for_arch_kernel_and_caps() -> None:
     def convert(machine: str, kernel: tuple[int, int], caps: list[str]) -> dict[str, Any]:
-        out = security.seccomp_from_profile(PROFILE, caps, machine=machine, kernel=kernel)
+        out = seccomp_from_profile(PROFILE, caps, machine=machine, kernel=kernel)
         assert out is not None
         return out
 
@@ -487,13 +481,13 @@ def test_kernel_versions_read_as_moby_reads_them() -> None:
         {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "5.3-rc1"}},
         {"names": ["b"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "5.4.1"}},
     ]}  # fmt: skip
-    out = security.seccomp_from_profile(profile, [], machine="x86_64", kernel=(5, 3))
+    out = seccomp_from_profile(profile, [], machine="x86_64", kernel=(5, 3))
     assert out is not None and [r["names"] for r in out["syscalls"]] == [["a"]]
     bad = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
         {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "five"}},
     ]}  # fmt: skip
     with pytest.raises(InvalidArgument, match="invalid kernel version"):
-        security.seccomp_from_profile(bad, [], machine="x86_64", kernel=(5, 3))
+        seccomp_from_profile(bad, [], machine="x86_64", kernel=(5, 3))
 
 
 def test_profile_from_file_and_inline_json(rootfs: Path, tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lamina.containers import timestamps
-from lamina.containers.logfile import LogWriter
+from lamina.containers.logs.config import LogConfig
+from lamina.containers.logs.writer import LogWriter
 from lamina.containers.monitor import cgroups, reaper, sockets
 from lamina.containers.monitor.attach import AttachHub
 from lamina.containers.monitor.control import ControlServer
@@ -93,7 +94,7 @@ class Monitor:
         self.files.dir.mkdir(parents=True, exist_ok=True)
         self._dir_fd = os.open(self.files.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         if self.opts.log is not None and not self.opts.is_exec:
-            self.log = LogWriter(self.opts.log)
+            self.log = LogWriter(self.opts.log, _log_config(self.opts), report=note)
 
     def _open_stdio(self) -> None:
         if self.opts.tty:
@@ -277,6 +278,8 @@ class Monitor:
         self.reactor.close_all()
         for path in self.files.sockets:
             path.unlink(missing_ok=True)
+        if self.log is not None:
+            self.log.wait()  # a rotated file still being compressed
 
     def _final_state(self) -> State:
         ended = self._finished_at or timestamps.now()
@@ -313,3 +316,10 @@ class Monitor:
                 pass  # the daemon that wanted to know is gone; the state file says it all
             finally:
                 os.close(fd)
+
+
+def _log_config(opts: Options) -> LogConfig:
+    return LogConfig(
+        max_size=opts.log_max_size, max_files=opts.log_max_files,
+        compress=opts.log_compress, buffer_size=opts.log_buffer,
+    )  # fmt: skip

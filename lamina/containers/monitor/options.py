@@ -14,7 +14,11 @@ class Options(NamedTuple):
     state_dir: Path
     runtime_root: Path
     bundle: Path | None = None  # the container's bundle; not used for an exec
-    log: Path | None = None  # json-file log; None: output goes to attach clients only
+    log: Path | None = None  # the log's current file; None: output goes to attach clients only
+    log_max_size: int | None = None  # rotation: bytes a file may hold (None: no rotation)
+    log_max_files: int = 1  # rotation: files kept, the current one included
+    log_compress: bool = False  # rotation: gzip the rotated files
+    log_buffer: int | None = None  # non-blocking logging's buffer, in bytes (None: blocking)
     runtime: str = "runc"
     tty: bool = False
     stdin: bool = False
@@ -45,11 +49,21 @@ def to_argv(opts: Options) -> list[str]:
         "--wait-attach": opts.wait_attach,
     }
     argv += [flag for flag, on in switches.items() if on]
+    argv += _log_argv(opts)
     if opts.ready_fd is not None:
         argv += ["--ready-fd", str(opts.ready_fd)]
     if opts.console_size is not None:
         argv += ["--console-size", f"{opts.console_size[0]}x{opts.console_size[1]}"]
     return argv
+
+
+def _log_argv(opts: Options) -> list[str]:
+    argv = [] if opts.log_max_files == 1 else ["--log-max-files", str(opts.log_max_files)]
+    if opts.log_max_size is not None:
+        argv += ["--log-max-size", str(opts.log_max_size)]
+    if opts.log_buffer is not None:
+        argv += ["--log-buffer", str(opts.log_buffer)]
+    return argv + (["--log-compress"] if opts.log_compress else [])
 
 
 _PATH_FIELDS = ("state_dir", "runtime_root", "bundle", "log", "exec_process")
@@ -87,7 +101,9 @@ def parse(argv: list[str]) -> Options:
         bundle=_absolute(args.bundle), log=_absolute(args.log), runtime=args.runtime, tty=args.tty,
         stdin=args.stdin, stdin_once=args.stdin_once, exec_process=_absolute(args.exec),
         exec_id=args.exec_id, wait_attach=args.wait_attach, ready_fd=args.ready_fd,
-        console_size=_size(args.console_size),
+        console_size=_size(args.console_size), log_max_size=args.log_max_size,
+        log_max_files=args.log_max_files, log_compress=args.log_compress,
+        log_buffer=args.log_buffer,
     )  # fmt: skip
 
 
@@ -112,7 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="runc", help="runtime binary (runc, crun)")
     p.add_argument("--runtime-root", required=True, type=Path, help="the runtime's --root")
     p.add_argument("--bundle", type=Path, help="OCI bundle (config.json + rootfs)")
-    p.add_argument("--log", type=Path, help="json-file log to append output to")
+    p.add_argument("--log", type=Path, help="the log file to append output to")
+    p.add_argument("--log-max-size", type=int, help="rotate the log before it passes N bytes")
+    p.add_argument("--log-max-files", type=int, default=1, help="log files kept (rotation)")
+    p.add_argument("--log-compress", action="store_true", help="gzip rotated log files")
+    p.add_argument("--log-buffer", type=int, help="non-blocking log: buffer of N bytes")
     p.add_argument("--tty", action="store_true", help="give the process a pty")
     p.add_argument("--stdin", action="store_true", help="keep the process's stdin open")
     p.add_argument("--stdin-once", action="store_true", help="close stdin when a client ends it")

@@ -27,6 +27,14 @@ Run a container
     mounts each returned Mount at the rootfs path with store.mount.mount; on stop it
     unmounts. Writes land in upper; layer dirs never change.
 
+Free a layer
+    Only the garbage collector (store/gc.py) removes committed layers, when nothing
+    references them: images name their layers, each container names its top chainID
+    (which stands on all its parents), in-flight work holds leases. It asks
+    `committed()` what is on disk and `with_parents()` what the marked layers stand
+    on, `discard()`s each dead one (one rename into tmp/, under its lock) and
+    `purge()`s it afterwards. `remove()` is the one-layer form, for tests and tools.
+
 On disk (under `root`, nothing outside it)
     <chainHex>/diff/         the layer's tree, as the driver keeps it
     <chainHex>/meta.json     {"diff_id", "parent", "size", "driver", "short"}
@@ -42,6 +50,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,6 +61,7 @@ from lamina.store.archive import open_layer
 from lamina.store.durable import fsync_dir, syncfs
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount
+from lamina.store.usage import tree_size
 
 _SHORT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -72,6 +82,7 @@ class LayerStore:
         self.driver = driver
         for path in (root, root / "tmp", root / "l"):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._usage: dict[Digest, int] = {}
         self._recover()
 
     def register(self, parent: Digest | None, stream: BinaryIO) -> Layer:
@@ -148,12 +159,8 @@ class LayerStore:
         children = [layer.chain_id for layer in self.list() if layer.parent == chain_id]
         if children:
             raise Conflict(f"layer {chain_id} is the parent of {', '.join(children)}")
-        short = self._meta(chain_id)["short"]
         # Renamed into tmp/ first so a crash mid-delete leaves nothing half-present.
-        trash = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
-        os.rename(self._dir(chain_id), trash / "layer")
-        (self.root / "l" / short).unlink(missing_ok=True)
-        shutil.rmtree(trash)
+        self.purge(self.discard(chain_id))
 
     def prepare_rw(self, chain_id: Digest, upper: Path, work: Path) -> builtins.list[Mount]:
         """Make a container's writable state in `upper`/`work`; return its mounts."""
@@ -166,21 +173,55 @@ class LayerStore:
         """How to see the chain with `upper` on top (pure: nothing is mounted)."""
         return self.driver.mounts(self._short_chain(chain_id), upper, work, readonly=readonly)
 
-    def size_on_disk(self, chain_id: Digest) -> int:
-        """Bytes the layer's dir occupies (hard-linked files counted once)."""
-        seen: set[int] = set()
-        total = 0
-        todo = [str(self._diff_dir(self.get(chain_id).chain_id))]
+    def usage(self, chain_id: Digest) -> int:
+        """Bytes the layer's folder takes, as `system df` counts them (store.usage);
+        remembered, since a committed layer never changes."""
+        size = self._usage.get(chain_id)
+        if size is None:
+            size = self._usage[chain_id] = tree_size(self._diff_dir(self.get(chain_id).chain_id))
+        return size
+
+    # --- for the collector (store/gc.py) -------------------------------------------
+
+    def committed(self) -> builtins.list[Digest]:
+        """The chainIDs of every layer folder on disk, whether anything names it or not."""
+        return sorted(
+            Digest(f"sha256:{entry.name}") for entry in os.scandir(self.root) if is_hex(entry.name)
+        )
+
+    def with_parents(self, chain_ids: Iterable[Digest]) -> set[Digest]:
+        """`chain_ids` and every layer they stand on (those present on disk)."""
+        found: set[Digest] = set()
+        todo = [c for c in chain_ids if c]
         while todo:
-            with os.scandir(todo.pop()) as entries:
-                for entry in entries:
-                    st = entry.stat(follow_symlinks=False)
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-                    if st.st_ino not in seen:
-                        seen.add(st.st_ino)
-                        total += st.st_blocks * 512
-        return total
+            chain_id = todo.pop()
+            if chain_id in found or not self.exists(chain_id):
+                continue
+            found.add(chain_id)
+            parent = self._meta(chain_id)["parent"]
+            if parent:
+                todo.append(Digest(parent))
+        return found
+
+    def discard(self, chain_id: Digest) -> Path:
+        """Take a layer out of the store at once (one rename into tmp/) and return where
+        it went, for `purge` to delete at leisure. No check for children: the collector
+        discards only layers nothing stands on. A crash leaves the folder in tmp/, which
+        the next LayerStore removes."""
+        meta = self._meta(chain_id) if self.exists(chain_id) else {}
+        trash = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+        os.rename(self._dir(chain_id), trash / "layer")
+        if meta.get("short"):
+            (self.root / "l" / meta["short"]).unlink(missing_ok=True)
+        self._usage.pop(chain_id, None)
+        return trash
+
+    @staticmethod
+    def purge(trash: Path) -> int:
+        """Delete what `discard` put aside; returns the bytes its tree took (as `usage`)."""
+        size = tree_size(trash / "layer" / "diff")
+        shutil.rmtree(trash, ignore_errors=True)
+        return size
 
     # --- internals ---------------------------------------------------------------------
 

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.logfile import (
-    MAX_LINE,
-    LineBuffer,
-    LogWriter,
-    append,
-    encode_entry,
-    read_log,
-)
+from lamina.containers.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
+from lamina.containers.logs.reader import read_log
+from lamina.containers.logs.writer import LogWriter
 from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import InvalidArgument
 

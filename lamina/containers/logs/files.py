@@ -1,0 +1,166 @@
+"""The files of one container's log, how they rotate, and how readers open them together.
+
+    <path>              the current file, appended to by the container's monitor
+    <path>.1            the newest rotated file (<path>.1.gz when compressed)
+    …
+    <path>.<N-1>        the oldest one kept, N being max-file
+
+A rotation (Docker's loggerutils.LogFile.rotate) deletes the oldest file, renames each
+other one a number up, renames the current file to .1 and starts a new current file;
+with max-file 1 the current file is deleted and started again. With compress, .1 is
+then gzipped by a thread into .1.gz, through a temporary name, so a reader sees the
+whole .1 or the whole .1.gz (and prefers .1 while both exist). The gzip header carries
+the time of the file's last entry, as Docker's does: a reader skips the file for
+`--since` without inflating it, and a follower recognizes the file it was reading
+after it was compressed.
+
+Readers open every file at once and check that no rotation happened meanwhile
+(`open_segments`), so a rotation during `logs` neither repeats nor skips a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from lamina.containers.timestamps import format_ns, parse_ns
+from lamina.errors import LaminaError
+
+FILE_MODE = 0o600  # a container's output is its own: not readable by other host users
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_FEXTRA = 4
+
+
+def rotated_path(path: Path, number: int, *, compressed: bool = False) -> Path:
+    return path.with_name(f"{path.name}.{number}{'.gz' if compressed else ''}")
+
+
+def rotate(path: Path, max_files: int, *, compress: bool) -> None:
+    """The renames of one rotation; the writer has closed the current file and
+    opens a new one after."""
+    if max_files < 2:
+        _unlink(path)
+        return
+    _unlink(rotated_path(path, max_files - 1, compressed=compress))
+    for number in range(max_files - 1, 1, -1):
+        source = rotated_path(path, number - 1, compressed=compress)
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(source, rotated_path(path, number, compressed=compress))
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(path, rotated_path(path, 1))
+
+
+def compress_file(source: Path, last_ns: int | None) -> None:
+    """Gzip `source` into `source.gz` (Docker's header: the last entry's time in the
+    extra field), then remove `source`."""
+    target = source.with_name(source.name + ".gz")
+    partial = target.with_name(target.name + ".tmp")
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc = size = 0
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    with open(source, "rb") as src, open(os.open(partial, flags, FILE_MODE), "wb") as out:
+        out.write(_gzip_header(last_ns))
+        while chunk := src.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            out.write(deflate.compress(chunk))
+        out.write(deflate.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF))
+    os.replace(partial, target)
+    source.unlink()
+
+
+def _gzip_header(last_ns: int | None) -> bytes:
+    extra = b"{}" if last_ns is None else json.dumps({"lastTime": _go_time(last_ns)}).encode()
+    # flags, mtime 0, no extra flags, OS "unknown": what Go's gzip writer puts there
+    return (
+        _GZIP_MAGIC + bytes([_FEXTRA, 0, 0, 0, 0, 0, 255]) + struct.pack("<H", len(extra)) + extra
+    )
+
+
+def _go_time(ns: int) -> str:
+    """Go's RFC 3339 with nanoseconds, as json.Marshal writes a time: zeros trimmed."""
+    text = format_ns(ns)
+    return text[:19] + (text[19:-1].rstrip("0").rstrip(".")) + "Z"
+
+
+def gzip_last_ns(f: BinaryIO) -> int | None:
+    """The last entry's time from a rotated file's gzip header (None if it has none);
+    leaves `f` at its start."""
+    try:
+        head = f.read(12)
+        if head[:3] != _GZIP_MAGIC or not head[3] & _FEXTRA:
+            return None
+        extra = f.read(struct.unpack("<H", head[10:12])[0])
+        return parse_ns(json.loads(extra)["lastTime"])
+    except (ValueError, KeyError, TypeError, struct.error, LaminaError):
+        return None
+    finally:
+        f.seek(0)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+class Segment(NamedTuple):
+    """One file of a log, open for reading."""
+
+    path: Path
+    file: BinaryIO
+    compressed: bool
+    identity: tuple[int, int]  # (device, inode): what a rename does not change
+
+
+def open_segments(path: Path, max_files: int) -> list[Segment]:
+    """The log's files, oldest first (the current one last), open together. Retried
+    while a rotation moves them between listing and opening; after a few tries
+    (rotating faster than files open) the last set is served as it is."""
+    segments: list[Segment] = []
+    for _ in range(8):
+        listing = _listing(path, max_files)
+        segments = _open_all(listing)
+        if [(s.path, s.identity) for s in segments] == _listing(path, max_files):
+            return segments
+        close_segments(segments)
+    return _open_all(_listing(path, max_files))
+
+
+def close_segments(segments: list[Segment]) -> None:
+    for segment in segments:
+        segment.file.close()
+
+
+def _listing(path: Path, max_files: int) -> list[tuple[Path, tuple[int, int]]]:
+    found: list[tuple[Path, tuple[int, int]]] = []
+    candidates = [
+        name
+        for number in range(max_files - 1, 0, -1)
+        for name in (rotated_path(path, number), rotated_path(path, number, compressed=True))
+    ]
+    for name in [*candidates, path]:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if found and found[-1][0] == name.with_name(name.name.removesuffix(".gz")):
+            continue  # .N and .N.gz while .N is being compressed: the same entries
+        found.append((name, (st.st_dev, st.st_ino)))
+    return found
+
+
+def _open_all(listing: list[tuple[Path, tuple[int, int]]]) -> list[Segment]:
+    segments = []
+    for name, _ in listing:
+        try:
+            f = open(name, "rb")  # noqa: SIM115 (the segment owns it; close_segments)
+        except FileNotFoundError:
+            continue
+        st = os.fstat(f.fileno())
+        segments.append(Segment(name, f, name.suffix == ".gz", (st.st_dev, st.st_ino)))
+    return segments

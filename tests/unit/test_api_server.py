@@ -1,0 +1,217 @@
+"""The API server's bounds, with a stand-in router: no engine, no root.
+
+What is checked: `/_ping` answers during a flood of idle and half-sent connections while
+the server's threads stay bounded; a body cut short, a body over the cap, a head that
+never ends, and a stream past the stream cap are answered, not waited on for ever.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lamina.api import reactor
+from lamina.api.http import Request, Response, Server
+from lamina.api.router import Router
+
+
+def _router() -> Router:
+    router = Router(max_version="1.45", log=lambda _m: None)
+
+    @router.route("GET", "/_ping")
+    def ping(req: Request) -> Response:
+        return Response(200, b"OK", "text/plain")
+
+    @router.route("POST", "/echo")
+    def echo(req: Request) -> object:
+        return {"got": req.json()}
+
+    @router.route("GET", "/stream")
+    def stream(req: Request) -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b"start\n"
+            time.sleep(1.5)
+            yield b"end\n"
+
+        return Response.stream(chunks())
+
+    return router
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Server, str]]:
+    folder = Path(tempfile.mkdtemp(prefix="lam-api-", dir="/tmp"))
+    path = str(folder / "api.sock")
+    srv = Server(path, _router().dispatch, common_headers={}, log=lambda _m: None, max_streams=2)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield srv, path
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+        (folder / "api.sock").unlink(missing_ok=True)
+        folder.rmdir()
+
+
+def _connect(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(10)
+    sock.connect(path)
+    return sock
+
+
+def _exchange(path: str, raw: bytes) -> tuple[int, bytes]:
+    with _connect(path) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def _ping(path: str) -> tuple[int, bytes]:
+    return _exchange(path, b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+
+def test_ping_answers_during_a_flood_of_half_sent_connections(
+    server: tuple[Server, str],
+) -> None:
+    srv, path = server
+    before = threading.active_count()
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    flood = []
+    try:
+        for i in range(min(2000, soft // 3)):  # both ends live in this process
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(path)
+            if i % 2:  # half a head; the others send nothing at all
+                sock.send(b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n")
+            flood.append(sock)
+        start = time.monotonic()
+        assert _ping(path) == (200, b"OK")
+        assert time.monotonic() - start < 2
+        # Half-sent bodies hold no thread either while they are small: the reactor waits.
+        for sock in flood[1:40:2]:
+            sock.send(b"Host: x\r\n\r\n{")
+        assert _ping(path) == (200, b"OK")
+        assert threading.active_count() - before <= srv.workers.max_requests
+        assert threading.active_count() - before < 20  # only what the pings needed
+    finally:
+        for sock in flood:
+            sock.close()
+
+
+def test_the_oldest_idle_connection_makes_room_when_too_many_wait(
+    server: tuple[Server, str],
+) -> None:
+    srv, path = server
+    srv.reactor.max_parked = 50
+    flood = [_connect(path) for _ in range(60)]
+    try:
+        assert _ping(path) == (200, b"OK")
+        time.sleep(0.2)
+        assert srv.reactor.parked <= 50
+        assert flood[0].recv(10) == b""  # the first to come, idle longest, was closed
+    finally:
+        for sock in flood:
+            sock.close()
+
+
+def test_a_body_cut_short_is_refused(server: tuple[Server, str]) -> None:
+    _, path = server
+    status, body = _exchange(
+        path, b'POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"Image": "busybox"'
+    )
+    assert status == 400
+    assert b"ended after 19 of its 100 bytes" in body
+
+
+def test_a_json_body_over_the_cap_is_refused_without_reading_it_all(
+    server: tuple[Server, str],
+) -> None:
+    _, path = server
+    size = 1 << 30
+    with _connect(path) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % size)
+        chunk = b" " * (1 << 20)
+        sent = 0
+        try:
+            while sent < 64 << 20:  # the daemon answers long before the gigabyte
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 413 ")
+    assert sent < 64 << 20
+
+
+def test_a_head_that_never_ends_is_refused(server: tuple[Server, str]) -> None:
+    _, path = server
+    status, _ = _exchange(path, b"GET /_ping HTTP/1.1\r\nX: " + b"a" * (reactor.MAX_HEAD + 10))
+    assert status == 431
+
+
+def test_a_slow_head_is_timed_out(
+    server: tuple[Server, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = server
+    monkeypatch.setattr(reactor, "HEAD_TIMEOUT", 0.5)
+    with _connect(path) as sock:
+        sock.send(b"GET /_ping HTTP/1.1\r\n")
+        data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 408 ")
+
+
+def test_keep_alive_and_pipelined_requests(server: tuple[Server, str]) -> None:
+    _, path = server
+    body = json.dumps({"a": 1}).encode()
+    one = b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with _connect(path) as sock:
+        sock.sendall(one + one)
+        time.sleep(0.3)
+        sock.sendall(b"GET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200 ") == 3
+    assert data.count(b'{"got": {"a": 1}}') == 2
+
+
+def test_chunked_bodies_are_read(server: tuple[Server, str]) -> None:
+    _, path = server
+    status, body = _exchange(
+        path,
+        b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"4\r\n[1, \r\n2\r\n2]\r\n0\r\n\r\n",
+    )
+    assert (status, json.loads(body)) == (200, {"got": [1, 2]})
+
+
+def test_streams_past_the_cap_get_503_and_ping_still_answers(
+    server: tuple[Server, str],
+) -> None:
+    _, path = server  # max_streams=2
+    streams = [_connect(path) for _ in range(3)]
+    try:
+        for sock in streams:
+            sock.sendall(b"GET /stream HTTP/1.1\r\n\r\n")
+            time.sleep(0.1)
+        heads = [sock.recv(4096) for sock in streams]
+        assert [h.split()[1] for h in heads] == [b"200", b"200", b"503"]
+        assert _ping(path) == (200, b"OK")
+    finally:
+        for sock in streams:
+            sock.close()
