@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -83,6 +84,7 @@ def instance() -> Iterator[Paths]:
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         _assert_no_mounts(base)
+        remove_empty_cgroup_parents()
         shutil.rmtree(base, ignore_errors=True)
         assert not leftovers, f"processes of {base} left running: {leftovers}"
 
@@ -166,6 +168,17 @@ def assert_no_network_leftovers(paths: Paths) -> None:
     for name in pinned:
         subprocess.run(["umount", "-l", str(netns_dir / name)], capture_output=True, check=False)
     assert not (devices or rules or pinned), f"network leftovers: {devices} {rules} {pinned}"
+
+
+def remove_empty_cgroup_parents(name: str = "lamina") -> None:
+    """runc removes a container's cgroup, never the parent it made for it (`/lamina`,
+    shared by every instance on the host): remove it where it is empty. One that holds
+    a container (another daemon's, or a test's that failed) is left, and rmdir says
+    EBUSY."""
+    root = Path("/sys/fs/cgroup")
+    for parent in [root / name, *root.glob(f"*/{name}")]:
+        with contextlib.suppress(OSError):
+            parent.rmdir()
 
 
 def daemon_log(paths: Paths) -> str:
