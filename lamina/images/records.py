@@ -7,6 +7,7 @@ normalised (`docker.io/library/busybox:latest`) and shown familiar (`busybox:lat
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -128,31 +129,61 @@ class ImageRecords:
                 )
 
     def set_tag(self, ref: Reference, image_id: str) -> Digest | None:
-        """Point `ref` at `image_id`; returns the image it pointed at before, if other."""
+        """Point `ref` at `image_id`; returns the image it pointed at before, if other.
+        NotFound if the image has no row (removed meanwhile)."""
         table = "repo_digests" if ref.digest else "tags"
-        with self.db.transaction() as tx:
-            old = tx.query(f"SELECT image_id FROM {table} WHERE ref = ?", (str(ref),))
-            tx.execute(
-                f"INSERT OR REPLACE INTO {table} (ref, image_id) VALUES (?, ?)",
-                (str(ref), image_id),
-            )
+        try:
+            with self.db.transaction() as tx:
+                old = tx.query(f"SELECT image_id FROM {table} WHERE ref = ?", (str(ref),))
+                tx.execute(
+                    f"INSERT OR REPLACE INTO {table} (ref, image_id) VALUES (?, ?)",
+                    (str(ref), image_id),
+                )
+        except sqlite3.IntegrityError as err:  # the foreign key: no such image row
+            raise NotFound(f"No such image: {image_id} (to tag it {ref.familiar()})") from err
         previous = old[0]["image_id"] if old else None
         return Digest(previous) if previous and previous != image_id else None
 
-    def untag(self, ref: Reference) -> None:
+    def untag(self, ref: Reference, *, unless_used: bool = False) -> bool:
+        """Remove the name; with `unless_used`, only if no container uses its image
+        (checked by the delete itself, so no create slips in between). Returns whether
+        it was removed; NotFound if there is no such name."""
         table = "repo_digests" if ref.digest and not ref.tag else "tags"
         with self.db.transaction() as tx:
-            cur = tx.execute(f"DELETE FROM {table} WHERE ref = ?", (str(ref),))
-            if cur.rowcount == 0:
+            cur = tx.execute(
+                f"DELETE FROM {table} WHERE ref = ?"
+                + (f" AND NOT EXISTS ({_CONTAINER_OF} {table}.image_id)" if unless_used else ""),
+                (str(ref),),
+            )
+            if cur.rowcount:
+                return True
+            if not tx.query(f"SELECT 1 FROM {table} WHERE ref = ?", (str(ref),)):
                 raise NotFound(f"No such image: {ref.familiar()}")
+        return False
 
-    def delete(self, image_id: str) -> None:
-        """The image's row and names; its blobs and layers are the collector's to free."""
+    def delete(self, image_id: str, *, unless_used: bool = False) -> bool:
+        """The image's row and names, in one transaction; its blobs and layers are the
+        collector's to free. With `unless_used`, only if no container uses the image:
+        the delete of the row decides, so a create that records its container first
+        wins, and one after finds no image. Returns whether it was deleted."""
         with self.db.transaction() as tx:
+            # The row goes first, so that one statement decides; the names and layer
+            # list that reference it go after, checked at the commit.
+            tx.execute("PRAGMA defer_foreign_keys = ON")
+            cur = tx.execute(
+                "DELETE FROM images WHERE id = ?"
+                + (f" AND NOT EXISTS ({_CONTAINER_OF} ?)" if unless_used else ""),
+                (image_id, image_id) if unless_used else (image_id,),
+            )
+            if not cur.rowcount:
+                return False
             tx.execute("DELETE FROM tags WHERE image_id = ?", (image_id,))
             tx.execute("DELETE FROM repo_digests WHERE image_id = ?", (image_id,))
             tx.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
-            tx.execute("DELETE FROM images WHERE id = ?", (image_id,))
+        return True
+
+
+_CONTAINER_OF = "SELECT 1 FROM containers WHERE containers.image_id ="
 
 
 def _put_layer(tx: Tx, layer: LayerRow) -> None:

@@ -5,14 +5,11 @@ blob lamina writes beside it, and the chain of layers its config's diff_ids name
 Committing records all three in one transaction after every blob and layer is on
 disk, holding the collector's lock from the first write to that transaction.
 
-Removing follows Docker's rules (moby's ImageDelete): untag, then delete the image's
-row once no name is left and no conflict stops it. Hard conflicts (a child image, a
-running container) stop even `-f`; soft ones (other names, a stopped container) only
-stop a removal without it. Removal never deletes a blob or a layer itself: those go
-when the collector (store/gc.py), run right after, finds nothing references them.
-Every image row is one of the collector's roots, and so is every container's
-reference on its layers, so a force-removed image's layers stay for as long as a
-container stands on them.
+Removing follows Docker's rules (`removal`: moby's ImageDelete) and never deletes a
+blob or a layer itself: those go when the collector (store/gc.py), run right after,
+finds nothing references them. Every image row is one of the collector's roots, and so
+is every container's reference on its layers, so a force-removed image's layers stay
+for as long as a container stands on them.
 """
 
 from __future__ import annotations
@@ -23,8 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.errors import Conflict, InvalidArgument, NotFound
+from lamina.errors import InvalidArgument, NotFound
 from lamina.images.records import ImageRecords, ImageRow, LayerRow
+from lamina.images.removal import Record, Removal
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config, parse_rfc3339
@@ -32,8 +30,6 @@ from lamina.oci.reference import Reference, looks_like_id, parse_normalized
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collected, Collector, Usage
 from lamina.store.layers.store import LayerStore
-
-Record = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -233,95 +229,14 @@ class ImageService:
     # -- removal --------------------------------------------------------------
 
     def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[Record]:
-        """Docker's `rmi`: untag; delete the image once no name is left and no conflict
-        stops it (see the module doc); then free what nothing references any more."""
-        records: list[Record] = []
+        """Docker's `rmi` (see `removal`); then free what nothing references any more."""
         with self.lock:
-            image_id = self.resolve(name)
-            quiet = False
-            if not self.is_id(name):
-                if self._untag_name(name, image_id, force=force, records=records):
-                    return records  # other names are left: untagging was the removal
-                quiet = True  # as Docker: the image then goes only if nothing objects
-            elif _single_reference(self._names(image_id)):
-                self._check(image_id, soft=not force, references=False, quiet=False)
-                self._untag_all(image_id, records)
-            if not self._check(image_id, soft=not force, references=True, quiet=quiet):
-                return records
-            self._untag_all(image_id, records)
-            self.records.delete(image_id)
-            records.append({"Deleted": image_id})
-        records += [{"Deleted": chain_id} for chain_id in self.collect().layers]
+            image_id, by_id = self.resolve(name), self.is_id(name)
+            removal = Removal(self.records, self.containers_using)
+            records = removal.remove(name, image_id, by_id=by_id, force=force)
+        if records and "Deleted" in records[-1]:
+            records += [{"Deleted": chain_id} for chain_id in self.collect().layers]
         return records
-
-    def _untag_name(
-        self, name: str, image_id: Digest, *, force: bool, records: list[Record]
-    ) -> bool:
-        """Remove the name `name`; returns whether the image has other names left."""
-        if not force and _single_reference(self._names(image_id)):
-            users = self.containers_using(image_id)
-            if users:
-                raise Conflict(
-                    f'conflict: unable to remove repository reference "{name}" (must force) '
-                    f"- container {users[0].container_id[:12]} is using its referenced image "
-                    f"{_short(image_id)}"
-                )
-        ref = parse_normalized(name)
-        ref = ref if ref.digest else ref.with_default_tag()
-        self.records.untag(ref)
-        records.append({"Untagged": ref.familiar()})
-        if not ref.digest and not any(t.name == ref.name for t in self.records.tags(image_id)):
-            # No tag of that repository left: its digest names go too (as Docker).
-            for digest_ref in self.records.digests(image_id):
-                if digest_ref.name == ref.name:
-                    self.records.untag(digest_ref)
-                    records.append({"Untagged": digest_ref.familiar()})
-        return bool(self._names(image_id))
-
-    def _check(self, image_id: Digest, *, soft: bool, references: bool, quiet: bool) -> bool:
-        """Whether the image may be deleted. A conflict raises, except when `quiet` (a
-        name was removed) and the image is still in use or not dangling: then it stays."""
-        conflict = self._conflict(image_id, soft=soft, references=references)
-        if conflict is None:
-            return True
-        message, used = conflict
-        if quiet and (used or self._names(image_id) or self.records.children(image_id)):
-            return False
-        raise Conflict(message)
-
-    def _conflict(
-        self, image_id: Digest, *, soft: bool, references: bool
-    ) -> tuple[str, bool] | None:
-        """Docker's conflicts, hard ones first: (message, whether a container uses it)."""
-        users = self.containers_using(image_id)
-        running = [u.container_id for u in users if u.running]
-        stopped = [u.container_id for u in users if not u.running]
-        found: list[tuple[bool, str, bool]] = []  # (hard, what, used)
-        if self.records.children(image_id):
-            found.append((True, "image has dependent child images", False))
-        if running:
-            found.append(
-                (True, f"image is being used by running container {running[0][:12]}", True)
-            )
-        if soft and references and self._names(image_id):
-            found.append((False, "image is referenced in multiple repositories", False))
-        if soft and stopped:
-            found.append(
-                (False, f"image is being used by stopped container {stopped[0][:12]}", True)
-            )
-        if not found:
-            return None
-        hard, what, used = found[0]
-        forced = "cannot be forced" if hard else "must be forced"
-        return f"conflict: unable to delete {_short(image_id)} ({forced}) - {what}", used
-
-    def _names(self, image_id: Digest) -> list[Reference]:
-        return [*self.records.tags(image_id), *self.records.digests(image_id)]
-
-    def _untag_all(self, image_id: Digest, records: list[Record]) -> None:
-        for ref in self._names(image_id):
-            self.records.untag(ref)
-            records.append({"Untagged": ref.familiar()})
 
     def prune(
         self,
@@ -332,19 +247,11 @@ class ImageService:
     ) -> tuple[list[Record], int]:
         """Remove unused images (dangling ones only, unless told otherwise); returns
         the records and the bytes the collector freed after."""
-        deleted: list[Record] = []
         with self.lock:
-            # As Docker: an untagged image with children is an intermediate image (a
-            # build step, which the build cache names), not a dangling one.
-            parents = {row.parent for row in self.records.all() if row.parent}
-            for image in self.all():
-                if not _prunable(image, dangling_only=dangling_only, until=until, labels=labels):
-                    continue
-                if (dangling_only and image.id in parents) or self.containers_using(image.id):
-                    continue
-                self._untag_all(image.id, deleted)
-                self.records.delete(image.id)
-                deleted.append({"Deleted": image.id})
+            removal = Removal(self.records, self.containers_using)
+            deleted = removal.prune(
+                self.all(), dangling_only=dangling_only, until=until, labels=labels
+            )
         collected = self.collect()
         deleted += [{"Deleted": chain_id} for chain_id in collected.layers]
         return deleted, collected.freed
@@ -390,34 +297,6 @@ def _layer_rows(layers: list[CommittedLayer]) -> list[LayerRow]:
 def _created(config: dict[str, Any]) -> float:
     created = config.get("created")
     return parse_rfc3339(created) if isinstance(created, str) else 0.0
-
-
-def _single_reference(names: list[Reference]) -> bool:
-    """Docker's isSingleReference: some names, all of one repository, at most one tag."""
-    tags = [ref for ref in names if not ref.digest]
-    return bool(names) and len(tags) <= 1 and len({ref.name for ref in names}) == 1
-
-
-def _prunable(
-    image: Image, *, dangling_only: bool, until: float | None, labels: Sequence[str]
-) -> bool:
-    if dangling_only and (image.tags or image.digests):
-        return False
-    if until is not None and image.row.created >= until:
-        return False
-    image_labels = (image.config.get("config") or {}).get("Labels") or {}
-    return all(_label_matches(image_labels, want) for want in labels)
-
-
-def _label_matches(labels: dict[str, str], want: str) -> bool:
-    negate = want.startswith("!")
-    key, _, value = want.removeprefix("!").partition("=")
-    hit = key in labels and (not value or labels[key] == value)
-    return hit != negate
-
-
-def _short(image_id: str) -> str:
-    return hex_of(image_id)[:12]
 
 
 def _familiar_input(ref: Reference) -> str:
