@@ -7,9 +7,12 @@ Lifecycle of a build (the API drives it; tests may too):
     plan = builder.prepare(BuildRequest(context=folder, dockerfile=folder / "Dockerfile"))
     image_id = builder.build(plan, sink, cancel=threading.Event())
 
-`prepare` finds every input error before anything runs (see `plan`). `build` runs
-the stages the target needs, in order (`stage`), then labels and tags the result; its
-progress goes to `sink` as events (`events`). Setting `cancel` stops it at the next
+`prepare` finds every input error before anything runs (see `plan`), and holds the
+base images it resolves in a lease (`HeldPlan`) that `build` takes over and releases
+when it ends; everything a build uses or commits is held there too (`session`), so
+`rmi` and `image prune` leave it in place and collections run while builds do. `build`
+runs the stages the target needs, in order (`stage`), then labels and tags the result;
+its progress goes to `sink` as events (`events`). Setting `cancel` stops it at the next
 check (between steps, while a RUN runs or waits, every few hundred copied files);
 whatever it stops, it leaves no mount, no runtime container and no half-written layer.
 Builds run concurrently, a thread each; a step whose key another build is making is
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.build.cachekey import CacheIndex
@@ -49,6 +54,15 @@ from lamina.containers.runtime import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
+from lamina.store.gc import Lease
+
+
+@dataclass(frozen=True)
+class HeldPlan(BuildPlan):
+    """A plan whose base images `lease` holds, from `prepare` until its build ends. A
+    plan never built lets them go when it is dropped (a client that left first)."""
+
+    lease: Lease
 
 
 class Builder:
@@ -60,7 +74,6 @@ class Builder:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.cache = CacheIndex(root / "cache.db")
         self.stat_cache = StatCache(root / "statcache.db")
-        self.committer = Committer(images)
         self.runner = StepRunner(runtime=runtime, runtime_root=runtime_root)
         self._locks: dict[str, threading.Lock] = {}
         self._running = threading.Condition()
@@ -73,31 +86,47 @@ class Builder:
         self.plans = PlanMemo()
         self.flights: SingleFlight[tuple[ImageState, bool]] = SingleFlight()
 
-    def prepare(self, request: BuildRequest) -> BuildPlan:
-        """Check the request and plan the build; raises for bad input, builds nothing."""
+    def prepare(self, request: BuildRequest) -> HeldPlan:
+        """Check the request and plan the build; raises for bad input, builds nothing.
+        The base images are held from here on (see the module doc)."""
         if not request.context.is_dir():
             raise InvalidArgument(
                 f"unable to prepare context: path {str(request.context)!r} not found"
             )
-        return prepare(request, image_exists=self.images.resolve)
+        lease = self.images.collector.acquire()
+        try:
+            plan = prepare(request, resolve=lambda name: self._hold(lease, name))
+        except BaseException:
+            lease.release()
+            raise
+        held = HeldPlan(**vars(plan), lease=lease)
+        weakref.finalize(held, lease.abandon)  # a plan never built: see HeldPlan
+        return held
+
+    def _hold(self, lease: Lease, name: str) -> Digest:
+        image_id = self.images.resolve(name)
+        self.images.hold(lease, image_id, name=name)
+        return image_id
 
     def build(self, plan: BuildPlan, sink: Sink, *, cancel: threading.Event) -> Digest:
-        """Run the plan; returns the image ID. Progress goes to `sink`."""
-        with self._running:
-            if self._closing:
-                raise Unavailable("the daemon is shutting down")
-            self._active.add(cancel)
+        """Run the plan; returns the image ID. Progress goes to `sink`. The plan's lease
+        (a new one for a plan not from `prepare`) is released when it ends."""
+        lease = plan.lease if isinstance(plan, HeldPlan) else self.images.collector.acquire()
         try:
-            # Steps mount layers they found through images an `rmi` may remove
-            # meanwhile: nothing is collected until the build is done.
-            with self.images.collector.paused():
-                return self._build(plan, sink, cancel)
-        finally:
             with self._running:
-                self._active.discard(cancel)
-                self._running.notify_all()
+                if self._closing:
+                    raise Unavailable("the daemon is shutting down")
+                self._active.add(cancel)
+            try:
+                return self._build(plan, sink, cancel, lease)
+            finally:
+                with self._running:
+                    self._active.discard(cancel)
+                    self._running.notify_all()
+        finally:
+            lease.release()
 
-    def _build(self, plan: BuildPlan, sink: Sink, cancel: threading.Event) -> Digest:
+    def _build(self, plan: BuildPlan, sink: Sink, cancel: threading.Event, lease: Lease) -> Digest:
         report = Reporter(sink)
         n = report.start(f"[internal] load build definition from {plan.filename}")
         report.done(n)
@@ -105,9 +134,9 @@ class Builder:
             unused = " ".join(plan.unused_args)
             report.warning(f"One or more build-args [{unused}] were not consumed")
         session = Session(
-            plan, self.images, self.committer, self.runner, self.cache,
+            plan, self.images, Committer(self.images, lease), self.runner, self.cache,
             self._context(plan), report, cancel, self.root, self._locks, self.trash, self.links,
-            self.states, self.plans, self.flights,
+            self.states, self.plans, self.flights, lease,
         )  # fmt: skip
         for index in plan.needed:
             session.results[index] = StageBuilder(session, plan.stages[index]).build()
@@ -128,7 +157,7 @@ class Builder:
         n = report.start("exporting to image")
         try:
             if plan.request.labels:
-                state = self.committer.relabel(state, plan.request.labels)
+                state = session.committer.relabel(state, plan.request.labels)
             if state.image_id is None:
                 raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
             report.note(n, f"writing image {state.image_id} done")

@@ -9,7 +9,9 @@ empty adds no layer (its history entry says `empty_layer`), as BuildKit does.
 
 Every step's config is committed as an (untagged) image whose parent is the previous
 step's: the cache names results by image ID, `history` reads them, and `images`
-hides them as it hides Docker's intermediate images.
+hides them as it hides Docker's intermediate images. Each is held by the build's lease
+from the transaction that records it, so no `image prune` or `rmi` takes it away
+while the build runs (it is untagged and, until the next step, childless: dangling).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lamina.build.imagestate import ContainerChange, ImageState, derive
 from lamina.images.service import CommittedLayer, ImageService
@@ -25,11 +28,15 @@ from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids
 from lamina.oci.image import Descriptor
 from lamina.store.archive import write_tar
+from lamina.store.gc import Lease
 
 
 class Committer:
-    def __init__(self, images: ImageService) -> None:
+    """Commits one build's steps; what it commits, `lease` holds."""
+
+    def __init__(self, images: ImageService, lease: Lease) -> None:
         self.images = images
+        self.lease = lease
 
     def commit(
         self,
@@ -51,7 +58,7 @@ class Committer:
                 state, created=created, created_by=created_by, change=change,
                 layer=layer, author=author,
             )  # fmt: skip
-            image_id = self.images.commit(config, list(layers), parent=state.image_id)
+            image_id = self._commit(config, layers, state)
         return ImageState(config, layers, image_id), layer.diff_id if layer else None
 
     def rebase(self, state: ImageState, done: ImageState) -> ImageState:
@@ -65,7 +72,7 @@ class Committer:
                 state, created=entry.get("created", ""), created_by=entry.get("created_by", ""),
                 layer=layer,
             )  # fmt: skip
-            image_id = self.images.commit(config, list(layers), parent=state.image_id)
+            image_id = self._commit(config, layers, state)
         return ImageState(config, layers, image_id)
 
     def relabel(self, state: ImageState, labels: Mapping[str, str]) -> ImageState:
@@ -74,8 +81,13 @@ class Committer:
         container = config.setdefault("config", {})
         container["Labels"] = {**(container.get("Labels") or {}), **labels}
         with self.images.lock:
-            image_id = self.images.commit(config, list(state.layers), parent=state.image_id)
+            image_id = self._commit(config, state.layers, state)
         return ImageState(config, state.layers, image_id)
+
+    def _commit(
+        self, config: dict[str, Any], layers: tuple[CommittedLayer, ...], parent: ImageState
+    ) -> Digest:
+        return self.images.commit(config, list(layers), parent=parent.image_id, lease=self.lease)
 
     def _register(self, layer: CommittedLayer, parent: Digest | None) -> CommittedLayer:
         chain_id = chain_ids([parent, layer.diff_id])[-1] if parent else layer.diff_id

@@ -2,13 +2,15 @@
 
 `prepare` reads and parses the Dockerfile, resolves the ARGs before the first FROM,
 expands each FROM, finds the target stage and the stages it needs (its base and every
-`COPY --from` / `RUN --mount=from=` it names, transitively), and checks that the base
-images exist. Everything that can be wrong with the input is found here, so a bad
+`COPY --from` / `RUN --mount=from=` it names, transitively), and resolves the base
+images to their IDs: the build uses those images, whatever the names point at by the
+time it runs. Everything that can be wrong with the input is found here, so a bad
 Dockerfile fails before the first step runs and nothing is tagged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from lamina.build.parser import parse
 from lamina.build.shell import Lexer
 from lamina.build.stages import plan_stages
 from lamina.errors import InvalidArgument, NotFound
+from lamina.oci.digest import Digest
 from lamina.oci.image import host_platform
 from lamina.oci.reference import Reference, parse_normalized
 
@@ -28,8 +31,9 @@ PREDEFINED_ARGS = frozenset(
     | {"http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"}
 )
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
-# Resolves an image name, raising NotFound (the image service's `resolve`).
-ImageCheck = Callable[[str], object]
+# An image name to its ID, raising NotFound (the image service's `resolve`; the builder
+# also holds what it finds).
+Resolve = Callable[[str], Digest]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +63,7 @@ class PlannedStage:
     label: str  # how progress names it: the stage name, or its index
     base: str  # the FROM value, expanded
     base_stage: int | None  # the earlier stage it builds on, if any
+    base_id: Digest | None = None  # the image `base` named at prepare (needed stages)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class BuildPlan:
         return _stage_by_ref(self.stages, ref)
 
 
-def prepare(request: BuildRequest, *, image_exists: ImageCheck) -> BuildPlan:
+def prepare(request: BuildRequest, *, resolve: Resolve) -> BuildPlan:
     filename = request.dockerfile.name
     parsed = parse(read_dockerfile(request.dockerfile), filename=filename)
     stage_plan = plan_stages(parsed)
@@ -92,8 +97,7 @@ def prepare(request: BuildRequest, *, image_exists: ImageCheck) -> BuildPlan:
     stages = _planned_stages(stage_plan.stages, meta, lexer, filename)
     target = _target_index(stages, request.target)
     needed = _needed(stages, target, meta, lexer)
-    for index in needed:
-        _check_base(stages[index], image_exists, filename)
+    stages = tuple(_resolve_base(s, resolve, filename) if s.index in needed else s for s in stages)
     declared = {a.name for a in stage_plan.meta_args}
     for n in needed:
         declared |= {i.name for i in stages[n].stage.instructions if isinstance(i, ArgInstr)}
@@ -213,11 +217,11 @@ def _dependencies(
     return deps
 
 
-def _check_base(planned: PlannedStage, image_exists: ImageCheck, filename: str) -> None:
+def _resolve_base(planned: PlannedStage, resolve: Resolve, filename: str) -> PlannedStage:
     if planned.base_stage is not None or planned.base == "scratch":
-        return
+        return planned
     try:
-        image_exists(planned.base)
+        return dataclasses.replace(planned, base_id=resolve(planned.base))
     except NotFound as err:
         raise NotFound(f"{filename}:{planned.stage.line}: {err}") from err
     except InvalidArgument as err:

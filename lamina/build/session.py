@@ -4,6 +4,12 @@ A `Session` holds the plan, the services the steps use (image service, committer
 RUN runner, cache index), the build context, where progress goes, the cancel flag,
 and the results of the stages built so far. It lives for one build; the `Builder`
 makes one per request.
+
+Its `lease` holds every image the build uses (`hold`): its bases from `prepare` on,
+images `COPY --from` and `RUN --mount=from=` name, cache hits, results taken from
+another build, and (through the committer) each step it commits. An image is held
+before it is used, and a check that it still exists is part of holding it, so what a
+build stands on is never removed under it, and collection never waits for builds.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from lamina.errors import InvalidArgument, NotFound
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
 from lamina.oci.image import rfc3339
+from lamina.store.gc import Lease
 
 
 class StateMemo:
@@ -71,6 +78,7 @@ class Session:
     # Steps being made, by key, shared by all builds: the image after the step, and
     # whether it was made (False: found in the cache by the build that held the key).
     flights: SingleFlight[tuple[ImageState, bool]]
+    lease: Lease  # what the build holds (see the module doc); released when it ends
     results: dict[int, ImageState] = field(default_factory=dict)
     legacy_done: int = 0  # "Step N/M" lines given so far
 
@@ -122,18 +130,42 @@ class Session:
         return Workspace(self.root / "steps", self.trash)
 
     def source_state(self, ref: str) -> tuple[ImageState, str]:
-        """The image a `--from` names: an earlier stage's result or an image by name;
-        with how errors should name it."""
+        """The image a `--from` names: an earlier stage's result or an image by name
+        (held from here on); with how errors should name it."""
         stage = self.plan.stage_named(ref)
         if stage is not None:
             if stage.index not in self.results:
                 raise InvalidArgument(f"stage {ref!r} is not built before it is used")
             return self.results[stage.index], f'stage "{ref}"'
         try:
-            image = self.images.get(ref)
+            image_id = self.images.resolve(ref)
+            self.hold(image_id, name=ref)
         except NotFound as err:
             raise NotFound(f"{err} (COPY --from names no stage and no local image)") from err
-        return from_image(self.images, image), f'image "{ref}"'
+        return self.state_of(image_id), f'image "{ref}"'
+
+    def hold(self, image_id: Digest, *, name: str) -> None:
+        """Hold the image until the build ends; NotFound (naming `name`) if it is gone."""
+        self.images.hold(self.lease, image_id, name=name)
+
+    def hold_result(self, state: ImageState) -> bool:
+        """Hold the image of a result another build made; False if it is gone already
+        (that build ended and its result was removed since)."""
+        if state.image_id is None:
+            return True
+        try:
+            self.hold(state.image_id, name=state.image_id)
+        except NotFound:
+            return False
+        return True
+
+    def state_of(self, image_id: Digest) -> ImageState:
+        """A held image as a state."""
+        state = self.states.get(image_id)
+        if state is None:
+            state = from_image(self.images, self.images.load(image_id))
+            self.states.put(image_id, state)
+        return state
 
     @contextlib.contextmanager
     def view(self, state: ImageState) -> Iterator[Path]:
@@ -142,17 +174,16 @@ class Session:
             yield path
 
     def lookup(self, key: CacheKey) -> ImageState | None:
-        """The cached result for `key`, if its image and layers are still here."""
+        """The cached result for `key`, held, if its image and layers are still here."""
         result = self.cache.lookup_result(key)
         if result is None:
             return None
         image_id = Digest(result.config_digest)
-        if self.images.records.get(image_id) is None:
+        try:
+            self.hold(image_id, name=image_id)
+        except NotFound:
             return None  # removed since (`rmi`, `image prune -a`): build it again
-        state = self.states.get(image_id)
-        if state is None:
-            state = from_image(self.images, self.images.load(image_id))
-            self.states.put(image_id, state)
+        state = self.state_of(image_id)
         if state.chain_id and not self.images.layers.exists(state.chain_id):
             return None
         return state

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
 from lamina.build.copystep import copy_step
-from lamina.build.imagestate import ContainerChange, ImageState, from_image, scratch
+from lamina.build.imagestate import ContainerChange, ImageState, scratch
 from lamina.build.instructions import (
     AddInstr,
     ArgInstr,
@@ -97,7 +97,11 @@ class StageBuilder:
             return session.results[planned.base_stage]
         if planned.base == "scratch":
             return scratch(session.created())
-        return from_image(session.images, session.images.get(planned.base))
+        # The image `prepare` found (and held, for a build the API started), not what
+        # the name points at now.
+        image_id = planned.base_id or session.images.resolve(planned.base)
+        session.hold(image_id, name=planned.base)
+        return session.state_of(image_id)
 
     def _triggers(self, state: ImageState) -> tuple[ImageState, list[Instruction]]:
         """The base image's ONBUILD triggers, run first; the new image has none."""
@@ -150,21 +154,32 @@ class StageBuilder:
 
     def _once(self, step: Step, n: int) -> tuple[ImageState, bool]:
         """The step's result, and whether this build made it: a concurrent build that is
-        making the same key is waited for instead. BuildKit's rule for `--no-cache`: a
-        build that uses the cache may take the result of one that does not (it is fresh),
-        never the reverse (it may come from the cache)."""
+        making the same key is waited for instead, and its result held here before it is
+        used. If that build ended and its result was removed before it could be held,
+        the key is tried again (this build then makes it)."""
+        while True:
+            new, made, led = self._flight(step, n)
+            if led:
+                return new, made  # made here, or found by this build's lookup: held
+            if self.session.hold_result(new):
+                return new, False
+
+    def _flight(self, step: Step, n: int) -> tuple[ImageState, bool, bool]:
+        """(result, made, led): BuildKit's rule for `--no-cache`: a build that uses the
+        cache may take the result of one that does not (it is fresh), never the reverse
+        (it may come from the cache)."""
         session, digest = self.session, step.key.digest
         fresh = f"no-cache {digest}"
         if not self.use_cache:
             (new, _), led = session.flights.run(
                 fresh, lambda: (self._execute(step, n), True), check=session.check_cancel
             )
-            return new, led
+            return new, led, led
         (new, made), led = session.flights.run(
             f"cache {digest}", lambda: self._lookup_or_execute(step, n),
             check=session.check_cancel, join=(fresh,),
         )  # fmt: skip
-        return new, made and led
+        return new, made and led, led
 
     def _lookup_or_execute(self, step: Step, n: int) -> tuple[ImageState, bool]:
         # Again, now that this build holds the key: a build that held it before may have

@@ -2,21 +2,23 @@
 `image prune`.
 
 `rmi` untags, then deletes the image's row once no name is left and no conflict stops
-it. Hard conflicts (a child image, a running container) stop even `-f`; soft ones
-(names in other repositories, a stopped container) only stop a removal without it.
-Removing a name removes the image only if nothing objects, and quietly keeps it
-otherwise. Nothing here deletes a blob or a layer: the collector (store/gc.py), run
-after, frees what no row references any more.
+it. Hard conflicts (a child image, a running container, a running build) stop even
+`-f`; soft ones (names in other repositories, a stopped container) only stop a
+removal without it. Removing a name removes the image only if nothing objects, and
+quietly keeps it otherwise. Nothing here deletes a blob or a layer: the collector
+(store/gc.py), run after, frees what no row references any more.
 
-Conflicts are read, then acted on. A container created in between must not be missed:
-it is caught by the delete itself, which is conditional in SQL
-(`ImageRecords.delete(unless_used=True)`, `untag` likewise), so a refused removal
-leaves the image and its names as they were.
+Conflicts are read, then acted on. Two things can change in between, and neither may
+be missed: a container created meanwhile is caught by the delete itself, which is
+conditional in SQL (`ImageRecords.delete(unless_used=True)`, `untag` likewise), so a
+refused removal leaves the image and its names as they were; and a build holding the
+image is read under the collector's lease lock (`Collector.held_images`), which the
+caller holds from the check to the delete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +35,12 @@ Record = dict[str, str]
 
 @dataclass(frozen=True)
 class Removal:
-    """The rules, over the image rows and who uses an image. Use it inside the image
-    service's lock."""
+    """The rules, over the image rows, who uses an image, and which images builds hold.
+    Use it inside the image service's lock and `Collector.held_images`."""
 
     records: ImageRecords
     users: Callable[[Digest], list[ImageUser]]
+    held: Collection[Digest]  # images running builds use or made
 
     def remove(self, name: str, image_id: Digest, *, by_id: bool, force: bool) -> list[Record]:
         """Docker's `rmi` of `name` (which resolved to `image_id`; `by_id`: as an ID)."""
@@ -72,7 +75,7 @@ class Removal:
         labels: Sequence[str],
     ) -> list[Record]:
         """Docker's `image prune`: unused images (dangling ones only, unless told
-        otherwise) that match the filters and no container uses."""
+        otherwise) that match the filters; what no container uses and no build holds."""
         # As Docker: an untagged image with children is an intermediate image (a build
         # step, which the build cache names), not a dangling one.
         parents = {row.parent for row in self.records.all() if row.parent}
@@ -82,7 +85,7 @@ class Removal:
                 continue
             if until is not None and image.row.created >= until:
                 continue
-            if not _labels_match(image.config, labels):
+            if not _labels_match(image.config, labels) or image.id in self.held:
                 continue
             names = self._names(image.id)
             if self.records.delete(image.id, unless_used=True):
@@ -129,7 +132,7 @@ class Removal:
     def _conflict(
         self, image_id: Digest, *, soft: bool, references: bool
     ) -> tuple[str, bool] | None:
-        """Docker's conflicts, hard ones first: (message, whether a container uses it)."""
+        """Docker's conflicts, hard ones first: (message, whether something uses it)."""
         users = self.users(image_id)
         running = [u.container_id for u in users if u.running]
         stopped = [u.container_id for u in users if not u.running]
@@ -140,6 +143,8 @@ class Removal:
             found.append(
                 (True, f"image is being used by running container {running[0][:12]}", True)
             )
+        if image_id in self.held:
+            found.append((True, "image is being used by a running build", True))
         if soft and references and self._names(image_id):
             found.append((False, "image is referenced in multiple repositories", False))
         if soft and stopped:

@@ -10,6 +10,10 @@ blob or a layer itself: those go when the collector (store/gc.py), run right aft
 finds nothing references them. Every image row is one of the collector's roots, and so
 is every container's reference on its layers, so a force-removed image's layers stay
 for as long as a container stands on them.
+
+In-flight work holds what it uses with a lease (`Collector.acquire`): a container's
+create its image's layers (`lease_layers`), a build every image it uses or commits
+(`hold`, `commit(lease=…)`), which `rmi` and `prune` then leave in place.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config, parse_rfc3339
 from lamina.oci.reference import Reference, looks_like_id, parse_normalized
 from lamina.store.content import ContentStore
-from lamina.store.gc import Collected, Collector, Usage
+from lamina.store.gc import Collected, Collector, Lease, Usage
 from lamina.store.layers.store import LayerStore
 
 
@@ -162,6 +166,24 @@ class ImageService:
                     held.layers.add(chain_id)
             yield chain_id
 
+    def hold(self, lease: Lease, image_id: Digest, *, name: str) -> None:
+        """Keep the image, its row too, for as long as `lease` is held: `rmi` refuses it,
+        `prune` skips it, the collector keeps its blobs and layers. NotFound (naming
+        `name`) if it is gone already."""
+        with lease.adding() as held:
+            if image_id in held.images:
+                return
+            row = self.records.get(image_id)
+            if row is None:
+                raise NotFound(f"No such image: {name}")
+            held.images.add(image_id)
+            held.blobs.add(image_id)
+            if row.manifest:
+                held.blobs.add(row.manifest)
+            chain_id = self.top_chain(image_id)
+            if chain_id:
+                held.layers.add(chain_id)
+
     # -- commit ---------------------------------------------------------------
 
     def commit(
@@ -171,8 +193,10 @@ class ImageService:
         *,
         tags: Sequence[Reference] = (),
         parent: Digest | None = None,
+        lease: Lease | None = None,
     ) -> Digest:
-        """Store `config` over already-registered `layers`; tag it; return its ID."""
+        """Store `config` over already-registered `layers`; tag it; return its ID. With
+        `lease`, the new image is held there (`hold`) before anything can remove it."""
         diff_ids = [Digest(d) for d in config["rootfs"]["diff_ids"]]
         if diff_ids != [layer.diff_id for layer in layers]:
             raise InvalidArgument("image config diff_ids do not match the committed layers")
@@ -191,6 +215,8 @@ class ImageService:
                 added=time.time(),
             )
             self.records.add(row, _layer_rows(layers))
+            if lease is not None:
+                self.hold(lease, image_id, name=image_id)
             for ref in tags:
                 self.tag_id(image_id, ref)
         return image_id
@@ -232,8 +258,9 @@ class ImageService:
         """Docker's `rmi` (see `removal`); then free what nothing references any more."""
         with self.lock:
             image_id, by_id = self.resolve(name), self.is_id(name)
-            removal = Removal(self.records, self.containers_using)
-            records = removal.remove(name, image_id, by_id=by_id, force=force)
+            with self.collector.held_images() as held:
+                removal = Removal(self.records, self.containers_using, held)
+                records = removal.remove(name, image_id, by_id=by_id, force=force)
         if records and "Deleted" in records[-1]:
             records += [{"Deleted": chain_id} for chain_id in self.collect().layers]
         return records
@@ -248,10 +275,12 @@ class ImageService:
         """Remove unused images (dangling ones only, unless told otherwise); returns
         the records and the bytes the collector freed after."""
         with self.lock:
-            removal = Removal(self.records, self.containers_using)
-            deleted = removal.prune(
-                self.all(), dangling_only=dangling_only, until=until, labels=labels
-            )
+            images = self.all()
+            with self.collector.held_images() as held:
+                removal = Removal(self.records, self.containers_using, held)
+                deleted = removal.prune(
+                    images, dangling_only=dangling_only, until=until, labels=labels
+                )
         collected = self.collect()
         deleted += [{"Deleted": chain_id} for chain_id in collected.layers]
         return deleted, collected.freed

@@ -13,11 +13,13 @@ Terms
               the container records (each container's reference on its top layer).
               Tags and repo digests name images, so they keep content through them;
               the build cache names results by image ID and needs nothing else.
-    lease     In-flight work's claim on layers and blobs it is about to reference
-              (a container being created holds its image's top layer until its row
-              does). A lease is a root while it is held. `paused()` is a lease on
-              everything: a build holds one, as its steps mount layers they found
-              through images that an `rmi` may remove meanwhile.
+    lease     In-flight work's claim on what it is about to reference or is using:
+              blobs, layers, and images. A lease is a root while it is held. A
+              container being created holds its image's top layer until its row
+              does; a build holds every image it uses or commits (FROM from
+              `prepare` on, cache hits, its steps' results), and an image a lease
+              holds keeps its row too: `image prune` skips it and `rmi` refuses it
+              (`held_images`), so a build never finds its own steps gone.
     locks     `Collector.lock`: work that writes a blob or layer and then records the
               reference holds it from the first write to the commit of the record
               (the image service's commits do, an import for all of its ingest), so
@@ -27,7 +29,8 @@ Terms
               Adding to a lease takes only the short lock (`Lease.adding`), so a
               container's create never waits for an import: check there that what
               you hold still exists, and the check and the hold are one step for
-              any collection.
+              any collection, and for any `rmi` or `prune`, which delete image rows
+              only inside `held_images`.
 
 Mark
     Ask every root source and lease for blobs and layers (chainIDs); add each marked
@@ -44,8 +47,9 @@ When it runs
     At daemon start (after containers are restored), so whatever a crash stranded
     between writing content and recording its reference is freed; and after
     removals: `rmi`, `image prune`, a failed import, and `rm` of a container whose
-    image was force-removed (the last thing holding its layers). While a build holds
-    `paused()`, a collection is put off until the last build ends.
+    image was force-removed (the last thing holding its layers), in the thread that
+    asked for it. Running builds do not hold collections off: their leases keep what
+    they use, and anything else is freed at once.
 """
 
 from __future__ import annotations
@@ -66,10 +70,14 @@ Log = Callable[[str], None]
 
 @dataclass
 class Marks:
-    """What must stay: blob digests and layer chainIDs (a chainID keeps its parents)."""
+    """What must stay: blob digests, layer chainIDs (a chainID keeps its parents) and,
+    in a lease, image IDs."""
 
     blobs: set[Digest] = field(default_factory=set)
     layers: set[Digest] = field(default_factory=set)
+    # Image rows that must stay: only leases name them (see `Collector.held_images`);
+    # root sources keep content, and the rows are theirs already.
+    images: set[Digest] = field(default_factory=set)
 
 
 RootSource = Callable[[Marks], None]
@@ -110,18 +118,31 @@ class Usage:
 
 
 class Lease:
-    """Layers and blobs in-flight work is about to reference: roots while it is held."""
+    """Blobs, layers and images in-flight work is about to reference or is using: roots
+    while it is held, until `release` (or `abandon`)."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, release: Callable[[Lease], None]) -> None:
         self._lock = lock
+        self._release = release
+        self.abandoned = False
         self.marks = Marks()
 
     @contextlib.contextmanager
     def adding(self) -> Iterator[Marks]:
-        """Add to the lease's marks in the `with` block, which no collection overlaps:
-        what is checked there to exist stays."""
+        """Add to the lease's marks in the `with` block, which no collection, `rmi` or
+        `prune` overlaps: what is checked there to exist stays."""
         with self._lock:
             yield self.marks
+
+    def release(self) -> None:
+        """Hold nothing any more; a second call does nothing."""
+        self._release(self)
+
+    def abandon(self) -> None:
+        """`release` for a finalizer (weakref.finalize): it may run in any thread, at
+        any allocation, even one that holds the leases' lock, so it takes no lock; the
+        collector ignores the lease from now on and forgets it at its next `acquire`."""
+        self.abandoned = True
 
 
 class Collector:
@@ -135,50 +156,49 @@ class Collector:
         self.index = index
         self.log = log
         self.lock = threading.RLock()
-        self._leases_lock = threading.Lock()  # leases, pauses; taken after `lock`
+        self._leases_lock = threading.Lock()  # the leases; taken after `lock`
         self._sources: list[RootSource] = []
         self._leases: list[Lease] = []
-        self._pauses = 0
-        self._pending = False
 
     def add_roots(self, source: RootSource) -> None:
         self._sources.append(source)
 
+    def acquire(self) -> Lease:
+        """A lease held until its `release()`: for work that outlives one `with` block
+        (a build, from its `prepare` to its end)."""
+        lease = Lease(self._leases_lock, self._drop)
+        with self._leases_lock:
+            self._leases = [held for held in self._leases if not held.abandoned]
+            self._leases.append(lease)
+        return lease
+
     @contextlib.contextmanager
     def lease(self) -> Iterator[Lease]:
         """A lease for the `with` block: what it holds stays until the block ends."""
-        lease = Lease(self._leases_lock)
-        with self._leases_lock:
-            self._leases.append(lease)
+        lease = self.acquire()
         try:
             yield lease
         finally:
-            with self._leases_lock:
-                self._leases.remove(lease)
+            lease.release()
 
     @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """Hold everything for the `with` block; a collection asked for meanwhile runs
-        when the last pause ends."""
+    def held_images(self) -> Iterator[frozenset[Digest]]:
+        """The images leases hold. No lease adds one during the `with` block: an image
+        row deleted there only when it is not in the set is never one a lease holds."""
         with self._leases_lock:
-            self._pauses += 1
-        try:
-            yield
-        finally:
-            with self._leases_lock:
-                self._pauses -= 1
-                run = self._pauses == 0 and self._pending
-                if run:
-                    self._pending = False
-            if run:
-                self.collect()
+            yield frozenset().union(*(lease.marks.images for lease in self._live()))
+
+    def _live(self) -> list[Lease]:
+        return [lease for lease in self._leases if not lease.abandoned]
+
+    def _drop(self, lease: Lease) -> None:
+        with self._leases_lock:
+            if lease in self._leases:
+                self._leases.remove(lease)
 
     def collect(self) -> Collected:
         """Mark from the roots, sweep the rest; returns what was freed."""
         with self.lock, self._leases_lock:
-            if self._pauses:
-                self._pending = True
-                return Collected()
             marks = self._mark()
             blobs, freed = self._sweep_blobs(marks.blobs)
             ingests = self.content.sweep_ingests()
@@ -206,7 +226,7 @@ class Collector:
         marks = Marks()
         for source in self._sources:
             source(marks)
-        for lease in self._leases:
+        for lease in self._live():
             marks.blobs |= lease.marks.blobs
             marks.layers |= lease.marks.layers
         marks.layers |= self.layers.with_parents(marks.layers)

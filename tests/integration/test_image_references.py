@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -155,3 +157,24 @@ def test_no_op_rebuild_after_a_restart_is_cached(
         "CACHED"
     }
     assert daemon.lamina("run", "--rm", "app", "cat", "/b").stdout == "two\none\n"
+
+
+def test_prune_during_a_build_leaves_what_the_build_uses(
+    daemon: Daemon, busybox: str, tmp_path: Path
+) -> None:
+    """`image prune -a` while a RUN runs: the base and the step just made (untagged,
+    childless: dangling) are the build's, and stay; the build succeeds and is cached."""
+    dockerfile = "FROM busybox\nRUN echo one > /a\nRUN echo started && sleep 1\n"
+    context = write_tree(tmp_path, {"Dockerfile": dockerfile})
+    argv = [sys.executable, "-m", "lamina", "build", "--progress=plain", "-t", "app"]
+    running = subprocess.Popen([*argv, str(context)], env=daemon.env, stderr=subprocess.PIPE)
+    assert running.stderr is not None
+    for line in running.stderr:
+        if line.rstrip().endswith(b" started"):
+            break
+    pruned = daemon.lamina("image", "prune", "-af").stdout
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 0, err
+    assert pruned.strip() == "Total reclaimed space: 0B"
+    again = steps(build(daemon, context, "-t", "app").stderr)
+    assert {again["RUN echo one > /a"], again["RUN echo started && sleep 1"]} == {"CACHED"}

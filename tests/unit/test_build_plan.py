@@ -16,19 +16,21 @@ from lamina.build.scope import Scope, env_of
 from lamina.build.shell import Lexer
 from lamina.build.stages import parse_stages
 from lamina.errors import InvalidArgument, NotFound
+from lamina.oci.digest import Digest, of_bytes
 
 KNOWN = {"busybox", "alpine:3", "alpine:edge"}
 
 
-def exists(name: str) -> None:
+def resolve(name: str) -> Digest:
     if name not in KNOWN:
         raise NotFound(f"No such image: {name}")
+    return of_bytes(name.encode())
 
 
 def plan_for(tmp_path: Path, dockerfile: str, **options: Any) -> Any:
     (tmp_path / "Dockerfile").write_text(dockerfile)
     request = BuildRequest(context=tmp_path, dockerfile=tmp_path / "Dockerfile", **options)
-    return prepare(request, image_exists=exists)
+    return prepare(request, resolve=resolve)
 
 
 MULTI = """ARG TAG=3
@@ -51,6 +53,15 @@ def test_needed_stages_follow_from_copy_and_mounts(tmp_path: Path) -> None:
     assert only_build.needed == (0, 1, 2)
     assert only_build.target.stage.name == "build"
     assert plan.stage_named("1") is plan.stages[1] and plan.stage_named("TOOLS") is plan.stages[1]
+    # Bases are resolved at prepare: the build uses those images, whatever names say later.
+    assert [s.base_id for s in plan.stages] == [
+        resolve("alpine:3"),
+        resolve("busybox"),
+        None,
+        resolve("busybox"),
+        None,
+    ]
+    assert only_build.stages[3].base_id is None  # not needed: not resolved
 
 
 def test_meta_args_take_build_args_and_report_unused(tmp_path: Path) -> None:
@@ -79,7 +90,7 @@ def test_input_errors_are_found_before_building(
 def test_missing_dockerfile(tmp_path: Path) -> None:
     request = BuildRequest(context=tmp_path, dockerfile=tmp_path / "Dockerfile")
     with pytest.raises(InvalidArgument, match="Cannot locate specified Dockerfile"):
-        prepare(request, image_exists=exists)
+        prepare(request, resolve=resolve)
 
 
 def scope(build_args: dict[str, str] | None = None) -> Scope:

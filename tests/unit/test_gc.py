@@ -115,13 +115,31 @@ def test_a_lease_holds_until_released(lab: Lab) -> None:
     assert not lab.layers.exists(chain_id) and lab.rows.rows == {}
 
 
-def test_a_pause_puts_collections_off_until_the_last_one_ends(lab: Lab) -> None:
-    chain_id = lab.layer("paused")
-    with lab.collector.paused():
-        with lab.collector.paused():
-            assert lab.collector.collect().layers == ()
-        assert lab.layers.exists(chain_id)
-    assert not lab.layers.exists(chain_id)  # the put-off collection ran at the end
+def test_an_acquired_lease_holds_until_its_release(lab: Lab) -> None:
+    chain_id = lab.layer("held")
+    image_id = Digest("sha256:" + "a" * 64)
+    lease = lab.collector.acquire()
+    with lease.adding() as held:
+        held.layers.add(chain_id)
+        held.images.add(image_id)
+    assert lab.collector.collect().layers == ()
+    with lab.collector.held_images() as images:
+        assert images == {image_id}
+    lease.release()
+    lease.release()  # a second release does nothing
+    with lab.collector.held_images() as images:
+        assert images == frozenset()
+    assert lab.collector.collect().layers == (chain_id,)
+
+
+def test_an_abandoned_lease_holds_nothing_and_takes_no_lock(lab: Lab) -> None:
+    """A finalizer abandons a lease; it may run while its own thread holds the lock."""
+    chain_id = lab.layer("abandoned")
+    lease = lab.collector.acquire()
+    with lease.adding() as held:
+        held.layers.add(chain_id)
+        lease.abandon()  # would deadlock if it took the leases' lock
+    assert lab.collector.collect().layers == (chain_id,)
 
 
 def test_usage_counts_blobs_and_layer_folders(lab: Lab) -> None:

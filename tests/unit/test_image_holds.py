@@ -23,6 +23,7 @@ import pytest
 from lamina.build.builder import Builder
 from lamina.build.events import Event
 from lamina.build.plan import BuildPlan, BuildRequest
+from lamina.build.singleflight import SingleFlight
 from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
@@ -202,8 +203,105 @@ def test_rmi_without_f_that_loses_a_race_with_create_changes_nothing(
     assert lab.images.resolve("busybox") == image_id
 
 
+# -- builds -----------------------------------------------------------------------------
+
+
+def statuses(events: list[Event]) -> list[str]:
+    return [e["step"]["status"] for e in events if "step" in e]
+
+
+def test_prune_during_a_build_leaves_what_the_build_made(lab: Lab) -> None:
+    """A build's newest step image is untagged and has no child yet: dangling, to `image
+    prune`, until the next step or the tag. It was pruned, and the build's tag then
+    failed on a foreign key (an IntegrityError: a 500) and its cache missed after."""
+    lab.image("base")
+    pruned: list[list[dict[str, str]]] = []
+
+    def prune_after_each_step(event: Event) -> None:
+        if event.get("step", {}).get("status") == "done":
+            pruned.append(lab.images.prune(dangling_only=True)[0])
+
+    dockerfile = "FROM base\nENV A=1\nENV B=2\n"
+    built = lab.build(dockerfile, prune_after_each_step)
+    assert len(pruned) == 5 and not any(pruned), pruned
+    assert lab.images.resolve("app") == built and len(lab.parents(built)) == 2
+    events: list[Event] = []
+    assert lab.build(dockerfile, events.append) == built
+    assert statuses(events).count("cached") == 2
+
+
 def test_a_tag_for_an_image_removed_meanwhile_is_not_found(lab: Lab) -> None:
     image_id = lab.image("gone")
     lab.images.remove(image_id)
     with pytest.raises(NotFound, match=f"No such image: {image_id}"):
         lab.images.tag_id(image_id, parse_normalized("app").with_default_tag())
+
+
+def test_a_build_holds_its_bases_from_prepare_and_never_holds_off_collection(
+    lab: Lab,
+) -> None:
+    base = lab.image("base")
+    plan = lab.prepare("FROM base\nENV A=1\n")
+    assert lab.held() == {base}
+    # Between prepare and build: the name may go, the image it named may not.
+    assert lab.images.remove("base", force=True) == [{"Untagged": "base:latest"}]
+    with pytest.raises(Conflict, match=r"\(cannot be forced\) - image is being used by a run"):
+        lab.images.remove(base, force=True)
+    assert lab.images.prune(dangling_only=False)[0] == []
+    other = lab.image("other")
+    other_layer = lab.images.top_chain(other)
+    freed: list[list[dict[str, str]]] = []
+
+    def remove_mid_build(event: Event) -> None:
+        if not freed and event.get("step", {}).get("status") == "done":
+            freed.append(lab.images.remove("other"))
+
+    built = lab.builder.build(plan, remove_mid_build, cancel=threading.Event())
+    assert lab.parents(built) == [base]
+    # The unrelated image's layer went at once, mid-build, not when the build ended.
+    assert freed == [[{"Untagged": "other:latest"}, {"Deleted": other}, {"Deleted": other_layer}]]
+    assert lab.held() == frozenset()
+
+
+def test_a_plan_never_built_lets_its_bases_go(lab: Lab) -> None:
+    base = lab.image("base")
+    plan = lab.prepare("FROM base\n")
+    assert lab.held() == {base}
+    del plan  # a client that left before its build began
+    assert lab.held() == frozenset()
+
+
+class Replaying(SingleFlight[Any]):
+    """Records each key's result; once `replay` is set, hands each back once, as a
+    waiter gets the result of a leader that ran alongside it and has ended since."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: dict[str, Any] = {}
+        self.replay = False
+        self.replayed = 0
+
+    def run(self, key: str, work: Callable[[], Any], **options: Any) -> tuple[Any, bool]:
+        if self.replay and key in self.results:
+            self.replayed += 1
+            return self.results.pop(key), False
+        result, led = super().run(key, work, **options)
+        if not self.replay:
+            self.results[key] = result
+        return result, led
+
+
+def test_a_result_taken_from_another_build_is_held_or_made_again(lab: Lab) -> None:
+    """If the leader's build ended and its result was removed before the waiter held
+    it, the waiter makes the step itself: it never builds on an image that is gone."""
+    lab.image("base")
+    flights = lab.builder.flights = Replaying()
+    dockerfile = "FROM base\nENV A=1\nENV B=2\n"
+    first = lab.build(dockerfile)
+    step = lab.parents(first)[0]
+    lab.images.remove("app")
+    lab.images.remove(step)  # the leader's results are gone
+    flights.replay = True
+    second = lab.build(dockerfile)
+    assert flights.replayed >= 1, "the build never took the leader's result"
+    assert len(lab.parents(second)) == 2  # each exists
