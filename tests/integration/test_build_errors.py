@@ -1,5 +1,5 @@
 """Bad build input gets a clear error and changes nothing; a failed RUN shows why;
-a build the client abandons leaves nothing behind."""
+a build the client abandons, or whose daemon is killed, leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, needs_root
-from tests.support.builds import build, leftovers, write_tree
+from tests.conftest import Daemon, needs_root, start_daemon
+from tests.support.builds import build, leftovers, steps, write_tree
+from tests.support.store_audit import audit
 
 pytestmark = [
     pytest.mark.integration,
@@ -113,3 +114,43 @@ def test_client_going_away_cancels_and_cleans_up(
     # The daemon is fine and the step was not recorded as built.
     result = build(daemon, write_tree(tmp_path / "ok", {"Dockerfile": "FROM busybox\n"}))
     assert "DONE" in result.stderr
+
+
+def test_a_daemon_killed_mid_step_leaves_nothing_and_keeps_the_cache(
+    daemon: Daemon, busybox: str, tmp_path: Path
+) -> None:
+    """kill -9 while a RUN runs: the CLI says the stream was cut; the next start removes
+    the step's mount, folders and runc container; the stores hold nothing unreferenced;
+    the next build succeeds, from the cache up to the killed step."""
+    dockerfile = (
+        "FROM busybox\nRUN echo one > /one\nARG NAP=0\n"
+        "RUN echo started && sleep $NAP\nRUN cat /one > /two\n"
+    )
+    context = write_tree(tmp_path / "ctx", {"Dockerfile": dockerfile})
+    argv = [sys.executable, "-m", "lamina", "build", "--progress=plain", "-t", "app"]
+    client = subprocess.Popen(
+        [*argv, "--build-arg", "NAP=60", str(context)],
+        env=daemon.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stderr is not None
+    for line in client.stderr:
+        if line.rstrip().endswith(" started"):
+            break
+    daemon.process.kill()
+    daemon.process.wait()
+    _, err = client.communicate(timeout=30)
+    assert client.returncode == 1
+    assert err.rstrip().endswith("ERROR: the daemon closed the stream before the build finished")
+    left = leftovers(daemon)
+    assert any(p.endswith("/rootfs") for p in left), left  # the kill landed mid-step
+    daemon.process = start_daemon(daemon.paths)
+    assert leftovers(daemon) == []  # no mount, no step folder, no runc container
+    assert audit(daemon.paths.root).clean
+    again = steps(build(daemon, context, "-t", "app").stderr)
+    assert again["RUN echo one > /one"] == "CACHED"
+    assert again["RUN echo started && sleep $NAP"] == "DONE"
+    assert daemon.lamina("run", "--rm", "app", "cat", "/two").stdout == "one\n"
+    rebuilt = steps(build(daemon, context, "-t", "app").stderr)
+    assert {rebuilt[k] for k in again if k.startswith(("RUN", "ARG"))} == {"CACHED"}, rebuilt
