@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lamina.cli.client import Client, DaemonError
-from tests.conftest import Daemon, needs_root, start_daemon, stop_daemon
+from tests.conftest import Daemon, needs_root, start_daemon
 from tests.support.builds import build, steps, write_tree
 from tests.support.store_audit import audit
 
@@ -26,8 +26,10 @@ def container_id(daemon: Daemon, name: str) -> str:
     return str(info["Id"])
 
 
-def restart(daemon: Daemon) -> None:
-    stop_daemon(daemon.process)
+def crash_and_restart(daemon: Daemon) -> None:
+    """kill -9, then a new daemon: what it finds is what a crash leaves."""
+    daemon.process.kill()
+    daemon.process.wait()
     daemon.process = start_daemon(daemon.paths)
 
 
@@ -67,8 +69,8 @@ def test_rmi_of_an_image_in_use(daemon: Daemon, busybox: str) -> None:
     removed = daemon.lamina("rmi", "-f", image).stdout.splitlines()
     assert removed == ["Untagged: busybox:latest", f"Deleted: {busybox}"]
     assert daemon.lamina("images", "-aq").stdout == ""
-    # The container holds its layers across a restart (the collector runs at start).
-    restart(daemon)
+    # The container holds its layers across a crash (the collector runs at start).
+    crash_and_restart(daemon)
     daemon.lamina("start", "runner")
     assert daemon.lamina("exec", "runner", "cat", "/etc/group").stdout.startswith("root:")
     assert audit(daemon.paths.root).layers != set()
@@ -150,7 +152,7 @@ def test_no_op_rebuild_after_a_restart_is_cached(
     )
     build(daemon, context, "-t", "app")
     before = audit(daemon.paths.root)
-    restart(daemon)
+    crash_and_restart(daemon)
     assert audit(daemon.paths.root) == before
     again = steps(build(daemon, context, "-t", "app").stderr)
     assert {again[k] for k in ("RUN echo one > /a", "COPY f /f", "RUN cat /f /a > /b")} == {
