@@ -165,7 +165,9 @@ class ImageRecords:
         """The image's row and names, in one transaction; its blobs and layers are the
         collector's to free. With `unless_used`, only if no container uses the image:
         the delete of the row decides, so a create that records its container first
-        wins, and one after finds no image. Returns whether it was deleted."""
+        wins, and one after finds no image. Returns whether it was deleted. Callers hold
+        `Collector.held_images`, so a lease never reads a row and then finds its layer
+        list gone."""
         with self.db.transaction() as tx:
             # The row goes first, so that one statement decides; the names and layer
             # list that reference it go after, checked at the commit.

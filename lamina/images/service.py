@@ -158,6 +158,8 @@ class ImageService:
         container's create, until its own reference is recorded. NotFound (naming
         `name`) if the image is gone already."""
         with self.collector.lease() as lease:
+            # The row, then its layers: rows are deleted only under the same lock
+            # (`removal`, inside `held_images`), so no rmi lands between the two reads.
             with lease.adding() as held:
                 if self.records.get(image_id) is None:
                     raise NotFound(f"No such image: {name}")

@@ -168,6 +168,34 @@ def test_a_create_racing_rmi_f_succeeds_and_keeps_its_layer(lab: Lab) -> None:
     assert chain_id is not None and lab.images.layers.exists(chain_id)
 
 
+def test_rmi_f_cannot_land_between_a_lease_reading_the_image_and_its_layers(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lease reads the image's row, then its layer list. An `rmi -f` between the two
+    (it deleted both) left the create a lease on no layer: a container with an empty
+    root (`exec: "cat": executable file not found`, once in six runs of the
+    integration race test). rmi deletes rows only under the leases' lock, which the
+    lease's check holds: the rmi waits, and the lease gets the layer."""
+    image_id = lab.image("busybox")
+    chain_id = lab.images.top_chain(image_id)
+    rmi = threading.Thread(target=lambda: lab.images.remove(image_id, force=True))
+    layers_of = lab.images.records.layers
+
+    def layers_while_an_rmi_runs(asked: str) -> Any:
+        if not rmi.is_alive() and lab.images.records.get(image_id) is not None:
+            rmi.start()
+            rmi.join(0.5)  # as long as it takes, unless it must wait for the lease
+        return layers_of(asked)
+
+    monkeypatch.setattr(lab.images.records, "layers", layers_while_an_rmi_runs)
+    with lab.images.lease_layers(image_id, name="busybox") as layer:
+        assert layer == chain_id
+        rmi.join(10)
+        assert lab.images.records.get(image_id) is None  # the rmi went on after
+        assert lab.collector.collect().layers == ()
+    assert lab.collector.collect().layers == (chain_id,)
+
+
 def a_container(image_id: Digest) -> Container:
     return Container(
         id="c" * 64, name="late", image="busybox", image_id=image_id,
