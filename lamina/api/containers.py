@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from lamina.api import query
-from lamina.api.filters import Filters, bool_filter, parse_filters
+from lamina.api.filters import bool_filter
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
@@ -46,10 +46,22 @@ class KillQuery:
     signal: str | None = query.signal()
 
 
+_LIST_FILTERS = {
+    "status", "name", "id", "label", "ancestor", "exited", "before", "since", "volume",
+    "health", "network",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ListQuery:
     all: bool = query.flag()
     limit: int = query.integer(-1)
+    filters: Mapping[str, list[str]] = query.filters(_LIST_FILTERS)
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    filters: Mapping[str, list[str]] = query.filters({"label", "label!", "until"})
 
 
 @dataclass(frozen=True)
@@ -117,24 +129,8 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/containers/json")
     def list_containers(req: Request) -> Any:
-        filters = parse_filters(
-            req,
-            {
-                "status",
-                "name",
-                "id",
-                "label",
-                "ancestor",
-                "exited",
-                "before",
-                "since",
-                "volume",
-                "health",
-                "network",
-            },
-        )
         q = query.decode(req, ListQuery)
-        found = [c for c in containers.all() if _matches(engine, c, filters, all_=q.all)]
+        found = [c for c in containers.all() if _matches(engine, c, q.filters, all_=q.all)]
         if q.limit > 0:
             found = found[: q.limit]
         return [views.summary(c, network=engine.networks.summary_fields(c)) for c in found]
@@ -192,7 +188,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/prune")
     def prune(req: Request) -> Any:
-        removed, reclaimed = containers.prune(parse_filters(req, {"label", "label!", "until"}))
+        removed, reclaimed = containers.prune(query.decode(req, PruneQuery).filters)
         return {"ContainersDeleted": removed or None, "SpaceReclaimed": reclaimed}
 
     @router.route("POST", "/containers/{ref}/resize")
@@ -461,7 +457,7 @@ def _log_stream(engine: Engine, c: Container, files: LogFiles, q: LogsQuery) -> 
             yield bytes(chunk)
 
 
-def _matches(engine: Engine, c: Container, filters: Filters, *, all_: bool) -> bool:
+def _matches(engine: Engine, c: Container, filters: Mapping[str, list[str]], *, all_: bool) -> bool:
     status = filters.get("status")
     if not all_ and not status and not c.state.running:
         return False

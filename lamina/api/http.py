@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody
 from lamina.api.reactor import Head, Reactor
-from lamina.api.wire import check_text, decode_json, read_json_body
+from lamina.api.wire import read_json_body
 from lamina.api.workers import StreamsExhausted, Workers
 from lamina.errors import InvalidArgument
 
@@ -74,26 +74,6 @@ class Request:
         self.reader: Body = _body_of(conn, head)
         self.body = cast(BinaryIO, self.reader)  # what tar readers and ingest take
         self.hijacked = False
-
-    # The untyped readers below remain for handlers not yet decoding into a frozen
-    # value (lamina.api.query); they refuse NUL characters all the same.
-
-    def arg(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return check_text(values[-1], f"parameter {name}") if values else default
-
-    def args(self, name: str) -> list[str]:
-        return [check_text(v, f"parameter {name}") for v in self.query.get(name, [])]
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.arg(name).strip().lower()
-        if not value:
-            return default
-        return value not in ("0", "no", "false", "none")  # dockerd's BoolValue
-
-    def json_arg(self, name: str) -> Any:
-        value = self.arg(name)
-        return decode_json(value, f"parameter {name}") if value else None
 
     def json(self) -> Any:
         """The JSON body (None when empty): capped, strict UTF-8 and JSON (lamina.api.wire)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
-from lamina.api.filters import parse_filters
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
@@ -14,12 +15,22 @@ from lamina.errors import InvalidArgument
 from lamina.networks.service import LIST_FILTERS
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    filters: Mapping[str, list[str]] = query.filters({*LIST_FILTERS, "label!"})
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    filters: Mapping[str, list[str]] = query.filters({"label", "label!", "until"})
+
+
 def register(router: Router, engine: Engine) -> None:
     networks = engine.networks
 
     @router.route("GET", "/networks")
     def list_networks(req: Request) -> Any:
-        filters = parse_filters(req, set(LIST_FILTERS) | {"label!"})
+        filters = query.decode(req, ListQuery).filters
         return [networks.view(n, verbose=False) for n in networks.matching(filters)]
 
     @router.route("GET", "/networks/{ref}")
@@ -54,7 +65,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/networks/prune")
     def prune(req: Request) -> Any:
-        filters = parse_filters(req, {"label", "label!", "until"})
+        filters = query.decode(req, PruneQuery).filters
         return {"NetworksDeleted": networks.prune(filters) or None}
 
     @router.route("POST", "/networks/{ref}/connect")

@@ -24,6 +24,7 @@ import signal as signals
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from lamina.api.filters import Filters, parse_filters
 from lamina.api.http import Request
 from lamina.api.wire import check_text, decode_json
 from lamina.errors import InvalidArgument, TooLarge
@@ -110,6 +111,16 @@ def json_map(*, name: str | None = None) -> Any:
         ):
             raise InvalidArgument(f"parameter {n} must be a JSON object of strings")
         return {k: v for k, v in value.items() if v is not None}
+
+    meta: dict[str, Any] = {"read": read, **({"name": name} if name else {})}
+    return dataclasses.field(default_factory=dict, metadata=meta)
+
+
+def filters(allowed: Collection[str], *, name: str | None = None) -> Any:
+    """`filters`: Docker's JSON filters, each key one of `allowed` (lamina.api.filters)."""
+
+    def read(n: str, vs: Sequence[str]) -> Filters:
+        return parse_filters(_last(n, vs), allowed, what=n)
 
     meta: dict[str, Any] = {"read": read, **({"name": name} if name else {})}
     return dataclasses.field(default_factory=dict, metadata=meta)

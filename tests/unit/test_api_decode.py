@@ -6,9 +6,10 @@ import io
 import json
 import re
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -199,3 +200,28 @@ def test_logs_query() -> None:
     ]:
         with pytest.raises(InvalidArgument, match=re.escape(message)):
             _decode(LogsQuery, qs)
+
+
+@dataclass(frozen=True)
+class FilterQ:
+    filters: Mapping[str, list[str]] = query.filters({"label", "dangling"})
+
+
+def test_filters_are_decoded_at_the_edge() -> None:
+    assert _decode(FilterQ, "") == FilterQ(filters={})
+    assert _decode(FilterQ, "filters=").filters == {}
+    assert _decode(FilterQ, "filters=null").filters == {}
+    given = json.dumps({"label": ["a=b"], "dangling": {"true": True, "false": False}})
+    assert _decode(FilterQ, "filters=" + quote(given)).filters == {
+        "label": ["a=b"],
+        "dangling": ["true"],
+    }
+    for qs, message in [
+        ("filters=[1]", "filters must be a JSON object"),
+        ("filters={bad", "parameter filters is not valid JSON"),
+        ('filters={"name":["x"]}', "invalid filter 'name'"),
+        ('filters={"label":[1]}', "invalid filter 'label': expected a list of strings"),
+        ('filters={"label":["a%00"]}', "contains a NUL character"),
+    ]:
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            _decode(FilterQ, qs)
