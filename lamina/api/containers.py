@@ -273,12 +273,12 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/exec")
     def exec_create(req: Request, ref: str) -> Response:
-        ex = execs.create(ref, _console_sized(check_body(req.json(), "ExecConfig")))
+        ex = execs.create(ref, check_body(req.json(), "ExecConfig"))
         return Response.json({"Id": ex.id}, 201)
 
     @router.route("POST", "/exec/{exec_id}/start")
     def exec_start(req: Request, exec_id: str) -> Response:
-        body = _console_sized(check_body(req.json(), "ExecStartConfig"))
+        body = check_body(req.json(), "ExecStartConfig")
         detach = bool(body.get("Detach"))
         ex = execs.get(exec_id)
         tty = bool(ex.config.get("Tty") if body.get("Tty") is None else body["Tty"])
@@ -362,18 +362,9 @@ class _AttachAtStart:
 def _create_body(req: Request) -> dict[str, Any]:
     """The create body, its types checked against the spec's (lamina.api.shapes); the
     values that would break something later than create are refused here too."""
-    body = _console_sized(check_body(req.json(), "ContainerCreate"))
-    _console_sized(body.get("HostConfig") or {})
+    body = check_body(req.json(), "ContainerCreate")
     query.check_labels(body.get("Labels"), "Labels")
     query.parse_signal(body.get("StopSignal") or "")
-    return body
-
-
-def _console_sized(body: dict[str, Any]) -> dict[str, Any]:
-    """`body` if its ConsoleSize is absent or [height, width]."""
-    size = body.get("ConsoleSize")
-    if size is not None and len(size) != 2:
-        raise InvalidArgument("ConsoleSize must be [height, width]")
     return body
 
 

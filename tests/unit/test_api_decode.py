@@ -84,6 +84,10 @@ def test_json_bodies_are_capped_without_reading_all() -> None:
         ({"HostConfig": {"RestartPolicy": []}}, "RestartPolicy: must be an object"),
         ({"NetworkingConfig": {"EndpointsConfig": []}}, "EndpointsConfig: must be an object"),
         ({"Healthcheck": {"Interval": "1s"}}, "Healthcheck.Interval"),
+        ({"HostConfig": {"ConsoleSize": [24]}}, "ConsoleSize: must be an array of 2 items"),
+        ({"HostConfig": {"ConsoleSize": [1, 2, 3]}}, "must be an array of 2 items, not 3"),
+        ({"HostConfig": {"ConsoleSize": [24, -1]}}, r"ConsoleSize\[1\]: -1 is out of range"),
+        ({"Env": [None]}, r"Env\[0\]: must be a string, not null"),
     ],
 )
 def test_create_body_types(body: Any, message: str) -> None:
@@ -104,6 +108,79 @@ def test_what_dockerd_accepts_passes() -> None:
     }
     assert check_body(body, "ContainerCreate") is body
     assert check_body(None, "ExecConfig") == {}
+    assert check_body({"ConsoleSize": [24, 80]}, "ExecStartConfig")
+
+
+def test_null_map_values_are_gos_zero_values() -> None:
+    """dockerd's decoder takes null as a map's value and leaves the zero value there:
+    a nil list of bindings, an empty string. The domain sees only the declared types."""
+    body = check_body(
+        {
+            "Labels": {"a": None, "b": "x"},
+            "HostConfig": {
+                "PortBindings": {"80/tcp": None, "81/tcp": [{"HostPort": "8081"}]},
+                "Sysctls": {"net.ipv4.ip_forward": None},
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": None}},
+                "Tmpfs": {"/run": None},
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"bridge": None}},
+        },
+        "ContainerCreate",
+    )
+    assert body["Labels"] == {"a": "", "b": "x"}
+    host = body["HostConfig"]
+    assert host["PortBindings"] == {"80/tcp": None, "81/tcp": [{"HostPort": "8081"}]}
+    assert host["Sysctls"] == {"net.ipv4.ip_forward": ""}
+    assert host["LogConfig"]["Config"] == {"max-size": ""}
+    assert host["Tmpfs"] == {"/run": ""}
+    assert body["NetworkingConfig"]["EndpointsConfig"] == {"bridge": None}
+
+
+# What the domain reads of a create body, by the Python type it relies on: the checks in
+# lamina/containers (hostopts, logs.config) no longer repeat these (seam review, item 13).
+_DOMAIN_READS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "list": (list, (
+        "Ulimits", "Devices", "DeviceCgroupRules", "GroupAdd", "ExtraHosts", "Links",
+        "VolumesFrom", "SecurityOpt", "Dns", "DnsOptions", "DnsSearch", "MaskedPaths",
+        "ReadonlyPaths", "Binds", "Mounts", "CapAdd", "CapDrop", "DeviceRequests",
+    )),
+    "map": (dict, ("Sysctls", "Annotations", "Tmpfs", "StorageOpt", "PortBindings")),
+    "int": (int, (
+        "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod",
+        "CpuQuota", "PidsLimit", "OomScoreAdj", "ShmSize", "MemorySwappiness",
+    )),
+    "str": (str, (
+        "CpusetCpus", "CpusetMems", "PidMode", "IpcMode", "CgroupnsMode", "CgroupParent",
+        "UsernsMode", "Isolation", "Runtime", "NetworkMode", "UTSMode", "Cgroup",
+    )),
+}  # fmt: skip
+_WRONG = {list: {"x": 1}, dict: ["x"], int: "1", str: 1}
+
+
+@pytest.mark.parametrize(
+    "field", [f for _, fields in _DOMAIN_READS.values() for f in fields], ids=str
+)
+def test_every_host_config_field_the_domain_reads_is_typed_at_the_edge(field: str) -> None:
+    kind = next(k for k, fields in _DOMAIN_READS.values() if field in fields)
+    with pytest.raises(InvalidArgument, match=f"HostConfig.{field}: must be"):
+        check_body({"HostConfig": {field: _WRONG[kind]}}, "ContainerCreate")
+    if kind is int:
+        with pytest.raises(InvalidArgument, match=f"HostConfig.{field}: must be an integer"):
+            check_body({"HostConfig": {field: True}}, "ContainerCreate")
+
+
+def test_log_config_and_ulimits_are_typed_at_the_edge() -> None:
+    for host, message in [
+        ({"LogConfig": {"Type": 1}}, "LogConfig.Type: must be a string"),
+        ({"LogConfig": {"Config": {"max-size": 1}}}, r"LogConfig.Config\['max-size'\]"),
+        ({"LogConfig": {"Config": []}}, "LogConfig.Config: must be an object"),
+        ({"Ulimits": [{"Name": 1}]}, r"Ulimits\[0\].Name: must be a string"),
+        ({"Ulimits": [{"Name": "nofile", "Soft": "x"}]}, r"Ulimits\[0\].Soft"),
+        ({"Ulimits": ["nofile=1"]}, r"Ulimits\[0\]: must be an object"),
+        ({"Devices": [{"PathOnHost": 5}]}, r"Devices\[0\].PathOnHost"),
+    ]:
+        with pytest.raises(InvalidArgument, match=message):
+            check_body({"HostConfig": host}, "ContainerCreate")
 
 
 def _decode(cls: type[Any], qs: str) -> Any:
