@@ -8,17 +8,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lamina import private
 from lamina.build.builder import Builder
 from lamina.config import Paths
 from lamina.containers.execs import ExecService
+from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.service import ContainerService
+from lamina.containers.signals import parse_signal
 from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
+from lamina.labels import check_labels
 from lamina.networks import NetworkService
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collector
@@ -79,6 +83,21 @@ class Engine:
             runtime=runner.runtime,
             runtime_root=runner.runtime_root,
         )
+
+    def create_container(
+        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
+    ) -> Container:
+        """Docker's container create, from a body of the right types (lamina.api.shapes):
+        its values checked, the container made, then joined to its networks. Everything
+        is checked before anything is made: a refused create changes nothing."""
+        check_labels(body.get("Labels"), "Labels")
+        parse_signal(str(body.get("StopSignal") or ""))
+        networking = body.get("NetworkingConfig") or {}
+        mac = str(body.get("MacAddress") or "")
+        self.networks.check_create(body.get("HostConfig") or {}, networking, mac=mac)
+        container = self.containers.create(body, name=name, platform=platform)
+        self.networks.created(container, networking)
+        return container
 
     def restore(self) -> None:
         """After a daemon (re)start: adopt running containers, record exits meanwhile;

@@ -36,6 +36,7 @@ from lamina.build.runinstr import StepFailed
 from lamina.build.tarcontext import extract_context, remove_context
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
+from lamina.labels import check_labels
 
 _NO_LIMITS = "RUN steps run without resource limits"
 _POLL = 0.25  # seconds between checks that the client is still there
@@ -125,7 +126,7 @@ def register(router: Router, engine: Engine) -> None:
 
 def _build_query(req: Request) -> BuildQuery:
     q = query.decode(req, BuildQuery)
-    query.check_labels(q.labels, "labels")
+    check_labels(q.labels, "labels")
     return q
 
 

@@ -11,7 +11,18 @@ import time
 from types import FrameType
 
 from lamina import private, rootlock
-from lamina.api import build, containers, images, networks, system, volumes
+from lamina.api import (
+    archive,
+    attach,
+    build,
+    container_logs,
+    containers,
+    execs,
+    images,
+    networks,
+    system,
+    volumes,
+)
 from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
@@ -30,6 +41,10 @@ def build_router(engine: Engine) -> Router:
     volumes.register(router, engine)
     networks.register(router, engine)
     containers.register(router, engine)
+    container_logs.register(router, engine)
+    attach.register(router, engine)
+    execs.register(router, engine)
+    archive.register(router, engine)
     build.register(router, engine)
     return router
 

@@ -12,6 +12,7 @@ from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument
+from lamina.labels import check_labels
 from lamina.networks.service import LIST_FILTERS
 
 
@@ -40,7 +41,7 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("POST", "/networks/create")
     def create(req: Request) -> Response:
         body = check_body(req.json(), "NetworkCreateRequest")
-        query.check_labels(body.get("Labels"), "Labels")
+        check_labels(body.get("Labels"), "Labels")  # the service stores what it is given
         if body.get("EnableIPv6"):
             raise InvalidArgument("IPv6 networks are not supported by lamina")
         configs = (body.get("IPAM") or {}).get("Config") or []

@@ -42,7 +42,6 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
         body = check_body(req.json(), "VolumeCreateOptions")
-        query.check_labels(body.get("Labels"), "Labels")
         volume = volumes.create(
             body.get("Name") or None,
             driver=body.get("Driver") or "local",

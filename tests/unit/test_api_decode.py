@@ -18,6 +18,7 @@ from lamina.api.body_shapes import SHAPES
 from lamina.api.shapes import check_body, compiled
 from lamina.api.wire import MAX_DEPTH, decode_json, read_json_body
 from lamina.errors import InvalidArgument, TooLarge
+from lamina.labels import check_labels
 from tests.support.spec_shapes import derive, load_spec, render
 
 
@@ -232,12 +233,12 @@ def test_query_values() -> None:
 
 
 def test_labels_are_capped() -> None:
-    query.check_labels({"a": "b" * 1000}, "Labels")
+    check_labels({"a": "b" * 1000}, "Labels")
     with pytest.raises(TooLarge, match="Labels: label 'big' is over 64 KiB"):
-        query.check_labels({"big": "x" * (100 << 10)}, "Labels")
+        check_labels({"big": "x" * (100 << 10)}, "Labels")
     many = {f"k{i}": "x" * (60 << 10) for i in range(20)}
     with pytest.raises(TooLarge, match="over 1 MiB in all"):
-        query.check_labels(many, "Labels")
+        check_labels(many, "Labels")
 
 
 @pytest.mark.parametrize(
@@ -263,7 +264,7 @@ def test_build_options_lamina_cannot_honour_are_refused(qs: str, refused: str | 
 
 
 def test_logs_query() -> None:
-    from lamina.api.containers import LogsQuery
+    from lamina.api.container_logs import LogsQuery
 
     q = _decode(LogsQuery, "stdout=1&tail=5&since=10&until=0&timestamps=true")
     assert (q.tail, q.since, q.until, q.streams) == (5, 10.0, None, frozenset({"stdout"}))
