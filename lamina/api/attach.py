@@ -4,6 +4,9 @@ The daemon joins the client's connection to the container's monitor (lamina.api.
 and copies bytes; the monitor speaks Docker's wire format. `docker run` and `start -a`
 attach *before* they start the container: such an attach waits for the start, which
 connects it before the process runs (`_AttachAtStart`), so no output is missed.
+
+Whatever the client does, the attach ends within a poll of its leaving: while it waits
+for a start, while logs replay, and while the process is silent.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from lamina.api import query
 from lamina.api.container_logs import MULTIPLEXED, RAW, LogsQuery, log_files, log_stream
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
-from lamina.api.streams import splice
+from lamina.api.streams import peer_closed, splice
 from lamina.containers.logs.place import LogFiles
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
@@ -27,7 +30,7 @@ from lamina.containers.stdio import AttachRequest
 from lamina.engine import Engine
 from lamina.errors import NotFound
 
-POLL = 1.0  # seconds between looks at a container an attach waits for
+POLL = 0.5  # seconds between looks at a client that waits for its container's start
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,13 @@ def _replay_then_connect(
     none, or the client left (or stopped reading) meanwhile."""
     try:
         if replay is not None:
-            for chunk in log_stream(engine, c, *replay):
+            gone = lambda: peer_closed(client)  # noqa: E731
+            for chunk in log_stream(engine, c, *replay, client_gone=gone):
                 client.sendall(chunk)
         if isinstance(live, _AttachAtStart):
-            return live.wait()
+            return live.wait(client)
         return live
-    except (BrokenPipeError, ConnectionResetError):  # the client left during the logs
+    except OSError:  # the client left, or read nothing for the send timeout
         return None
 
 
@@ -132,10 +136,12 @@ class _AttachAtStart:
             self.sock = monitor.attach(files, self.request)
         self.ready.set()
 
-    def wait(self) -> socket.socket | None:
+    def wait(self, client: socket.socket) -> socket.socket | None:
         """The monitor connection once the container starts; None if it is removed
-        first."""
+        first, or the client leaves first (looked at every POLL seconds)."""
         while not self.ready.wait(POLL):
+            if peer_closed(client):
+                return None
             try:
                 self.engine.containers.get(self.cid)
             except NotFound:

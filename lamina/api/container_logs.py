@@ -2,12 +2,12 @@
 
 The log is read in batches in bounded memory (lamina.containers.logs.reader) and sent
 one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw with
-one).
+one). A follower ends when the container stops or the client leaves, whichever first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lamina.api import query
@@ -53,7 +53,7 @@ def register(router: Router, engine: Engine) -> None:
         if not (q.stdout or q.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
         files = log_files(engine, c)
-        chunks = log_stream(engine, c, files, q)
+        chunks = log_stream(engine, c, files, q, client_gone=req.client_gone)
         return Response.stream(chunks, RAW if c.tty else MULTIPLEXED)
 
 
@@ -66,11 +66,17 @@ def log_stream(
     c: Container,
     files: LogFiles,
     q: LogsQuery,
+    *,
+    client_gone: Callable[[], bool] = lambda: False,
 ) -> Iterator[bytes]:
     """The log as the API sends it, one chunk per batch read (not per line: a big log
-    streams at disk speed, in bounded memory)."""
+    streams at disk speed, in bounded memory). A follower looks at the container and
+    the client every poll while the log is quiet, so one whose client left ends within
+    a poll, not at the next line the container writes (which may never come)."""
 
     def stopped() -> bool:
+        if client_gone():
+            return True
         try:
             return not engine.containers.get(c.id).state.running
         except NotFound:

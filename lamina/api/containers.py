@@ -5,7 +5,7 @@ modules (container_logs, attach, execs, archive)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,7 @@ def register(router: Router, engine: Engine) -> None:
     def wait(req: Request, ref: str) -> Response:
         condition = query.decode(req, WaitQuery).condition
         containers.get(ref)  # a 404 before the stream starts
-        return Response.stream(_wait_stream(engine, ref, condition))
+        return Response.stream(_wait_stream(engine, ref, condition, req.client_gone))
 
     @router.route("DELETE", "/containers/{ref}")
     def remove(req: Request, ref: str) -> Response:
@@ -177,11 +177,19 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
-def _wait_stream(engine: Engine, ref: str, condition: str) -> Iterator[bytes]:
-    # Docker sends the headers at once, then the result when the condition is met.
+def _wait_stream(
+    engine: Engine, ref: str, condition: str, client_gone: Callable[[], bool]
+) -> Iterator[bytes]:
+    """Docker's wait: the headers at once, the result when the condition is met. Ends
+    without a result as soon as the client leaves, so a wait nobody reads any more
+    gives back its stream slot."""
     yield b""
-    result = engine.containers.wait(ref, condition=condition)
-    yield json.dumps(result).encode() + b"\n"
+    try:
+        result = engine.containers.wait(ref, condition=condition, gone=client_gone)
+    except LaminaError as err:  # removed between the 404 check and the wait
+        result = {"StatusCode": -1, "Error": {"Message": str(err)}}
+    if result is not None:
+        yield json.dumps(result).encode() + b"\n"
 
 
 def _matches(engine: Engine, c: Container, filters: Mapping[str, list[str]], *, all_: bool) -> bool:

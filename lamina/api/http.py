@@ -32,12 +32,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody
 from lamina.api.reactor import Head, Reactor
+from lamina.api.streams import peer_closed
 from lamina.api.wire import read_json_body
 from lamina.api.workers import StreamsExhausted, Workers
 from lamina.errors import InvalidArgument
 
 JSON = "application/json"
 BODY_TIMEOUT = 60  # seconds a request thread waits for the next bytes of a body
+# Seconds an answer may wait for the client to read (its socket buffer full): past
+# that the client is taken as gone, so one that stops reading frees its thread or slot.
+SEND_TIMEOUT = 60
 _DRAIN = 64 << 10  # unread body a keep-alive connection skips rather than closes
 
 
@@ -85,15 +89,9 @@ class Request:
         self._server.workers.claim_stream()
 
     def client_gone(self) -> bool:
-        """Whether the client has closed the connection: lets a long stream (a build)
-        stop work nobody waits for. Meaningful once the request body has been read."""
-        conn = self._conn.sock
-        try:
-            return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
+        """Whether the client has closed the connection (not merely its sending side):
+        lets a long stream (logs -f, wait, a build) stop work nobody waits for."""
+        return peer_closed(self._conn.sock)
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Switch the connection to a raw stream (Docker's attach/exec protocol)."""
@@ -162,6 +160,7 @@ class Server:
     def _serve(self, ex: _Exchange) -> None:
         ex.sock.setblocking(True)
         ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(BODY_TIMEOUT))
+        ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(SEND_TIMEOUT))
         conn = Connection(ex.sock, ex.buffered)
         keep = False
         try:

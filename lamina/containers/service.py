@@ -342,9 +342,15 @@ class ContainerService:
             self.log(f"container {cid[:12]}: auto-remove failed: {err}")
 
     def wait(
-        self, ref: str, *, condition: str = "not-running", timeout: float | None = None
-    ) -> dict[str, Any]:
-        """Docker's /wait: block until the condition, then report the exit code."""
+        self,
+        ref: str,
+        *,
+        condition: str = "not-running",
+        gone: Callable[[], bool] = lambda: False,
+        poll: float = 1.0,
+    ) -> dict[str, Any] | None:
+        """Docker's /wait: block until the condition, then report the exit code. None
+        once `gone()` is true (the client left: looked at every `poll` seconds)."""
         c = self.get(ref)
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidArgument(f"invalid condition: {condition!r}")
@@ -358,7 +364,9 @@ class ContainerService:
                     break
                 if condition == "not-running" and (current is None or not current.state.running):
                     break
-                self.changed.wait(timeout)
+                if gone():
+                    return None
+                self.changed.wait(poll)
             last = self.last_exit.get(c.id) if current is None else current.state
         # The start error is reported by start itself; Error here is for wait failures.
         return {"StatusCode": last.exit_code if last else 0, "Error": None}

@@ -2,13 +2,15 @@
 
 What is checked: `/_ping` answers during a flood of idle and half-sent connections while
 the server's threads stay bounded; a body cut short, a body over the cap, a head that
-never ends, and a stream past the stream cap are answered, not waited on for ever.
+never ends, and a stream past the stream cap are answered, not waited on for ever; a
+stream whose client leaves, or stops reading, gives its slot back.
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import shutil
 import socket
 import tempfile
 import threading
@@ -18,13 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from lamina.api import reactor
-from lamina.api.http import Request, Response, Server
+from lamina.api import http, reactor
+from lamina.api.http import HIJACKED, Request, Response, Server
 from lamina.api.router import Router
+from lamina.api.streams import splice
+from lamina.containers.logs.reader import read_batches
+
+_LINE = b'{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00.000000000Z"}\n'
 
 
-def _router() -> Router:
+def _router(folder: Path) -> Router:
     router = Router(max_version="1.45", log=lambda _m: None)
+    log = folder / "quiet-json.log"
+    log.write_bytes(_LINE)
+    silent: list[socket.socket] = []  # the far ends of upstreams that never speak
 
     @router.route("GET", "/_ping")
     def ping(req: Request) -> Response:
@@ -43,6 +52,22 @@ def _router() -> Router:
 
         return Response.stream(chunks())
 
+    @router.route("GET", "/follow")  # logs -f of a container that writes nothing more
+    def follow(req: Request) -> Response:
+        batches = read_batches(log, follow=True, stop=req.client_gone)
+        return Response.stream(b"x" * len(batch) for batch in batches if batch)
+
+    @router.route("POST", "/attach")  # attach without stdin to a silent process
+    def attach(req: Request) -> Response:
+        upstream, far = socket.socketpair()
+        silent.append(far)
+        splice(req.hijack(), upstream, stdin=False)
+        return HIJACKED
+
+    @router.route("GET", "/flood")  # more output than any client reads
+    def flood(req: Request) -> Response:
+        return Response.stream(b"y" * (1 << 20) for _ in iter(int, 1))
+
     return router
 
 
@@ -50,7 +75,9 @@ def _router() -> Router:
 def server() -> Iterator[tuple[Server, str]]:
     folder = Path(tempfile.mkdtemp(prefix="lam-api-", dir="/tmp"))
     path = str(folder / "api.sock")
-    srv = Server(path, _router().dispatch, common_headers={}, log=lambda _m: None, max_streams=2)
+    srv = Server(
+        path, _router(folder).dispatch, common_headers={}, log=lambda _m: None, max_streams=2
+    )
     thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -59,8 +86,7 @@ def server() -> Iterator[tuple[Server, str]]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
-        (folder / "api.sock").unlink(missing_ok=True)
-        folder.rmdir()
+        shutil.rmtree(folder)
 
 
 def _connect(path: str) -> socket.socket:
@@ -215,3 +241,58 @@ def test_streams_past_the_cap_get_503_and_ping_still_answers(
     finally:
         for sock in streams:
             sock.close()
+
+
+def _open_stream(path: str, head: bytes) -> socket.socket:
+    sock = _connect(path)
+    sock.sendall(head)
+    assert sock.recv(4096).split()[1] in (b"200", b"101")
+    return sock
+
+
+def _slots_free(srv: Server, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while srv.workers.streams and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return srv.workers.streams == 0
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"GET /follow HTTP/1.1\r\n\r\n", b"POST /attach HTTP/1.1\r\nConnection: Upgrade\r\n\r\n"],
+    ids=["logs-follow", "attach-without-stdin"],
+)
+def test_streams_whose_clients_leave_give_their_slots_back(
+    server: tuple[Server, str], head: bytes
+) -> None:
+    srv, path = server  # max_streams=2
+    for sock in [_open_stream(path, head) for _ in range(2)]:
+        sock.close()
+    assert _slots_free(srv, within=2), f"{srv.workers.streams} slots held for departed clients"
+    again = [_open_stream(path, head) for _ in range(2)]  # served, not 503
+    for sock in again:
+        sock.close()
+    assert _slots_free(srv, within=2)
+
+
+def test_a_client_that_only_half_closes_is_still_there(server: tuple[Server, str]) -> None:
+    """The docker CLI closes its sending side at once when it attaches without stdin,
+    and reads on: that is not leaving."""
+    srv, path = server
+    sock = _open_stream(path, b"POST /attach HTTP/1.1\r\nConnection: Upgrade\r\n\r\n")
+    sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    assert srv.workers.streams == 1
+    sock.close()
+    assert _slots_free(srv, within=2)
+
+
+def test_a_client_that_stops_reading_is_cut_after_the_send_timeout(
+    server: tuple[Server, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, path = server
+    monkeypatch.setattr(http, "SEND_TIMEOUT", 0.5)
+    with _connect(path) as sock:
+        sock.sendall(b"GET /flood HTTP/1.1\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200 ")  # then nothing more is read
+        assert _slots_free(srv, within=5)
