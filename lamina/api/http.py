@@ -31,6 +31,7 @@ from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
 from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody
+from lamina.api.limits import Limits, nofile
 from lamina.api.reactor import Head, Reactor
 from lamina.api.streams import peer_closed
 from lamina.api.wire import read_json_body
@@ -128,21 +129,20 @@ class Server:
         *,
         common_headers: dict[str, str],
         log: Callable[[str], None],
-        max_requests: int = 0,
-        max_streams: int = 0,
+        limits: Limits | None = None,
     ) -> None:
+        """`limits` default to what the process's RLIMIT_NOFILE allows (lamina.api.limits)."""
         self.dispatch = dispatch
         self.common_headers = common_headers
         self.log = log
+        self.limits = limits or Limits.for_descriptors(nofile())
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(socket.SOMAXCONN)  # a burst of connects waits, not fails
         self.workers: Workers[_Exchange] = Workers(
-            self._serve,
-            **({"requests": max_requests} if max_requests else {}),
-            **({"streams": max_streams} if max_streams else {}),
+            self._serve, requests=self.limits.requests, streams=self.limits.streams
         )
-        self.reactor = Reactor(self.listener, self._ready)
+        self.reactor = Reactor(self.listener, self._ready, max_parked=self.limits.parked)
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self.reactor.run(poll_interval)
@@ -155,6 +155,11 @@ class Server:
         self.reactor.close()
 
     def _ready(self, sock: socket.socket, head: Head, buffered: bytes) -> None:
+        if self.workers.pending >= self.limits.parked:
+            # Queued requests hold descriptors as waiting connections do: as many may
+            # wait for a thread as may wait in the reactor, and no more.
+            _answer_busy(sock)
+            return
         self.workers.submit(_Exchange(sock, head, buffered))
 
     def _serve(self, ex: _Exchange) -> None:
@@ -194,6 +199,17 @@ class Server:
         _write(conn.sock, head, response, self.common_headers, keep=keep)
         self.log(f'"{head.method} {head.target[:200]} {head.version}" {response.status} -')
         return keep
+
+
+def _answer_busy(sock: socket.socket) -> None:
+    body = b'{"message": "the daemon has too many requests waiting; retry"}\n'
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        sock.send(head.encode() + body)  # the socket does not block: what fits, or nothing
+    sock.close()
 
 
 def _body_of(conn: Connection, head: Head) -> Body:

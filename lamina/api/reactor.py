@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import resource
 import selectors
 import socket
 import threading
@@ -117,10 +116,10 @@ Ready = Callable[[socket.socket, Head, bytes], None]  # a complete head, the byt
 class Reactor:
     """Accepts on `listener` and hands complete request heads to `ready`."""
 
-    def __init__(self, listener: socket.socket, ready: Ready, *, max_parked: int = 0) -> None:
+    def __init__(self, listener: socket.socket, ready: Ready, *, max_parked: int) -> None:
         self._listener = listener
         self._ready = ready
-        self.max_parked = max_parked or _default_max_parked()
+        self.max_parked = max_parked
         self._selector = selectors.DefaultSelector()
         self._parked: dict[socket.socket, Parked] = {}
         self._returned: list[Parked] = []
@@ -302,10 +301,3 @@ _REASONS = {
     431: "Request Header Fields Too Large",
     501: "Not Implemented",
 }
-
-
-def _default_max_parked() -> int:
-    """Half the descriptors the daemon may open, at most 4096: the other half is for
-    containers' monitors, logs, the database and workers' connections."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(64, min(4096, soft // 2))

@@ -12,6 +12,8 @@ import json
 import resource
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from lamina.api import http, reactor
+from lamina.api import http, limits, reactor, workers
 from lamina.api.http import HIJACKED, Request, Response, Server
+from lamina.api.limits import Limits, nofile
 from lamina.api.router import Router
 from lamina.api.streams import splice
 from lamina.containers.logs.reader import read_batches
@@ -75,8 +78,9 @@ def _router(folder: Path) -> Router:
 def server() -> Iterator[tuple[Server, str]]:
     folder = Path(tempfile.mkdtemp(prefix="lam-api-", dir="/tmp"))
     path = str(folder / "api.sock")
+    limits = Limits.for_descriptors(nofile(), streams=2)
     srv = Server(
-        path, _router(folder).dispatch, common_headers={}, log=lambda _m: None, max_streams=2
+        path, _router(folder).dispatch, common_headers={}, log=lambda _m: None, limits=limits
     )
     thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -296,3 +300,32 @@ def test_a_client_that_stops_reading_is_cut_after_the_send_timeout(
         sock.sendall(b"GET /flood HTTP/1.1\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200 ")  # then nothing more is read
         assert _slots_free(srv, within=5)
+
+
+@pytest.mark.parametrize("descriptors", [256, 1024, 4096, 20000, 1 << 20])
+def test_connections_and_streams_fit_in_the_descriptors(descriptors: int) -> None:
+    bounds = Limits.for_descriptors(descriptors)
+    held = (
+        limits.RESERVED
+        + bounds.parked
+        + bounds.requests * limits.PER_REQUEST
+        + bounds.streams * limits.PER_STREAM
+    )
+    assert held <= descriptors or bounds.streams == limits.MIN_STREAMS  # fits
+    room = descriptors - held >= limits.PER_STREAM
+    assert not room or bounds.streams == workers.MAX_STREAMS  # and takes what is left
+
+
+def test_the_usual_soft_limit_is_raised_to_the_hard_one() -> None:
+    """A daemon started from a shell with soft 1024 would serve 96 streams, not 512."""
+    assert Limits.for_descriptors(1024).streams == 96
+    assert Limits.for_descriptors(1 << 20).streams == workers.MAX_STREAMS
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    script = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))\n"
+        "from lamina.api.limits import raise_nofile\n"
+        "print(raise_nofile(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(hard), str(hard)]
