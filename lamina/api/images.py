@@ -130,6 +130,7 @@ def register(router: Router, engine: Engine) -> None:
             raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
         tags = _import_tags(q.repo, q.tag)
         changes, message = list(q.changes), q.message
+        req.claim_stream()  # before the tar is read: it comes at the client's pace
 
         def work(_progress: Callable[[str], None]) -> dict[str, Any]:
             image_id = import_rootfs(images, req.body, tags=tags, changes=changes, message=message)

@@ -4,13 +4,16 @@ The daemon here serves at most SLOTS streams (LAMINA_MAX_STREAMS). For each kind
 stream that may wait for ever on its own (logs -f of a quiet container, wait, attach
 without stdin to a running or a not yet started container, exec without stdin), SLOTS
 clients open one and leave; then SLOTS new ones are served and one more is refused
-(503): so every slot came back, and the limit holds.
+(503): so every slot came back, and the limit holds. A build refused for want of a
+slot, or whose client leaves before its answer, leaves no extracted context behind.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -18,7 +21,7 @@ import pytest
 
 from lamina.config import Paths
 from tests.conftest import Daemon, needs_root
-from tests.support.rawhttp import request
+from tests.support.rawhttp import request, send
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
 
@@ -118,3 +121,39 @@ def test_exec_without_stdin_of_a_silent_command(daemon: Daemon, quiet: str) -> N
         return _open(sock, "POST", f"/exec/{made.json()['Id']}/start", UPGRADE, body)
 
     _all_slots_come_back(exec_start)
+
+
+def _context_tar(busybox: str) -> bytes:
+    dockerfile = f"FROM {busybox}\nRUN sleep 5\n".encode()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    return out.getvalue()
+
+
+def test_a_build_refused_or_left_early_leaves_no_context(
+    daemon: Daemon, busybox: str, quiet: str
+) -> None:
+    sock = str(daemon.paths.socket)
+    contexts = daemon.paths.root / "build" / "contexts"
+    tar = _context_tar(busybox)
+    head = f"POST /v1.45/build?t=x HTTP/1.1\r\nHost: d\r\nContent-Length: {len(tar)}\r\n\r\n"
+    followers = [
+        _open(sock, "GET", f"/containers/{quiet}/logs?follow=1&stdout=1") for _ in range(SLOTS)
+    ]
+    try:
+        refused = send(sock, head.encode() + tar, head_only=True)
+        assert refused.status == 503
+        assert not list(contexts.glob("*"))
+    finally:
+        for follower in followers:
+            follower.close()
+    with socket.socket(socket.AF_UNIX) as client:  # gone before the first byte of the answer
+        client.connect(sock)
+        client.sendall(head.encode() + tar)
+    deadline = time.monotonic() + 15
+    while list(contexts.glob("*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(contexts.glob("*")), "a build context stays after its client left"

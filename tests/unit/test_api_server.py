@@ -8,6 +8,7 @@ stream whose client leaves, or stops reading, gives its slot back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import shutil
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lamina.api import http, limits, reactor, workers
-from lamina.api.http import HIJACKED, Request, Response, Server
+from lamina.api.http import HIJACKED, Request, Response, Server, Stream
 from lamina.api.limits import Limits, nofile
 from lamina.api.router import Router
 from lamina.api.streams import splice
@@ -71,14 +72,20 @@ def _router(folder: Path) -> Router:
     def flood(req: Request) -> Response:
         return Response.stream(b"y" * (1 << 20) for _ in iter(int, 1))
 
+    @router.route("POST", "/tidy")  # a stream with something to clean up (a build context)
+    def tidy(req: Request) -> Response:
+        req.json()
+        (folder / "made").touch()
+        chunks = (b"z" for _ in range(3))
+        return Response.stream(Stream(chunks, cleanup=(folder / "made").unlink))
+
     return router
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[Server, str]]:
+@contextlib.contextmanager
+def _running(limits: Limits) -> Iterator[tuple[Server, str]]:
     folder = Path(tempfile.mkdtemp(prefix="lam-api-", dir="/tmp"))
     path = str(folder / "api.sock")
-    limits = Limits.for_descriptors(nofile(), streams=2)
     srv = Server(
         path, _router(folder).dispatch, common_headers={}, log=lambda _m: None, limits=limits
     )
@@ -91,6 +98,12 @@ def server() -> Iterator[tuple[Server, str]]:
         srv.server_close()
         thread.join(5)
         shutil.rmtree(folder)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Server, str]]:
+    with _running(Limits.for_descriptors(nofile(), streams=2)) as running:
+        yield running
 
 
 def _connect(path: str) -> socket.socket:
@@ -329,3 +342,97 @@ def test_the_usual_soft_limit_is_raised_to_the_hard_one() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(hard), str(hard)]
+
+
+def test_bodies_that_do_not_come_do_not_starve_ping() -> None:
+    """Clients that announce a body over the pre-buffer, or expect a 100 Continue, and
+    send nothing: they take stream slots (or a 503 when none is left), never the
+    request threads that /_ping needs."""
+    with _running(Limits(parked=256, requests=2, streams=6)) as (srv, path):
+        waiting = [_connect(path) for _ in range(8)]
+        try:
+            for i, sock in enumerate(waiting):
+                head = b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n" % (100_000 + i)
+                sock.sendall(head + (b"Expect: 100-continue\r\n\r\n" if i % 2 else b"\r\n"))
+            time.sleep(0.3)
+            start = time.monotonic()
+            assert _ping(path) == (200, b"OK")
+            assert time.monotonic() - start < 2
+            assert srv.workers.streams == 6
+            refused = [sock for sock in waiting if _status_now(sock) == b"503"]
+            assert len(refused) == 2  # past the stream slots: answered, not queued
+        finally:
+            for sock in waiting:
+                sock.close()
+
+
+def _status_now(sock: socket.socket) -> bytes:
+    """The status of what the server has answered so far, without waiting."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(12)[9:]
+    except BlockingIOError:
+        return b""
+    finally:
+        sock.settimeout(10)
+
+
+def test_a_small_body_after_100_continue_is_read_by_the_reactor(
+    server: tuple[Server, str],
+) -> None:
+    _, path = server
+    with _connect(path) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 8\r\nExpect: 100-continue\r\n\r\n")
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b'{"a": 1}')
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b'{"got": {"a": 1}}\n')
+    assert b"100 Continue" not in answer
+
+
+def test_a_json_body_has_a_deadline_for_all_of_it(
+    server: tuple[Server, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte every 0.2 s never waits a receive timeout out; the body's deadline ends it."""
+    _, path = server
+    monkeypatch.setattr(http, "BODY_TIMEOUT", 1.0)
+    body = b'{"a": "' + b"x" * 100_000 + b'"}'
+    with _connect(path) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body))
+        sock.sendall(body[:70_000])
+        start = time.monotonic()
+        sock.setblocking(False)
+        answer = b""
+        for byte in body[70_000:]:
+            with contextlib.suppress(BlockingIOError):
+                answer += sock.recv(4096)
+            if answer:
+                break
+            with contextlib.suppress(OSError):
+                sock.send(bytes([byte]))
+            time.sleep(0.2)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"not all of it came in time" in answer
+    assert time.monotonic() - start < 3
+
+
+def test_a_stream_cleans_up_when_it_never_begins(server: tuple[Server, str]) -> None:
+    srv, path = server  # max_streams=2
+    folder = Path(path).parent
+    followers = [_open_stream(path, b"GET /follow HTTP/1.1\r\n\r\n") for _ in range(2)]
+    try:
+        status, _ = _exchange(path, b"POST /tidy HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        assert status == 503
+        assert not (folder / "made").exists()
+    finally:
+        for sock in followers:
+            sock.close()
+    assert _slots_free(srv, within=2)
+    with _connect(path) as sock:  # a client gone before the first byte of the answer
+        sock.sendall(b"POST /tidy HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    deadline = time.monotonic() + 2
+    while (folder / "made").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (folder / "made").exists()
+    assert _exchange(path, b"POST /tidy HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")[0] == 200
+    assert not (folder / "made").exists()  # and when it ends as it should
