@@ -258,6 +258,8 @@ def _body_of(conn: Connection, head: Head) -> Body:
 def _skip_rest(body: Body) -> bool:
     """Read what the handler left of a small body, so keep-alive stays in step; a body
     with more left, or a broken one, closes the connection instead."""
+    if body.finished():
+        return True
     if not body.buffered():
         return False  # never wait on the client for bytes nobody wants
     try:

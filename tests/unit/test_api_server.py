@@ -233,6 +233,22 @@ def test_keep_alive_and_pipelined_requests(server: tuple[Server, str]) -> None:
     assert data.count(b'{"got": {"a": 1}}') == 2
 
 
+def test_a_connection_carries_on_after_a_chunked_body_read_whole(
+    server: tuple[Server, str],
+) -> None:
+    srv, path = server
+    with _connect(path) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n"
+            b"GET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.count(b"HTTP/1.1 200 ") == 2
+    assert _slots_free(srv, within=2)  # the slot the body took is back
+
+
 def test_chunked_bodies_are_read(server: tuple[Server, str]) -> None:
     _, path = server
     status, body = _exchange(
