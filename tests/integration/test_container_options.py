@@ -148,6 +148,7 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
         "could not get container for nosuch": {"HostConfig": {"Links": ["nosuch:x"]}},
         "No such container: nosuch": {"HostConfig": {"VolumesFrom": ["nosuch"]}},
         "Requested CPUs are not available": {"HostConfig": {"CpusetCpus": "0-1023"}},
+        "value of out range, maximum is": {"HostConfig": {"CpusetMems": "0-4000000000"}},
         "invalid MAC address": {
             "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}
         },

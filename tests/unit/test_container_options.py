@@ -4,6 +4,7 @@ checked and applied ones come out, without root."""
 from __future__ import annotations
 
 import re
+import time
 from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lamina.containers import devices, hostopts, options
+from lamina.containers import devices, hostopts, options, resources
 from lamina.containers.create import check_platform, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
 from lamina.containers.resources import Resources
@@ -163,6 +164,38 @@ def test_host_option_checks_use_dockers_messages() -> None:
     unlimited = {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]}
     assert hostopts.ulimits(unlimited) == (Rlimit("core", 2**64 - 1, 2**64 - 1),)
     assert hostopts.volumes_from({"VolumesFrom": ["a:ro", "b"]}) == [("a", "ro"), ("b", "rw")]
+
+
+def test_cpusets_are_compared_as_ranges_never_expanded() -> None:
+    def refusal(cpus: str = "", mems: str = "") -> str:
+        try:
+            resources.check(
+                Resources(cpuset_cpus=cpus, cpuset_mems=mems),
+                cpus=4,
+                cpu_list="0-1,3",
+                mem_list="0",
+            )
+        except InvalidArgument as err:
+            return str(err)
+        return ""
+
+    started = time.monotonic()
+    # Four billion CPUs would be a set of four billion ints (a MemoryError, a 500): the
+    # number is refused before anything is expanded, with dockerd's message.
+    assert refusal("0-4000000000") == (
+        "Invalid value 0-4000000000 for cpuset cpus: value of out range, maximum is 8192"
+    )
+    assert refusal(mems="1,0-4000000000").startswith("Invalid value 1,0-4000000000 for cpuset mems")
+    assert time.monotonic() - started < 0.1
+    assert [refusal(c) for c in ("0-1", "3,0-1,1", "1-1")] == ["", "", ""]
+    assert refusal("0-3") == "Requested CPUs are not available - requested 0-3, available: 0-1,3"
+    assert refusal("0-8192").startswith("Requested CPUs are not available")
+    assert refusal(mems="1") == (
+        "Requested memory nodes are not available - requested 1, available: 0"
+    )
+    for bad in ("2-1", "1-", "-1", "a", "0,,1", "1" * 20):
+        assert refusal(bad) == f"Invalid value {bad} for cpuset cpus: invalid format: {bad}"
+    assert resources.parse_ranges("0-2,5") == [(0, 2), (5, 5)]
 
 
 def test_devices_and_cgroup_rules(tmp_path: Path) -> None:
