@@ -149,6 +149,14 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
         "No such container: nosuch": {"HostConfig": {"VolumesFrom": ["nosuch"]}},
         "Requested CPUs are not available": {"HostConfig": {"CpusetCpus": "0-1023"}},
         "value of out range, maximum is": {"HostConfig": {"CpusetMems": "0-4000000000"}},
+        # Inline seccomp profiles right in structure, wrong in value: a 400 at create,
+        # not a container that can never start.
+        "seccomp profile: defaultAction: must be one of": {
+            "HostConfig": {"SecurityOpt": ['seccomp={"defaultAction": 5}']}
+        },
+        "seccomp profile: syscalls[0].names: must be an array": {
+            "HostConfig": {"SecurityOpt": [f"seccomp={json.dumps(_NAMES_AS_TEXT)}"]}
+        },
         "invalid MAC address": {
             "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}
         },
@@ -168,6 +176,10 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
 
 
 _BODY = {"Image": "busybox", "Cmd": ["true"]}
+_NAMES_AS_TEXT = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "syscalls": [{"names": "read", "action": "SCMP_ACT_ALLOW"}],
+}
 
 
 def _post(daemon: Daemon, path: str, body: dict[str, object]) -> tuple[int, dict[str, str]]:

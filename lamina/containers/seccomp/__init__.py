@@ -5,7 +5,8 @@
   `default.json` is that profile written out by `python -m lamina.containers.seccomp`
   (a unit test keeps the two equal), as moby ships profiles/seccomp/default.json.
 - `convert.py` turns any Docker-format profile, the default or a user's, into the OCI
-  `linux.seccomp` for this host and a container's capabilities.
+  `linux.seccomp` for this host and a container's capabilities; a user's is checked
+  field by field first (`profile_check.py`), so a value runc would refuse is a 400.
 """
 
 from lamina.containers.seccomp.convert import (

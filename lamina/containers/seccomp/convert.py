@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lamina.containers.seccomp.profile_check import check_profile, kernel_version
 from lamina.errors import InvalidArgument
 
 # platform.machine() → (the name Docker's `arches` conditions use, its SCMP_ARCH_*).
@@ -29,14 +29,6 @@ _ARCHES = {
     "s390x": ("s390x", "SCMP_ARCH_S390X"),
     "riscv64": ("riscv64", "SCMP_ARCH_RISCV64"),
 }
-
-
-def kernel_version(text: str) -> tuple[int, int]:
-    """ "5.3", "6.18.44-fc" → (major, minor), read as moby reads them (`%d.%d`)."""
-    match = re.match(r"(\d+)\.(\d+)", text)
-    if not match:
-        raise InvalidArgument(f"seccomp profile: invalid kernel version {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def _selected(
@@ -69,7 +61,7 @@ def _oci_syscall(rule: Mapping[str, Any]) -> dict[str, Any]:
     if rule.get("args"):
         out["args"] = [
             {
-                "index": a["index"],
+                "index": a.get("index", 0),
                 "value": a.get("value", 0),
                 "valueTwo": a.get("valueTwo", 0),
                 "op": a["op"],
@@ -128,10 +120,11 @@ def _convert(text: str, caps: Sequence[str], origin: str) -> dict[str, Any] | No
         raise InvalidArgument(f"decoding seccomp profile {origin}failed: {err}") from err
     if not isinstance(profile, dict):
         raise InvalidArgument(f"decoding seccomp profile {origin}failed: not a JSON object")
+    check_profile(profile)
     try:
         return seccomp_from_profile(profile, caps)
     except (TypeError, KeyError, AttributeError) as err:
-        # A rule of the wrong shape ("args" not a list, an arg without "op"...).
+        # check_profile leaves nothing for these; should it ever, a 400, never a 500.
         raise InvalidArgument(f"decoding seccomp profile {origin}failed: {err!r}") from err
 
 
