@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.containers import devices, resources, securityopts
+from lamina.containers import devices, resources, security, securityopts
 from lamina.containers.devices import DeviceMapping
 from lamina.containers.resources import Resources
 from lamina.containers.spec import HostFacts, Rlimit
@@ -95,6 +95,7 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
         cpu_list=facts.cpu_list,
         mem_list=facts.mem_list,
     )
+    _check_capabilities(hc)
     ulimits(hc)
     sysctls(hc)
     for mapping in device_mappings(hc):
@@ -116,6 +117,19 @@ def _check_types(hc: Mapping[str, Any]) -> None:
             value = hc.get(key)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
                 raise InvalidArgument(f"HostConfig.{key} must be of type {kind.__name__}")
+
+
+def _check_capabilities(hc: Mapping[str, Any]) -> None:
+    """Names the kernel defines, with dockerd's message, and additions this daemon can
+    grant: either mistake would otherwise make a container that can never start."""
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            security.normalize_capabilities(hc.get(key) or ())
+        except InvalidArgument as err:
+            raise InvalidArgument(f"invalid {key}: {err}") from None
+    security.capabilities(
+        privileged=bool(hc.get("Privileged")), add=hc.get("CapAdd") or (), drop=()
+    )
 
 
 def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:

@@ -157,6 +157,9 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
         "seccomp profile: syscalls[0].names: must be an array": {
             "HostConfig": {"SecurityOpt": [f"seccomp={json.dumps(_NAMES_AS_TEXT)}"]}
         },
+        # dockerd checks the names at create; lamina did only at start (a 400 there).
+        'invalid CapAdd: unknown capability: "CAP_"': {"HostConfig": {"CapAdd": [""]}},
+        'invalid CapDrop: unknown capability: "CAP_FOO"': {"HostConfig": {"CapDrop": ["FOO"]}},
         "invalid MAC address": {
             "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}
         },

@@ -145,6 +145,8 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "HostConfig.Memory must be of type int": {"Memory": "lots"},
         "HostConfig.Sysctls must be of type dict": {"Sysctls": ["a=b"]},
         "invalid ulimit value: 'x'": {"Ulimits": [{"Name": "nofile", "Soft": "x", "Hard": 1}]},
+        'invalid CapAdd: unknown capability: "CAP_"': {"CapAdd": [""]},
+        'invalid CapDrop: unknown capability: "CAP_FOO"': {"CapDrop": ["chown", "foo"]},
         "conflicting options: dns and the network mode": {
             "NetworkMode": "container:x",
             "Dns": ["192.0.2.1"],
