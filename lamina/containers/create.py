@@ -6,6 +6,10 @@ Docker's merge rules, which users rely on without knowing them:
 - Env: the image's, then the request's; a later `KEY=` wins over an earlier one.
 - WorkingDir, User, StopSignal: the request's, else the image's.
 - Labels and Volumes: the image's merged with the request's.
+
+One departure: an image's HEALTHCHECK is not copied into the container's Config, since
+lamina runs no health checks yet (issue #12); inspect then shows none rather than one
+that never runs.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ def merge_config(request: dict[str, Any], image: dict[str, Any]) -> dict[str, An
         **(image.get("ExposedPorts") or {}),
         **(request.get("ExposedPorts") or {}),
     } or None
-    config.setdefault("Healthcheck", image.get("Healthcheck"))
     config["OnBuild"] = None
     return config
 

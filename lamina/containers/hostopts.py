@@ -149,6 +149,10 @@ def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
         raise InvalidArgument(f"unknown or invalid runtime name: {hc['Runtime']}")
     if int(hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    if "" in (hc.get("Annotations") or {}):
+        raise InvalidArgument(
+            "invalid Annotations: the empty string is not permitted as an annotation key"
+        )
     for key in ("MaskedPaths", "ReadonlyPaths"):
         if any(not str(p).startswith("/") for p in hc.get(key) or []):
             raise InvalidArgument(f"{key}: paths must be absolute")

@@ -59,14 +59,15 @@ def ignored(note: str) -> Field:
 
 _OUTPUT_ONLY = "output of inspect; dockerd ignores it in a create body"
 _WINDOWS = "Windows only; dockerd on Linux ignores it"
+_CLIENT_ATTACHES = "recorded and shown; the client attaches through /attach, dockerd never reads it"
 
 CONTAINER_CONFIG: Mapping[str, Field] = {
     "Hostname": applied("UTS hostname, /etc/hostname, /etc/hosts"),
     "Domainname": applied("UTS domain name (the kernel.domainname sysctl, as Docker)"),
     "User": applied("uid/gid resolved in the image's /etc/passwd and /etc/group"),
-    "AttachStdin": applied("attach"),
-    "AttachStdout": applied("attach"),
-    "AttachStderr": applied("attach"),
+    "AttachStdin": ignored(_CLIENT_ATTACHES),
+    "AttachStdout": ignored(_CLIENT_ATTACHES),
+    "AttachStderr": ignored(_CLIENT_ATTACHES),
     "ExposedPorts": applied("-P publishes them; legacy link variables"),
     "Tty": applied("the monitor's pseudo-terminal"),
     "OpenStdin": applied("the monitor keeps stdin open"),
@@ -74,7 +75,7 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "Env": applied("merged over the image's"),
     "Cmd": applied("merged with the image's"),
     "Healthcheck": refused(
-        "health checks are not run by lamina",
+        "health checks are not run by lamina (issue #12)",
         unset=lambda v: _unset(v)
         or (isinstance(v, dict) and (v.get("Test") or ["NONE"]) == ["NONE"]),
     ),
@@ -88,7 +89,7 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "OnBuild": ignored("ONBUILD triggers run in builds FROM the image, never in a container"),
     "Labels": applied("merged over the image's"),
     "StopSignal": applied("stop"),
-    "StopTimeout": applied("stop"),
+    "StopTimeout": applied("seconds stop waits before SIGKILL: 0 kills at once, unset is 10"),
     "Shell": ignored("the shell of a Dockerfile's RUN/CMD/ENTRYPOINT; a container never reads it"),
 }
 
@@ -145,9 +146,9 @@ HOST_CONFIG: Mapping[str, Field] = {
     "VolumesFrom": applied("the other container's mounts, :ro or :rw"),
     "Mounts": applied("bind, volume and tmpfs mounts"),
     "ConsoleSize": applied("the terminal's first size"),
-    "Annotations": applied("OCI spec annotations"),
-    "CapAdd": applied("capabilities"),
-    "CapDrop": applied("capabilities"),
+    "Annotations": applied("OCI spec annotations; an empty key is a 400, as dockerd"),
+    "CapAdd": applied("capabilities; unknown ones, or ones lamina cannot grant, a 400"),
+    "CapDrop": applied("capabilities; unknown ones a 400"),
     "CgroupnsMode": applied("private or host cgroup namespace"),
     "Dns": applied("resolv.conf nameservers"),
     "DnsOptions": applied("resolv.conf options"),

@@ -47,6 +47,7 @@ from lamina.volumes import VolumeService
 
 Log = Callable[[str], None]
 ZERO_TIME = "0001-01-01T00:00:00Z"
+DEFAULT_STOP_TIMEOUT = 10  # seconds, as dockerd
 
 
 class StartFailed(InvalidArgument):
@@ -232,7 +233,7 @@ class ContainerService:
         if not c.state.running:
             return False
         self._record(c.id, stopped_by_user=True)
-        grace = timeout if timeout is not None else int(c.config.get("StopTimeout") or 10)
+        grace = timeout if timeout is not None else stop_timeout(c)
         self._signal(c, signal or c.config.get("StopSignal") or "SIGTERM")
         if grace < 0 or not self._wait_stopped(c.id, grace):
             self._signal(c, "SIGKILL")
@@ -459,6 +460,12 @@ class ContainerService:
             self.records.save_state(cid, updated.state)
             self.changed.notify_all()
             return updated
+
+
+def stop_timeout(c: Container) -> int:
+    """The container's --stop-timeout; Docker's 10 s when none was given (0 is 0)."""
+    configured = c.config.get("StopTimeout")
+    return DEFAULT_STOP_TIMEOUT if configured is None else int(configured)
 
 
 def start_waiting(files: MonitorFiles) -> None:

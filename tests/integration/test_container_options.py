@@ -130,6 +130,24 @@ def test_links_are_dns_aliases_on_user_networks(daemon: Daemon, busybox: str) ->
     assert out[1:] == ["nameserver 127.0.0.11", "options attempts:2 ndots:0"]
 
 
+def test_stop_timeout_zero_and_an_images_healthcheck(
+    daemon: Daemon, busybox: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nHEALTHCHECK CMD true\n")
+    daemon.lamina("build", "-q", "-t", "checked", str(tmp_path))
+    # sleep as pid 1 ignores SIGTERM: only the SIGKILL after the timeout ends it.
+    daemon.lamina("run", "-d", "--name", "stopper", "--stop-timeout", "0", "checked", "sleep", "60")
+    info = json.loads(daemon.lamina("inspect", "stopper").stdout)[0]
+    assert info["Config"]["StopTimeout"] == 0
+    # lamina runs no health checks yet (issue #12): inspect shows none, not a dead one.
+    assert info["Config"].get("Healthcheck") is None and "Health" not in info["State"]
+    started = time.monotonic()
+    daemon.docker("stop", "stopper")  # no -t: the container's own timeout, 0, not Docker's 10
+    assert time.monotonic() - started < 5
+    daemon.lamina("rm", "stopper")
+    daemon.lamina("rmi", "checked")
+
+
 def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: str) -> None:
     refused = {
         "HostConfig.DeviceRequests": {

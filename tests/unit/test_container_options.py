@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from lamina.containers import devices, hostopts, options, resources
-from lamina.containers.create import check_platform, parse_platform
+from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
 from lamina.containers.resources import Resources
 from lamina.containers.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
@@ -147,6 +147,7 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "invalid ulimit value: 'x'": {"Ulimits": [{"Name": "nofile", "Soft": "x", "Hard": 1}]},
         'invalid CapAdd: unknown capability: "CAP_"': {"CapAdd": [""]},
         'invalid CapDrop: unknown capability: "CAP_FOO"': {"CapDrop": ["chown", "foo"]},
+        "the empty string is not permitted as an annotation key": {"Annotations": {"": "x"}},
         "conflicting options: dns and the network mode": {
             "NetworkMode": "container:x",
             "Dns": ["192.0.2.1"],
@@ -244,6 +245,13 @@ def test_resolv_conf_is_the_hosts_with_overrides(tmp_path: Path) -> None:
     assert resolv_text(asked, host) == "nameserver 10.0.0.2\nsearch a.test\noptions ndots:2\n"
     internal = Resolv(nameservers=("127.0.0.11",), search=(".",), internal=True)
     assert resolv_text(internal, host) == "nameserver 127.0.0.11\noptions edns0 ndots:0\n"
+
+
+def test_an_images_healthcheck_is_not_claimed_by_the_container() -> None:
+    image = {"Healthcheck": {"Test": ["CMD", "true"]}, "Cmd": ["sh"]}
+    assert merge_config({}, image).get("Healthcheck") is None  # not run (issue #12): not shown
+    disabled = {"Test": ["NONE"]}
+    assert merge_config({"Healthcheck": disabled}, image)["Healthcheck"] == disabled
 
 
 def test_platform_of_the_image_must_match() -> None:
