@@ -80,12 +80,9 @@ def merge_env(base: list[str], override: list[str]) -> list[str]:
     return list(merged.values())
 
 
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise InvalidArgument(f"invalid command: {value!r}")
+def _as_list(value: str | list[str]) -> list[str]:
+    """Cmd and Entrypoint: a string or a list of them (Go's strslice), as the edge let in."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def parse_restart_policy(host_config: dict[str, Any]) -> dict[str, Any]:

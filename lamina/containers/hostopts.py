@@ -4,6 +4,9 @@
 nothing; the runner reads the same values through the same functions at start. What
 needs other containers (links, --volumes-from, container:<name> modes) is parsed
 here and resolved by the service, which knows them.
+
+The *types* of the fields are the API edge's, checked against the spec before a body
+reaches the engine (lamina/api/shapes.py); this module checks their *values*.
 """
 
 from __future__ import annotations
@@ -63,28 +66,8 @@ _MODES = {
 _MODE_NAMES = {"PidMode": "PID", "IpcMode": "IPC", "CgroupnsMode": "cgroup namespace"}
 
 
-# The types of the fields read here, so a wrong one is a 400, never a failure later.
-_TYPES: dict[type, tuple[str, ...]] = {
-    list: (
-        "Ulimits", "Devices", "DeviceCgroupRules", "GroupAdd", "ExtraHosts", "Links",
-        "VolumesFrom", "SecurityOpt", "Dns", "DnsOptions", "DnsSearch", "MaskedPaths",
-        "ReadonlyPaths",
-    ),
-    dict: ("Sysctls", "Annotations"),
-    int: (
-        "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod",
-        "CpuQuota", "PidsLimit", "OomScoreAdj", "ShmSize",
-    ),
-    str: (
-        "CpusetCpus", "CpusetMems", "PidMode", "IpcMode", "CgroupnsMode", "CgroupParent",
-        "UsernsMode", "Isolation", "Runtime", "NetworkMode",
-    ),
-}  # fmt: skip
-
-
 def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> None:
     """Every check that needs neither the image's files nor other containers."""
-    _check_types(hc)
     hostname = str(config.get("Hostname") or "")
     if len(hostname) > MAX_HOSTNAME:
         raise InvalidArgument(f'hostname "{hostname}" is too long (maximum {MAX_HOSTNAME} bytes)')
@@ -109,14 +92,6 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
     links(hc)
     volumes_from(hc)
     securityopts.parse(hc)
-
-
-def _check_types(hc: Mapping[str, Any]) -> None:
-    for kind, keys in _TYPES.items():
-        for key in keys:
-            value = hc.get(key)
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                raise InvalidArgument(f"HostConfig.{key} must be of type {kind.__name__}")
 
 
 def _check_capabilities(hc: Mapping[str, Any]) -> None:
@@ -161,7 +136,7 @@ def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
 def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
     out = []
     for entry in hc.get("Ulimits") or []:
-        name = str(entry.get("Name") or "") if isinstance(entry, dict) else ""
+        name = str(entry.get("Name") or "")
         if name not in ULIMITS:
             raise InvalidArgument(f"invalid ulimit type: {name or repr(entry)}")
         soft, hard = _rlim(entry.get("Soft")), _rlim(entry.get("Hard"))
@@ -175,10 +150,8 @@ def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
     return tuple(out)
 
 
-def _rlim(value: Any) -> int:
+def _rlim(value: int | None) -> int:
     """-1 ("unlimited" to the docker CLI) is RLIM_INFINITY, as dockerd's uint64 cast."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise InvalidArgument(f"invalid ulimit value: {value!r}: an integer")
     number = value or 0
     return RLIM_INFINITY if number == -1 else number
 

@@ -76,8 +76,7 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "Cmd": applied("merged with the image's"),
     "Healthcheck": refused(
         "health checks are not run by lamina (issue #12)",
-        unset=lambda v: _unset(v)
-        or (isinstance(v, dict) and (v.get("Test") or ["NONE"]) == ["NONE"]),
+        unset=lambda v: _unset(v) or (v.get("Test") or ["NONE"]) == ["NONE"],
     ),
     "ArgsEscaped": ignored(_WINDOWS),
     "Image": applied("the image the container runs"),
@@ -204,18 +203,14 @@ ENDPOINT_SETTINGS: Mapping[str, Field] = {
 
 
 def refuse_unhonoured(body: Mapping[str, Any]) -> None:
-    """Raise InvalidArgument naming the first REFUSED field `body` sets."""
+    """Raise InvalidArgument naming the first REFUSED field `body` sets (a body whose
+    types the API edge checked: lamina/api/shapes.py)."""
     _refuse("", body, CONTAINER_CONFIG)
-    host_config = body.get("HostConfig")
-    if isinstance(host_config, Mapping):
-        _refuse("HostConfig.", host_config, HOST_CONFIG)
-    networking = body.get("NetworkingConfig")
-    endpoints = networking.get("EndpointsConfig") if isinstance(networking, Mapping) else None
-    if isinstance(endpoints, Mapping):
-        for network, endpoint in endpoints.items():
-            if isinstance(endpoint, Mapping):
-                prefix = f"NetworkingConfig.EndpointsConfig.{network}."
-                _refuse(prefix, endpoint, ENDPOINT_SETTINGS)
+    _refuse("HostConfig.", body.get("HostConfig") or {}, HOST_CONFIG)
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    for network, endpoint in endpoints.items():
+        prefix = f"NetworkingConfig.EndpointsConfig.{network}."
+        _refuse(prefix, endpoint or {}, ENDPOINT_SETTINGS)
 
 
 def _refuse(prefix: str, fields: Mapping[str, Any], table: Mapping[str, Field]) -> None:

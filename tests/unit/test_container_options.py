@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from lamina.api.body_shapes import SHAPES
+from lamina.api.shapes import check_body
 from lamina.containers import devices, hostopts, options, resources
 from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
@@ -142,9 +144,6 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "Minimum memory reservation allowed is 6MB": {"MemoryReservation": 1024},
         "unknown or invalid runtime name: kata": {"Runtime": "kata"},
         "invalid --security-opt 2": {"SecurityOpt": ["bogus=1"]},
-        "HostConfig.Memory must be of type int": {"Memory": "lots"},
-        "HostConfig.Sysctls must be of type dict": {"Sysctls": ["a=b"]},
-        "invalid ulimit value: 'x'": {"Ulimits": [{"Name": "nofile", "Soft": "x", "Hard": 1}]},
         'invalid CapAdd: unknown capability: "CAP_"': {"CapAdd": [""]},
         'invalid CapDrop: unknown capability: "CAP_FOO"': {"CapDrop": ["chown", "foo"]},
         "the empty string is not permitted as an annotation key": {"Annotations": {"": "x"}},
@@ -167,6 +166,27 @@ def test_host_option_checks_use_dockers_messages() -> None:
     unlimited = {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]}
     assert hostopts.ulimits(unlimited) == (Rlimit("core", 2**64 - 1, 2**64 - 1),)
     assert hostopts.volumes_from({"VolumesFrom": ["a:ro", "b"]}) == [("a", "ro"), ("b", "rw")]
+
+
+def test_types_are_the_api_edges_and_values_the_domains() -> None:
+    """One type authority: the spec's shapes, checked at the edge before create reads a
+    field, cover every field the domain reads; hostopts checks only values."""
+    shapes = {"ContainerConfig": "ContainerCreate", "HostConfig": "HostConfig"}
+    for definition, shape in shapes.items():
+        assert set(TABLES[definition]) <= set(SHAPES[shape]), definition
+    assert set(options.ENDPOINT_SETTINGS) == set(SHAPES["EndpointSettings"])
+    refused = {
+        "HostConfig.Memory: must be an integer": {"Memory": "lots"},
+        "HostConfig.Sysctls: must be an object": {"Sysctls": ["a=b"]},
+        "HostConfig.Ulimits[0].Soft: must be an integer": {"Ulimits": [{"Soft": "x"}]},
+        "HostConfig.Devices[0].PathOnHost: must be a string": {"Devices": [{"PathOnHost": 1}]},
+        "HostConfig.CapAdd: must be an array": {"CapAdd": "ALL"},
+    }
+    for message, hc in refused.items():
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            check_body({"Image": "busybox", "HostConfig": hc}, "ContainerCreate")
+    with pytest.raises(InvalidArgument, match=r"^Cmd: must be a string or an array of strings"):
+        check_body({"Image": "busybox", "Cmd": [1]}, "ContainerCreate")
 
 
 def test_cpusets_are_compared_as_ranges_never_expanded() -> None:
