@@ -173,7 +173,7 @@ class Runner:
         self, c: Container, rootfs: Path, argv: list[str], extra: tuple[MountSpec, ...] = ()
     ) -> SpecInput:
         hc = c.host_config
-        security = dict(securityopts.parse(hc))
+        security = securityopts.parse(hc)
         base = SpecInput(
             args=argv,
             env=list(c.config.get("Env") or []),
@@ -188,15 +188,15 @@ class Runner:
             privileged=bool(hc.get("Privileged")),
             cap_add=tuple(hc.get("CapAdd") or ()),
             cap_drop=tuple(hc.get("CapDrop") or ()),
-            no_new_privileges=security.get("no-new-privileges") in ("true", "1"),
-            seccomp=security.get("seccomp", "builtin"),
+            no_new_privileges=security.no_new_privileges,
+            seccomp=security.seccomp,
             host_network=hc.get("NetworkMode") == "host",
             cgroups_path=_cgroups_path(c),
             init=str(INIT_BINARY) if hc.get("Init") else None,
             shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
             annotations={**(hc.get("Annotations") or {}), "org.lamina.container.name": c.name},
         )
-        return _with_host_options(base, c)
+        return _with_host_options(base, c, security)
 
     def spawn(
         self, c: Container, bundle: Path, *, wait_attach: bool
@@ -301,10 +301,12 @@ def _hostname(c: Container) -> str:
     return str(c.config.get("Hostname") or c.id[:12])
 
 
-def _with_host_options(base: SpecInput, c: Container) -> SpecInput:
+def _with_host_options(
+    base: SpecInput, c: Container, security: securityopts.SecurityOptions
+) -> SpecInput:
     """The HostConfig options read through lamina.containers.hostopts."""
     hc = c.host_config
-    unconfined = ("systempaths", "unconfined") in securityopts.parse(hc)
+    unconfined = security.unconfined_paths
     ipc = hostopts.namespace_mode(hc, "IpcMode")[0]
     mounts = base.mounts
     if ipc == "host":  # the host's /dev/shm with its IPC namespace, as Docker

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lamina.containers import security
-from lamina.containers.seccomp import default_seccomp, seccomp_from_profile
+from lamina.containers.seccomp import default_seccomp, profile_from_json, seccomp_from_profile
 from lamina.containers.seccomp.default import PROFILE_FILE
 from lamina.containers.seccomp.profile_check import check_profile
 from lamina.containers.spec import (
@@ -496,7 +496,7 @@ def test_profile_from_file_and_inline_json(rootfs: Path, tmp_path: Path) -> None
     path = tmp_path / "profile.json"
     path.write_text(json.dumps(PROFILE))
     from_file = build(rootfs, seccomp=str(path))["linux"]["seccomp"]
-    inline = build(rootfs, seccomp=json.dumps(PROFILE))["linux"]["seccomp"]
+    inline = build(rootfs, seccomp=profile_from_json(json.dumps(PROFILE)))["linux"]["seccomp"]
     assert from_file == inline and from_file["defaultAction"] == "SCMP_ACT_ERRNO"
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
@@ -525,10 +525,11 @@ def test_profile_from_file_and_inline_json(rootfs: Path, tmp_path: Path) -> None
         # Right in structure, wrong in value: each would fail only when runc loads it.
         ('{"defaultAction": 5}', "defaultAction: must be one of SCMP_ACT_ALLOW, .*not 5"),
         ('{"defaultAction": "SCMP_ACT_MAYBE"}', "defaultAction: must be one of"),
+        ('{"defaultAction": []}', "defaultAction: must be one of"),
         (
             '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": "read",'
             ' "action": "SCMP_ACT_ALLOW"}]}',
-            r"syscalls\[0\]\.names: must be an array, not 'read'",
+            r"syscalls\[0\]\.names: must be an array, not \"read\"",
         ),
         (
             '{"syscalls": [{"names": ["read", 1], "action": "SCMP_ACT_ALLOW"}]}',

@@ -11,7 +11,7 @@
 
 from lamina.containers.seccomp.convert import (
     load_seccomp,
-    seccomp_from_json,
+    profile_from_json,
     seccomp_from_profile,
 )
 from lamina.containers.seccomp.default import default_profile, default_seccomp
@@ -20,6 +20,6 @@ __all__ = [
     "default_profile",
     "default_seccomp",
     "load_seccomp",
-    "seccomp_from_json",
+    "profile_from_json",
     "seccomp_from_profile",
 ]

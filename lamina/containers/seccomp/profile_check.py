@@ -14,6 +14,7 @@ syscalls its libseccomp does not know.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,10 +47,20 @@ def check_profile(profile: Mapping[str, Any]) -> None:
     """Raise InvalidArgument naming the first field of `profile` whose value runc (or the
     conversion) could not use."""
     _PROFILE(profile, "")
+    if profile.get("architectures") and profile.get("archMap"):
+        raise InvalidArgument(
+            "seccomp profile: 'architectures' and 'archMap' were both specified, use one"
+        )
+    for i, rule in enumerate(profile.get("syscalls") or ()):
+        if rule.get("name") and rule.get("names"):
+            raise InvalidArgument(f"seccomp profile: syscalls[{i}] has both 'name' and 'names'")
+        if not rule.get("name") and not rule.get("names"):
+            raise InvalidArgument(f"seccomp profile: syscalls[{i}] needs 'names'")
 
 
 def _refuse(where: str, expected: str, value: Any) -> None:
-    raise InvalidArgument(f"seccomp profile: {where}: must be {expected}, not {value!r}")
+    found = "it is missing" if value is None else f"not {json.dumps(value)}"
+    raise InvalidArgument(f"seccomp profile: {where}: must be {expected}, {found}")
 
 
 def _string(value: Any, where: str) -> None:
@@ -59,7 +70,7 @@ def _string(value: Any, where: str) -> None:
 
 def _one_of(names: frozenset[str]) -> Check:
     def check(value: Any, where: str) -> None:
-        if value not in names:
+        if not isinstance(value, str) or value not in names:
             _refuse(where, "one of " + ", ".join(sorted(names)), value)
 
     return check
