@@ -19,6 +19,7 @@ from subprocess import Popen
 from typing import Any
 
 from lamina.containers import hostopts, linked
+from lamina.containers.bundle import write_bundle
 from lamina.containers.create import (
     check_name,
     check_platform,
@@ -179,7 +180,7 @@ class ContainerService:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)
             pid_ns = linked.pid_namespace(c, self.get)
-            bundle = self.runner.write_bundle(c, rootfs, [c.path, *c.args], network, pid_ns=pid_ns)
+            bundle = write_bundle(self.runner.dir(c.id), c, rootfs, network, pid_ns=pid_ns)
             process, state = self.runner.spawn(c, bundle, wait_attach=bool(hooks))
         except BaseException:
             self._release(c.id)

@@ -3,6 +3,7 @@ checked and applied ones come out, without root."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from functools import cache
@@ -15,9 +16,10 @@ import yaml
 
 from lamina.api.body_shapes import SHAPES
 from lamina.api.shapes import check_body
-from lamina.containers import devices, hostopts, options, resources
+from lamina.containers import bundle, devices, hostopts, options, resources, securityopts
 from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
+from lamina.containers.model import Container
 from lamina.containers.resources import Resources
 from lamina.containers.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
 from lamina.errors import InvalidArgument
@@ -325,6 +327,33 @@ def test_spec_carries_the_applied_options(tmp_path: Path) -> None:
     assert linux["resources"]["devices"][-1]["access"] == "r"
     assert linux["resources"]["cpu"] == {"period": 50_000, "quota": 25_000, "cpus": "0"}
     assert linux["resources"]["memory"]["reservation"] == 32 << 20
+
+
+def test_a_start_reads_security_options_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing --security-opt reads the host's LSM switches and decodes an inline profile:
+    once per start, its result handed to all that needs it."""
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}  # fmt: skip
+    hc = {"SecurityOpt": [f"seccomp={json.dumps(profile)}", "systempaths=unconfined",
+                          "no-new-privileges", "label=level:s0"]}  # fmt: skip
+    c = Container("c" * 64, "opts", "busybox", "sha256:" + "0" * 64, "", {}, hc, path="sh")
+    decoded, lsm_reads = [], []
+    real_decode = securityopts.profile_from_json
+    monkeypatch.setattr(
+        securityopts, "profile_from_json", lambda t: decoded.append(t) or real_decode(t)
+    )
+    # A host without SELinux, where dockerd (so lamina) ignores a label: one read of it.
+    monkeypatch.setattr(securityopts, "_enabled", lambda p: bool(lsm_reads.append(p)))
+    spec = build_spec(bundle.spec_input(c, rootfs, ["sh"]), host=HOST)
+    assert (len(decoded), lsm_reads) == (1, [securityopts.SELINUX])
+    assert spec["linux"]["seccomp"]["syscalls"] == [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]
+    assert spec["linux"]["maskedPaths"] == [] and spec["linux"]["readonlyPaths"] == []
+    assert spec["process"]["noNewPrivileges"] is True
 
 
 def test_lamina_cli_flags_make_the_docker_cli_body() -> None:
