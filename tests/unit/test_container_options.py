@@ -23,7 +23,7 @@ from lamina.containers.model import Container
 from lamina.containers.resources import Resources
 from lamina.containers.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
 from lamina.errors import InvalidArgument
-from lamina.networks.legacy import link_env
+from lamina.networks.legacy_links import link_env
 from lamina.networks.model import Driver, EndpointConfig, Member, Network
 from lamina.networks.names import NameTable
 from tests.conftest import REPO, SHARED
