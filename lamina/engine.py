@@ -97,7 +97,8 @@ class Engine:
 # What lamina keeps in its run dir; a folder holding anything else is shared with others.
 # (A new entry belongs here: tests/integration/test_private.py checks the list.)
 RUN_DIR_ENTRIES = frozenset(
-    {"lamina.sock", "lamina.pid", "monitors.sock", "forkserver.pid", "c", "runc", "netns", "ports"}
+    {"lamina.sock", "lamina.lock", "monitors.sock", "forkserver.pid", "c", "runc", "netns"}
+    | {"ports", "lamina.pid"}  # lamina.pid: an older lamina's
 )
 
 
