@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from tests.conftest import Daemon
+from tests.support.rawhttp import request
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
@@ -117,6 +118,32 @@ def test_refused_at_create(daemon: Daemon, busybox: str, flags: list[str], messa
     assert refused.returncode != 0 and message in refused.stderr
     assert "Traceback" not in refused.stderr
     assert daemon.lamina("ps", "-aq").stdout == ""  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("log_config", "message"),
+    [
+        (
+            {"Type": "json-file", "Config": {"max-size": "1e400"}},
+            'invalid value for max-size: 1e400: strconv.ParseFloat: parsing "1e400": '
+            "value out of range",
+        ),
+        (
+            {"Type": "local", "Config": {"mode": "non-blocking", "max-buffer-size": "1e400"}},
+            'error parsing option max-buffer-size: strconv.ParseFloat: parsing "1e400": '
+            "value out of range",
+        ),
+    ],
+)
+def test_refused_at_create_through_the_api(
+    daemon: Daemon, busybox: str, log_config: dict[str, Any], message: str
+) -> None:
+    """What docker-py and the docker CLI send: a 400 with Docker's message, not a 500."""
+    body = {"Image": busybox, "HostConfig": {"LogConfig": log_config}}
+    answer = request(str(daemon.paths.socket), "POST", "/v1.45/containers/create",
+                     json.dumps(body).encode())  # fmt: skip
+    assert (answer.status, answer.message) == (400, message)
+    assert daemon.lamina("ps", "-aq").stdout == ""
 
 
 def test_refusals_through_docker_and_non_blocking_mode(daemon: Daemon, busybox: str) -> None:
