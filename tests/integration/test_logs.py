@@ -123,6 +123,12 @@ def test_refused_at_create(daemon: Daemon, busybox: str, flags: list[str], messa
 @pytest.mark.parametrize(
     ("log_config", "message"),
     [
+        ({"Type": "nosuch"}, "logger: no log driver named 'nosuch' is registered"),
+        (
+            {"Type": "syslog"},
+            "logger: the syslog log driver is not supported by lamina "
+            "(it runs json-file, local, none)",
+        ),
         (
             {"Type": "json-file", "Config": {"max-size": "1e400"}},
             'invalid value for max-size: 1e400: strconv.ParseFloat: parsing "1e400": '
