@@ -62,6 +62,16 @@ def test_json_file_rotation_keeps_max_size_times_max_file(daemon: Daemon, busybo
     assert inspect(daemon, "rot")["LogPath"] == str(folder / f"{cid}-json.log")
 
 
+def test_a_huge_max_file_is_applied_without_counting_to_it(daemon: Daemon, busybox: str) -> None:
+    started = time.monotonic()
+    flags = ("--log-opt", "max-size=10k", "--log-opt", f"max-file={2**63 - 1}")
+    folder = run_seq(daemon, "many", *flags, count=5000)
+    assert len(sizes(folder, folder.name)) > 20  # ~30 files of 10 kB: none rotated out
+    assert numbers(daemon.lamina("logs", "many").stdout) == list(range(1, 5001))
+    assert numbers(daemon.lamina("logs", "-n", "2", "many").stdout) == [4999, 5000]
+    assert time.monotonic() - started < 30  # ~2 s; counting to max-file: for ever
+
+
 def test_compressed_rotation_and_the_local_driver(daemon: Daemon, busybox: str) -> None:
     flags = ("--log-opt", "max-size=100k", "--log-opt", "max-file=3", "--log-opt", "compress=1")
     folder = run_seq(daemon, "gz", *flags)

@@ -138,6 +138,39 @@ def test_a_follower_finds_its_file_after_it_was_compressed(tmp_path: Path) -> No
     assert rest == list(range(1, 203))
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_huge_max_file_costs_only_the_files_that_exist(tmp_path: Path, compress: bool) -> None:
+    """max-file may be anything up to int64's end, as in Docker: rotating and reading
+    act on the files there are (counting up to max-file took 24 s a `logs` at 1e6)."""
+    log = tmp_path / "c-json.log"
+    most = 2**63 - 1
+    started = time.monotonic()
+    write_numbers(log, 300, LogConfig(max_size=400, max_files=most, compress=compress))
+    assert len(log_files(log)) > 20  # nothing rotated out
+    assert numbers(log, max_files=most) == list(range(300))
+    assert numbers(log, max_files=most, tail=3) == [297, 298, 299]
+    assert time.monotonic() - started < 20  # ~0.1 s; looping over max-file would be hours
+
+
+def test_a_rotation_deletes_what_passes_max_file_and_keeps_a_failed_compression(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "c-json.log"
+    for name, text in [
+        ("c-json.log.2.gz", "old"),
+        ("c-json.log.1", "failed"),
+        ("c-json.log", "new"),
+    ]:
+        log.with_name(name).write_text(text)
+    log.with_name("c-json.log.1.gz.tmp").write_text("partial")  # not a rotated file
+    files.rotate(log, 3, compress=True)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "c-json.log.1": "new",
+        "c-json.log.2": "failed",  # moved as it is, still read
+        "c-json.log.1.gz.tmp": "partial",
+    }
+
+
 def test_an_unfinished_compression_is_done_by_the_next_writer(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     # What a monitor killed while compressing leaves: .1, and part of .1.gz
