@@ -51,6 +51,14 @@ def test_the_files_never_hold_more_than_max_size_times_max_file(tmp_path: Path) 
     assert all(os.stat(log.parent / name).st_mode & 0o777 == 0o600 for name in sizes)
 
 
+def test_the_writer_makes_an_existing_log_private(tmp_path: Path) -> None:
+    log = tmp_path / "c-json.log"
+    log.write_bytes(b"")
+    os.chmod(log, 0o644)  # as an older lamina, or another umask, left it
+    write_numbers(log, 1, LogConfig())
+    assert os.stat(log).st_mode & 0o777 == 0o600
+
+
 def test_one_file_starts_again_when_full(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     write_numbers(log, 500, LogConfig(max_size=1000, max_files=1))

@@ -35,8 +35,8 @@ from typing import BinaryIO, NamedTuple
 
 from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import LaminaError
+from lamina.private import PRIVATE_FILE
 
-FILE_MODE = 0o600  # a container's output is its own: not readable by other host users
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _FEXTRA = 4
 
@@ -97,7 +97,7 @@ def compress_file(source: Path, last_ns: int | None) -> None:
     deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
     crc = size = 0
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    with open(source, "rb") as src, open(os.open(partial, flags, FILE_MODE), "wb") as out:
+    with open(source, "rb") as src, open(os.open(partial, flags, PRIVATE_FILE), "wb") as out:
         out.write(_gzip_header(last_ns))
         while chunk := src.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
