@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lamina.api.shapes import check_body
 from lamina.containers.logs.config import LogConfig, normalize, parse
 from lamina.errors import InvalidArgument
 from lamina.units import parse_size
@@ -83,15 +84,29 @@ def test_non_blocking_mode_and_its_buffer() -> None:
             'error parsing option max-buffer-size: strconv.ParseFloat: parsing "1e400": value',
         ),
         (cfg(max_size="1e19"), "invalid value for max-size: 1e19: invalid size: '1e19': out of"),
-        ({"Type": 3}, "LogConfig.Type must be a string"),
-        ({"Config": {"max-size": 10}}, "LogConfig.Config must map option names to strings"),
-        ([], "LogConfig must be an object"),
+        ({"Config": {"max-size": None}}, "invalid value for max-size: : invalid size: ''"),
     ],
 )
 def test_refusals_name_the_driver_or_option(config: Any, message: str) -> None:
     with pytest.raises(InvalidArgument) as err:
         normalize(config)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("log_config", "message"),
+    [
+        ({"Type": 3}, "HostConfig.LogConfig.Type: must be a string"),
+        ({"Config": {"max-size": 10}}, r"HostConfig.LogConfig.Config\['max-size'\]: must be a str"),
+        ({"Config": []}, "HostConfig.LogConfig.Config: must be an object"),
+        ([], "HostConfig.LogConfig: must be an object"),
+    ],
+)
+def test_the_types_are_checked_at_the_api_edge(log_config: Any, message: str) -> None:
+    """`normalize` checks values only: what has the wrong type never reaches it."""
+    body = {"Image": "busybox", "HostConfig": {"LogConfig": log_config}}
+    with pytest.raises(InvalidArgument, match=message):
+        check_body(body, "ContainerCreate")
 
 
 def test_the_dual_logging_cache_options_are_accepted() -> None:
