@@ -15,9 +15,9 @@ import pytest
 from lamina.containers.logs import files
 from lamina.containers.logs.config import LogConfig
 from lamina.containers.logs.entries import decode_line
-from lamina.containers.logs.reader import read_log
 from lamina.containers.logs.writer import LogWriter, RingBuffer
 from lamina.containers.timestamps import parse_ns
+from tests.support.logs import read_entries
 
 
 def write_numbers(
@@ -33,7 +33,7 @@ def write_numbers(
 
 
 def numbers(log: Path, **kw: object) -> list[int]:
-    return [int(e.text.split()[1]) for e in read_log(log, **kw)]  # type: ignore[arg-type]
+    return [int(e.text.split()[1]) for e in read_entries(log, **kw)]
 
 
 def log_files(log: Path) -> dict[str, int]:
@@ -96,7 +96,7 @@ def test_tail_and_since_reach_into_the_rotated_files(tmp_path: Path, compress: b
     assert numbers(log, max_files=20, tail=1) == [99]
     assert numbers(log, max_files=20, tail=0) == []
     assert numbers(log, max_files=20) == list(range(100))
-    entries = list(read_log(log, max_files=20))
+    entries = list(read_entries(log, max_files=20))
     since = (parse_ns(entries[42].time) - 1000) / 1e9  # seconds in a float: ±240 ns
     assert numbers(log, max_files=20, since=since) == list(range(42, 100))
 
@@ -126,7 +126,7 @@ def test_a_follower_that_fell_behind_goes_on_with_what_is_kept(tmp_path: Path) -
     log = tmp_path / "c-json.log"
     config = LogConfig(max_size=400, max_files=3)
     write_numbers(log, 20, config)
-    reader = read_log(log, max_files=3, follow=True, stop=lambda: True, poll_interval=0.001)
+    reader = read_entries(log, max_files=3, follow=True, stop=lambda: True, poll_interval=0.001)
     first = next(reader)  # holds the oldest file open, then falls far behind
     write_numbers(log, 300, config, start=20)
     rest = [int(e.text.split()[1]) for e in reader]
@@ -138,7 +138,7 @@ def test_a_follower_finds_its_file_after_it_was_compressed(tmp_path: Path) -> No
     log = tmp_path / "c-json.log"
     config = LogConfig(max_size=400, max_files=100, compress=True)
     write_numbers(log, 3, config)
-    reader = read_log(log, max_files=100, follow=True, stop=lambda: True, poll_interval=0.001)
+    reader = read_entries(log, max_files=100, follow=True, stop=lambda: True, poll_interval=0.001)
     assert next(reader).text == "line 00000\n"  # its file open, the rest of it unread
     write_numbers(log, 200, config, start=3)  # that file is now c-json.log.N.gz, N > 1
     assert not log.with_name("c-json.log.1").exists() and len(log_files(log)) < 100
