@@ -8,17 +8,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lamina import private
 from lamina.build.builder import Builder
 from lamina.config import Paths
 from lamina.containers.execs import ExecService
+from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.service import ContainerService
+from lamina.containers.signals import parse_signal
 from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
+from lamina.labels import check_labels
 from lamina.networks import NetworkService
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collector
@@ -80,6 +84,21 @@ class Engine:
             runtime_root=runner.runtime_root,
         )
 
+    def create_container(
+        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
+    ) -> Container:
+        """Docker's container create, from a body of the right types (lamina.api.shapes):
+        its values checked, the container made, then joined to its networks. Everything
+        is checked before anything is made: a refused create changes nothing."""
+        check_labels(body.get("Labels"), "Labels")
+        parse_signal(str(body.get("StopSignal") or ""))
+        networking = body.get("NetworkingConfig") or {}
+        mac = str(body.get("MacAddress") or "")
+        self.networks.check_create(body.get("HostConfig") or {}, networking, mac=mac)
+        container = self.containers.create(body, name=name, platform=platform)
+        self.networks.created(container, networking)
+        return container
+
     def restore(self) -> None:
         """After a daemon (re)start: adopt running containers, record exits meanwhile;
         then free what a crash left that nothing references (store/gc.py)."""
@@ -97,18 +116,37 @@ class Engine:
 # What lamina keeps in its run dir; a folder holding anything else is shared with others.
 # (A new entry belongs here: tests/integration/test_private.py checks the list.)
 RUN_DIR_ENTRIES = frozenset(
-    {"lamina.sock", "lamina.pid", "monitors.sock", "forkserver.pid", "c", "runc", "netns", "ports"}
+    {"lamina.sock", "lamina.lock", "monitors.sock", "forkserver.pid", "c", "runc", "netns"}
+    | {"ports", "lamina.pid"}  # lamina.pid: an older lamina's
 )
 
 
+# What a container sees of its folder (runner.py's layout): its layer (upper, work, the
+# rootfs mount point) and the /etc files bind-mounted into it, which a non-root user in
+# it must read, keep their modes. Everything else there (bundle/config.json with the
+# environment, logs, local-logs/, monitor.log) is private: 0700 folders, 0600 files.
+CONTAINER_SHARED = frozenset({"upper", "work", "rootfs", "hosts", "hostname", "resolv.conf"})
+
+
 def make_private(paths: Paths) -> None:
-    """Docker's modes for the root and the stores in it (lamina.private), set before the
-    stores open: an older lamina, or a umask, may have made them readable by others."""
-    private.mkdir(paths.root, private.ROOT_MODE)
+    """Docker's modes for the root and everything lamina keeps in it (lamina.private),
+    set before the stores open: an older lamina, or a umask, may have made them readable
+    by others. Files made later get their modes as they are made; this tightens what is
+    already there, at a stat (and a chmod where one is needed) per file."""
+    root = paths.root
+    private.mkdir(root, private.ROOT_MODE)
     for store in ("content", "layers", "containers", "build"):
-        private.mkdir(paths.root / store)
-    private.mkdir(paths.root / "volumes", private.VOLUMES_MODE)
-    private.sqlite_file(paths.root / "lamina.db")
+        private.mkdir(root / store)
+    private.mkdir(root / "volumes", private.VOLUMES_MODE)
+    private.sqlite_file(root / "lamina.db")
+    for log in ("daemon.log", "forkserver.log"):
+        private.tighten(root / log, private.PRIVATE_FILE)
+    for entry in os.scandir(root / "containers"):
+        if entry.is_dir(follow_symlinks=False):
+            private.tighten_tree(entry.path, keep=CONTAINER_SHARED)
+    for entry in os.scandir(root / "volumes"):
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+            private.tighten(entry.path, private.VOLUMES_MODE)
     make_run_dir_private(paths.run_dir)
 
 

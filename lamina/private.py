@@ -52,6 +52,30 @@ def mkdir(path: Pathish, mode: int = PRIVATE_DIR) -> None:
     os.chmod(path, mode)
 
 
+def tighten(path: Pathish, mode: int) -> None:
+    """Give an existing `path` exactly `mode` (a missing one is no error). The mode is
+    read first: a chmod that changes nothing still dirties the inode, and a start
+    tightens every container's files."""
+    with contextlib.suppress(FileNotFoundError):
+        if os.stat(path).st_mode & 0o7777 != mode:
+            os.chmod(path, mode)
+
+
+def tighten_tree(folder: Pathish, *, keep: frozenset[str] = frozenset()) -> None:
+    """`folder` 0700, and below it every folder 0700 and regular file 0600, except the
+    entries of `folder` named in `keep`, which keep their modes and are not entered.
+    Symbolic links and special files are left alone (nothing is followed)."""
+    tighten(folder, PRIVATE_DIR)
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(folder):
+            if entry.name in keep:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                tighten_tree(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                tighten(entry.path, PRIVATE_FILE)
+
+
 def create_file(path: Pathish) -> None:
     """Create `path` empty and 0600 if it is missing; an existing one is made 0600."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))

@@ -6,6 +6,8 @@ Shared by the CLI and by API fields Docker fills with such text (a container's
 
 from __future__ import annotations
 
+import math
+
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
 
@@ -53,7 +55,8 @@ _PREFIXES = "kmgtp"
 def parse_size(text: str, *, binary: bool = False) -> int:
     """go-units' size parser: `FromHumanSize` (k = 1000) or, with `binary`, `RAMInBytes`
     (k = 1024), with its error messages. "10m", "1.5GB", "20 MiB", "512" (bytes); the
-    number is truncated to whole bytes after the unit is applied. ValueError if bad."""
+    number is truncated to whole bytes after the unit is applied. ValueError if bad,
+    or if the size does not fit go-units' int64."""
     sep = max(text.rfind(c) for c in "0123456789. ")
     if sep < 0:
         raise ValueError(f"invalid size: '{text}'")
@@ -64,15 +67,26 @@ def parse_size(text: str, *, binary: bool = False) -> int:
     if size < 0:
         raise ValueError(f"invalid size: '{text}'")
     if not suffix:
-        return int(size)
+        return _whole_bytes(size, text)
     if len(suffix) > 3:
         raise ValueError(f"invalid suffix: '{suffix}'")
     unit = suffix.lower()
     if unit == "b":
-        return int(size)
+        return _whole_bytes(size, text)
     if unit[0] not in _PREFIXES or unit[1:] not in ("", "b", "ib"):
         raise ValueError(f"invalid suffix: '{unit}'")
-    return int(size * (1024 if binary else 1000) ** (_PREFIXES.index(unit[0]) + 1))
+    return _whole_bytes(size * (1024 if binary else 1000) ** (_PREFIXES.index(unit[0]) + 1), text)
+
+
+_INT64_END = float(1 << 63)
+
+
+def _whole_bytes(size: float, text: str) -> int:
+    """go-units' int64(size). Go converts a float beyond int64 to a meaningless number
+    (a negative one on amd64): such sizes, infinity included, are refused instead."""
+    if size >= _INT64_END:
+        raise ValueError(f"invalid size: '{text}': out of range for int64")
+    return int(size)
 
 
 def _go_float(text: str) -> float:
@@ -81,6 +95,9 @@ def _go_float(text: str) -> float:
     if not text or set(text) - set("0123456789.eE+-"):
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax') from None
+    if math.isinf(number):  # "1e400": Go answers ErrRange where Python gives infinity
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": value out of range')
+    return number

@@ -4,12 +4,16 @@
 (the server reads a request's head, and may read past it). Body readers never read
 more than they are asked for and never past the body's end: a body ended early (a
 client that sent 20 of its 100 bytes and stopped) is a 400, not a shorter body, and a
-peer that sends nothing for the receive timeout is one too.
+peer that sends nothing for the receive timeout is one too. A body read whole (JSON)
+has a deadline for all of it (`Connection.deadline`), not only for each receive: a
+client sending a byte a minute would otherwise hold its reader for ever.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
+import time
 
 from lamina.errors import InvalidArgument
 
@@ -20,6 +24,7 @@ class Connection:
     def __init__(self, sock: socket.socket, buffered: bytes = b"") -> None:
         self.sock = sock
         self.buffer = bytearray(buffered)
+        self.deadline: float | None = None  # time.monotonic() by which reading must end
 
     def read_some(self, size: int) -> bytes:
         """Up to `size` bytes: what is buffered, else one receive (b"" at the end)."""
@@ -27,12 +32,27 @@ class Connection:
             data = bytes(self.buffer[:size])
             del self.buffer[:size]
             return data
+        self._receive_until_deadline()
         try:
             return self.sock.recv(size)
         except (BlockingIOError, TimeoutError):
+            if self.deadline is not None:
+                raise InvalidArgument("request body: not all of it came in time") from None
             raise InvalidArgument("request body: the client sent nothing for too long") from None
         except (ConnectionResetError, BrokenPipeError):
             return b""
+
+    def _receive_until_deadline(self) -> None:
+        if self.deadline is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise InvalidArgument("request body: not all of it came in time")
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(left))
+
+    def buffered(self, size: int) -> bool:
+        """Whether the next `size` bytes were received already."""
+        return len(self.buffer) >= size
 
     def readline(self, limit: int) -> bytes:
         """One line, its end included; InvalidArgument past `limit` bytes."""
@@ -54,6 +74,10 @@ class Body:
 
     def read(self, size: int = -1) -> bytes:
         raise NotImplementedError
+
+    def buffered(self) -> bool:
+        """Whether all of it is in memory already: reading it waits on no client."""
+        return False
 
     def finished(self) -> bool:
         """Whether the whole body was read, so the next request can follow."""
@@ -80,6 +104,9 @@ class LengthBody(Body):
             out += data
         self._left -= len(out)
         return bytes(out)
+
+    def buffered(self) -> bool:
+        return self._conn.buffered(self._left)
 
     def finished(self) -> bool:
         return self._left == 0
@@ -131,5 +158,17 @@ class NoBody(Body):
     def read(self, size: int = -1) -> bytes:
         return b""
 
+    def buffered(self) -> bool:
+        return True
+
     def finished(self) -> bool:
         return True
+
+
+def timeval(seconds: float) -> bytes:
+    """`seconds` as the struct timeval SO_RCVTIMEO and SO_SNDTIMEO take (0: no limit)."""
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1e6)
+    if whole == 0 and micros == 0 and seconds > 0:
+        micros = 1  # a moment left is not "no limit"
+    return struct.pack("ll", whole, micros)

@@ -99,7 +99,7 @@ SHAPES: dict[str, dict[str, str]] = {
         "AttachStdin": "bool",
         "AttachStdout": "bool",
         "AttachStderr": "bool",
-        "ConsoleSize": "[uint64]",
+        "ConsoleSize": "[uint64;2]",
         "DetachKeys": "str",
         "Tty": "bool",
         "Env": "[str]",
@@ -111,7 +111,7 @@ SHAPES: dict[str, dict[str, str]] = {
     "ExecStartConfig": {
         "Detach": "bool",
         "Tty": "bool",
-        "ConsoleSize": "[uint64]",
+        "ConsoleSize": "[uint64;2]",
     },
     "HealthConfig": {
         "Test": "[str]",
@@ -163,7 +163,7 @@ SHAPES: dict[str, dict[str, str]] = {
         "VolumeDriver": "str",
         "VolumesFrom": "[str]",
         "Mounts": "[Mount]",
-        "ConsoleSize": "[uint64]",
+        "ConsoleSize": "[uint64;2]",
         "Annotations": "{str}",
         "CapAdd": "[str]",
         "CapDrop": "[str]",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.api import query
-from lamina.api.http import Request, Response, json_lines
+from lamina.api.http import Request, Response, Stream, json_lines
 from lamina.api.router import Router, status_of
 from lamina.build.builder import Builder
 from lamina.build.context import clean_relpath
@@ -36,6 +36,7 @@ from lamina.build.runinstr import StepFailed
 from lamina.build.tarcontext import extract_context, remove_context
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
+from lamina.labels import check_labels
 
 _NO_LIMITS = "RUN steps run without resource limits"
 _POLL = 0.25  # seconds between checks that the client is still there
@@ -98,7 +99,10 @@ def register(router: Router, engine: Engine) -> None:
         q = _build_query(req)
         if q.remote:
             raise InvalidArgument("remote build contexts are not supported; send a tar")
+        # A slot before the context is read: a 503 then leaves nothing to clean up.
+        req.claim_stream()
         folder = extract_context(req.body, builder.root / "contexts")
+        cleanup = _Once(lambda: remove_context(folder))
         try:
             rel = clean_relpath(q.dockerfile or "Dockerfile")
             name = q.t[0] if q.t else "tar"
@@ -106,11 +110,14 @@ def register(router: Router, engine: Engine) -> None:
             request = dataclasses.replace(request, transient=True)
             plan = builder.prepare(request)
         except BaseException:
-            remove_context(folder)
+            cleanup()
             raise
         convert = LegacyMessages(quiet=q.q).convert
-        events = _run(req, builder, plan, cleanup=lambda: remove_context(folder))
-        return Response.stream(json_lines(m for e in events for m in convert(e)))
+        # The build removes its context before its last event; the stream does, if the
+        # build never ran (the client left before the first byte).
+        events = _run(req, builder, plan, cleanup=cleanup)
+        lines = json_lines(m for e in events for m in convert(e))
+        return Response.stream(Stream(lines, cleanup=cleanup))
 
     @router.route("POST", "/lamina/build")
     def build_local(req: Request) -> Response:
@@ -123,9 +130,23 @@ def register(router: Router, engine: Engine) -> None:
         return Response.stream(json_lines(_run(req, builder, builder.prepare(request))))
 
 
+class _Once:
+    """`action`, done the first time this is called only."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            action, self._action = self._action, None
+        if action is not None:
+            action()
+
+
 def _build_query(req: Request) -> BuildQuery:
     q = query.decode(req, BuildQuery)
-    query.check_labels(q.labels, "labels")
+    check_labels(q.labels, "labels")
     return q
 
 

@@ -11,7 +11,20 @@ import time
 from types import FrameType
 
 from lamina import private, rootlock
-from lamina.api import build, containers, images, networks, system, volumes
+from lamina.api import (
+    archive,
+    attach,
+    build,
+    container_logs,
+    containers,
+    execs,
+    images,
+    limits,
+    networks,
+    system,
+    volumes,
+    workers,
+)
 from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
@@ -30,6 +43,10 @@ def build_router(engine: Engine) -> Router:
     volumes.register(router, engine)
     networks.register(router, engine)
     containers.register(router, engine)
+    container_logs.register(router, engine)
+    attach.register(router, engine)
+    execs.register(router, engine)
+    archive.register(router, engine)
     build.register(router, engine)
     return router
 
@@ -38,16 +55,25 @@ def serve(paths: Paths, *, ready: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT. Refuses to start (Conflict) while another daemon holds
     the root's lock; holds it until the end, whatever the end."""
     private.normal_umask()
+    descriptors = limits.raise_nofile()  # before anything opens: dockerd runs without a cap
     # Lock the root before Engine() sweeps temp files, ingests and devices: they may be
     # a live daemon's.
     lock = rootlock.claim(paths)
     try:
-        _serve_locked(paths, ready)
+        _serve_locked(paths, ready, _limits(descriptors))
     finally:
         lock.release()
 
 
-def _serve_locked(paths: Paths, ready: threading.Event | None) -> None:
+def _limits(descriptors: int) -> limits.Limits:
+    """What the descriptors allow; LAMINA_MAX_STREAMS lowers the stream limit (tests
+    use it to fill every slot with a few clients)."""
+    wanted = os.environ.get("LAMINA_MAX_STREAMS", "")
+    streams = int(wanted) if wanted.isdigit() and int(wanted) > 0 else workers.MAX_STREAMS
+    return limits.Limits.for_descriptors(descriptors, streams=streams)
+
+
+def _serve_locked(paths: Paths, ready: threading.Event | None, bounds: limits.Limits) -> None:
     with contextlib.suppress(FileNotFoundError):  # the autostart's log, by an older lamina
         os.chmod(paths.log_file, private.PRIVATE_FILE)
     engine = Engine(paths, log=log)
@@ -62,10 +88,14 @@ def _serve_locked(paths: Paths, ready: threading.Event | None) -> None:
         "Ostype": "linux",
         "Server": f"lamina/{VERSION} (linux)",
     }
-    server = Server(str(sock), build_router(engine).dispatch, common_headers=headers, log=log)
+    dispatch = build_router(engine).dispatch
+    server = Server(str(sock), dispatch, common_headers=headers, log=log, limits=bounds)
     os.chmod(sock, 0o660)
     _stop_on_signals(server)
-    log(f"lamina {VERSION} serving {paths.host} (root {paths.root}, driver {engine.driver.name})")
+    log(
+        f"lamina {VERSION} serving {paths.host} (root {paths.root}, driver "
+        f"{engine.driver.name}; at most {bounds.streams} streams, {bounds.requests} requests)"
+    )
     if ready:
         ready.set()
     try:

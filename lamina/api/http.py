@@ -6,10 +6,14 @@ connection to a raw bidirectional stream (attach, exec). See docs/dependencies.m
 
 How a connection is served, in bounded resources (docs/api-limits.md):
 - the reactor (lamina.api.reactor) holds connections between requests and reads request
-  heads without a thread per connection;
-- a complete request goes to a request thread (lamina.api.workers), which reads its
-  body (JSON capped, tars streamed; a receive that waits over BODY_TIMEOUT is a 400),
-  runs the handler and writes the answer; a stream or hijack claims a stream slot;
+  heads, and small bodies, without a thread per connection;
+- a complete request goes to a request thread (lamina.api.workers), which runs the
+  handler and writes the answer. A request thread never waits on a client: a request
+  whose body is not all in memory yet (a large or chunked one: a tar, or a JSON body
+  over the reactor's PREBUFFER) claims a stream slot first, as a stream or hijack
+  does. A JSON body must come whole within BODY_TIMEOUT; a tar, which is unpacked as
+  it comes, within BODY_TIMEOUT of each receive;
+- an answer waits at most SEND_TIMEOUT for a client that does not read;
 - a keep-alive connection whose request body was read whole goes back to the reactor.
 
 Handlers get a `Request` and return a `Response` (or plain JSON data). Routing, version
@@ -21,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,14 +33,19 @@ from http import HTTPStatus
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
-from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody
+from lamina.api.bodies import Body, ChunkedBody, Connection, LengthBody, NoBody, timeval
+from lamina.api.limits import Limits, nofile
 from lamina.api.reactor import Head, Reactor
-from lamina.api.wire import check_text, decode_json, read_json_body
+from lamina.api.streams import peer_closed
+from lamina.api.wire import read_json_body
 from lamina.api.workers import StreamsExhausted, Workers
 from lamina.errors import InvalidArgument
 
 JSON = "application/json"
-BODY_TIMEOUT = 60  # seconds a request thread waits for the next bytes of a body
+BODY_TIMEOUT = 60  # seconds for a JSON body, and between two receives of a tar body
+# Seconds an answer may wait for the client to read (its socket buffer full): past
+# that the client is taken as gone, so one that stops reading frees its thread or slot.
+SEND_TIMEOUT = 60
 _DRAIN = 64 << 10  # unread body a keep-alive connection skips rather than closes
 
 
@@ -55,6 +63,31 @@ class Response:
     @classmethod
     def stream(cls, chunks: Iterable[bytes], content_type: str = JSON) -> Response:
         return cls(200, chunks, content_type)
+
+
+class Stream:
+    """A streamed answer's chunks, and what must be done once it ends however it ends:
+    read to its end, left midway (the client went), or never begun (a 503, a client
+    gone before the first byte). The server closes every stream it is handed; `cleanup`
+    runs once, after the chunks' own close (a generator's finally)."""
+
+    def __init__(self, chunks: Iterable[bytes], *, cleanup: Callable[[], None]) -> None:
+        self._chunks = iter(chunks)
+        self._cleanup: Callable[[], None] | None = cleanup
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        cleanup, self._cleanup = self._cleanup, None
+        try:
+            _close_iterator(self._chunks)
+        finally:
+            if cleanup is not None:
+                cleanup()
 
 
 # A handler that took over the connection (Request.hijack) returns this.
@@ -75,28 +108,10 @@ class Request:
         self.body = cast(BinaryIO, self.reader)  # what tar readers and ingest take
         self.hijacked = False
 
-    # The untyped readers below remain for handlers not yet decoding into a frozen
-    # value (lamina.api.query); they refuse NUL characters all the same.
-
-    def arg(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return check_text(values[-1], f"parameter {name}") if values else default
-
-    def args(self, name: str) -> list[str]:
-        return [check_text(v, f"parameter {name}") for v in self.query.get(name, [])]
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.arg(name).strip().lower()
-        if not value:
-            return default
-        return value not in ("0", "no", "false", "none")  # dockerd's BoolValue
-
-    def json_arg(self, name: str) -> Any:
-        value = self.arg(name)
-        return decode_json(value, f"parameter {name}") if value else None
-
     def json(self) -> Any:
-        """The JSON body (None when empty): capped, strict UTF-8 and JSON (lamina.api.wire)."""
+        """The JSON body (None when empty): capped, strict UTF-8 and JSON (lamina.api.wire),
+        all of it within BODY_TIMEOUT."""
+        self._conn.deadline = self._conn.deadline or time.monotonic() + BODY_TIMEOUT
         return read_json_body(self.body)
 
     def claim_stream(self) -> None:
@@ -105,15 +120,9 @@ class Request:
         self._server.workers.claim_stream()
 
     def client_gone(self) -> bool:
-        """Whether the client has closed the connection: lets a long stream (a build)
-        stop work nobody waits for. Meaningful once the request body has been read."""
-        conn = self._conn.sock
-        try:
-            return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
+        """Whether the client has closed the connection (not merely its sending side):
+        lets a long stream (logs -f, wait, a build) stop work nobody waits for."""
+        return peer_closed(self._conn.sock)
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Switch the connection to a raw stream (Docker's attach/exec protocol)."""
@@ -124,7 +133,7 @@ class Request:
         if upgrade:
             head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
         sock = self._conn.sock
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(0))
         sock.sendall((head + "\r\n").encode())
         self.hijacked = True
         return sock
@@ -150,21 +159,20 @@ class Server:
         *,
         common_headers: dict[str, str],
         log: Callable[[str], None],
-        max_requests: int = 0,
-        max_streams: int = 0,
+        limits: Limits | None = None,
     ) -> None:
+        """`limits` default to what the process's RLIMIT_NOFILE allows (lamina.api.limits)."""
         self.dispatch = dispatch
         self.common_headers = common_headers
         self.log = log
+        self.limits = limits or Limits.for_descriptors(nofile())
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(socket.SOMAXCONN)  # a burst of connects waits, not fails
         self.workers: Workers[_Exchange] = Workers(
-            self._serve,
-            **({"requests": max_requests} if max_requests else {}),
-            **({"streams": max_streams} if max_streams else {}),
+            self._serve, requests=self.limits.requests, streams=self.limits.streams
         )
-        self.reactor = Reactor(self.listener, self._ready)
+        self.reactor = Reactor(self.listener, self._ready, max_parked=self.limits.parked)
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self.reactor.run(poll_interval)
@@ -177,11 +185,17 @@ class Server:
         self.reactor.close()
 
     def _ready(self, sock: socket.socket, head: Head, buffered: bytes) -> None:
+        if self.workers.pending >= self.limits.parked:
+            # Queued requests hold descriptors as waiting connections do: as many may
+            # wait for a thread as may wait in the reactor, and no more.
+            _answer_busy(sock)
+            return
         self.workers.submit(_Exchange(sock, head, buffered))
 
     def _serve(self, ex: _Exchange) -> None:
         ex.sock.setblocking(True)
-        ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(BODY_TIMEOUT))
+        ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(BODY_TIMEOUT))
+        ex.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(SEND_TIMEOUT))
         conn = Connection(ex.sock, ex.buffered)
         keep = False
         try:
@@ -196,9 +210,16 @@ class Server:
 
     def _exchange(self, conn: Connection, head: Head) -> bool:
         """Serve one request; whether the connection can carry the next one."""
-        if head.get("expect").lower() == "100-continue":
-            conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         request = Request(conn, head, self)
+        if not request.reader.buffered():
+            try:
+                request.claim_stream()  # the body comes at the client's pace
+            except StreamsExhausted as err:
+                busy = Response.json({"message": str(err)}, 503)
+                _write(conn.sock, head, busy, self.common_headers, keep=False)
+                return False
+            if head.get("expect").lower() == "100-continue":
+                conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         response = self.dispatch(request)
         if request.hijacked:
             return False
@@ -217,6 +238,17 @@ class Server:
         return keep
 
 
+def _answer_busy(sock: socket.socket) -> None:
+    body = b'{"message": "the daemon has too many requests waiting; retry"}\n'
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        sock.send(head.encode() + body)  # the socket does not block: what fits, or nothing
+    sock.close()
+
+
 def _body_of(conn: Connection, head: Head) -> Body:
     if head.chunked:
         return ChunkedBody(conn)
@@ -226,6 +258,10 @@ def _body_of(conn: Connection, head: Head) -> Body:
 def _skip_rest(body: Body) -> bool:
     """Read what the handler left of a small body, so keep-alive stays in step; a body
     with more left, or a broken one, closes the connection instead."""
+    if body.finished():
+        return True
+    if not body.buffered():
+        return False  # never wait on the client for bytes nobody wants
     try:
         skipped = 0
         while not body.finished() and skipped <= _DRAIN:
@@ -259,8 +295,8 @@ def _write(
         )
         return
     lines.append("Transfer-Encoding: chunked")
-    sock.sendall("\r\n".join([*lines, "", ""]).encode())
-    try:
+    try:  # closed however it ends: a stream cleans up even if it never began
+        sock.sendall("\r\n".join([*lines, "", ""]).encode())
         for chunk in body:
             if chunk:
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -280,10 +316,6 @@ def _close_iterator(body: Iterable[bytes]) -> None:
     close = getattr(body, "close", None)
     if close is not None:
         close()
-
-
-def _timeval(seconds: float) -> bytes:
-    return struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
 
 
 def json_lines(items: Iterator[dict[str, Any]]) -> Iterator[bytes]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import fnmatch
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
-from lamina.api.filters import Filters, bool_filter, parse_filters
+from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response, json_lines
 from lamina.api.router import Router, status_of
 from lamina.engine import Engine
@@ -27,6 +27,14 @@ from lamina.oci.reference import Reference, parse_normalized
 class ListQuery:
     all: bool = query.flag()
     shared_size: bool = query.flag(name="shared-size")
+    filters: Mapping[str, list[str]] = query.filters(
+        {"dangling", "label", "reference", "before", "since", "until"}
+    )
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    filters: Mapping[str, list[str]] = query.filters({"dangling", "until", "label"})
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,8 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/json")
     def list_images(req: Request) -> Any:
-        filters = parse_filters(req, {"dangling", "label", "reference", "before", "since", "until"})
         q = query.decode(req, ListQuery)
-        found = [image for image in images.all() if _matches(engine, image, filters)]
+        found = [image for image in images.all() if _matches(engine, image, q.filters)]
         if not q.all:
             found = [
                 image
@@ -103,7 +110,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Any:
-        filters = parse_filters(req, {"dangling", "until", "label"})
+        filters = query.decode(req, PruneQuery).filters
         dangling = bool_filter(filters, "dangling")
         until = timestamp(filters["until"][-1]) if filters.get("until") else None
         deleted, reclaimed = images.prune(
@@ -123,6 +130,7 @@ def register(router: Router, engine: Engine) -> None:
             raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
         tags = _import_tags(q.repo, q.tag)
         changes, message = list(q.changes), q.message
+        req.claim_stream()  # before the tar is read: it comes at the client's pace
 
         def work(_progress: Callable[[str], None]) -> dict[str, Any]:
             image_id = import_rootfs(images, req.body, tags=tags, changes=changes, message=message)
@@ -172,7 +180,7 @@ def _import_tags(repo: str, tag: str) -> list[Reference]:
     return [(ref.with_tag(tag) if tag else ref).with_default_tag()]
 
 
-def _matches(engine: Engine, image: Image, filters: Filters) -> bool:
+def _matches(engine: Engine, image: Image, filters: Mapping[str, list[str]]) -> bool:
     dangling = bool_filter(filters, "dangling")
     if dangling is not None and dangling != (not image.tags and not image.digests):
         return False

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
-from lamina.api.filters import parse_filters
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument
+from lamina.labels import check_labels
 from lamina.networks.service import LIST_FILTERS
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: Mapping[str, list[str]] = query.filters({*LIST_FILTERS, "label!"})
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    filters: Mapping[str, list[str]] = query.filters({"label", "label!", "until"})
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -19,7 +31,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/networks")
     def list_networks(req: Request) -> Any:
-        filters = parse_filters(req, set(LIST_FILTERS) | {"label!"})
+        filters = query.decode(req, ListQuery).filters
         return [networks.view(n, verbose=False) for n in networks.matching(filters)]
 
     @router.route("GET", "/networks/{ref}")
@@ -29,7 +41,7 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("POST", "/networks/create")
     def create(req: Request) -> Response:
         body = check_body(req.json(), "NetworkCreateRequest")
-        query.check_labels(body.get("Labels"), "Labels")
+        check_labels(body.get("Labels"), "Labels")  # the service stores what it is given
         if body.get("EnableIPv6"):
             raise InvalidArgument("IPv6 networks are not supported by lamina")
         configs = (body.get("IPAM") or {}).get("Config") or []
@@ -54,7 +66,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/networks/prune")
     def prune(req: Request) -> Any:
-        filters = parse_filters(req, {"label", "label!", "until"})
+        filters = query.decode(req, PruneQuery).filters
         return {"NetworksDeleted": networks.prune(filters) or None}
 
     @router.route("POST", "/networks/{ref}/connect")

@@ -12,29 +12,27 @@ same with `decoder.Decode(&query, r.URL.Query())`):
     q = query.decode(req, StopQuery)
 
 A value of the wrong type or out of range is a 400 naming the parameter. Parameters a
-handler does not declare are ignored, as dockerd ignores unknown ones. The size limits
-on what a request may name or store (container names, labels) are here too.
+handler does not declare are ignored, as dockerd ignores unknown ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import signal as signals
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
+from lamina.api.filters import Filters, parse_filters
 from lamina.api.http import Request
 from lamina.api.wire import check_text, decode_json
-from lamina.errors import InvalidArgument, TooLarge
+from lamina.containers.signals import parse_signal
+from lamina.errors import InvalidArgument
 
 T = TypeVar("T")
 Read = Callable[[str, Sequence[str]], Any]  # (parameter name, its values) → value
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 MAX_NAME = 253  # a container is found by name in DNS, whose names stop at 253 bytes
-MAX_LABEL = 64 << 10  # bytes of one label's key and value
-MAX_LABELS = 1 << 20  # bytes of all the labels of one object
 _CONTAINER_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 _FALSE = ("", "0", "no", "false", "none")  # dockerd's httputils.BoolValue
 
@@ -115,6 +113,16 @@ def json_map(*, name: str | None = None) -> Any:
     return dataclasses.field(default_factory=dict, metadata=meta)
 
 
+def filters(allowed: Collection[str], *, name: str | None = None) -> Any:
+    """`filters`: Docker's JSON filters, each key one of `allowed` (lamina.api.filters)."""
+
+    def read(n: str, vs: Sequence[str]) -> Filters:
+        return parse_filters(_last(n, vs), allowed, what=n)
+
+    meta: dict[str, Any] = {"read": read, **({"name": name} if name else {})}
+    return dataclasses.field(default_factory=dict, metadata=meta)
+
+
 def container_name(*, name: str | None = None) -> Any:
     """A container name: Docker's pattern, at most MAX_NAME characters, without the
     leading slash Docker allows; "" when not given."""
@@ -134,50 +142,6 @@ def container_name(*, name: str | None = None) -> Any:
 
 def _last(name: str, values: Sequence[str]) -> str:
     return check_text(values[-1], f"parameter {name}")
-
-
-def parse_signal(text: str) -> str:
-    """`text` as runc's `kill` takes it ("" stays ""): SIGNAME, or a number for the
-    real-time signals, which runc knows by number only."""
-    text = text.strip()
-    if not text:
-        return ""
-    number = _signal_number(text)
-    if number is None or not 0 < number <= signals.SIGRTMAX:
-        raise InvalidArgument(f"Invalid signal: {text}")
-    if number >= signals.SIGRTMIN:
-        return str(number)
-    return signals.Signals(number).name
-
-
-def _signal_number(text: str) -> int | None:
-    if text.isascii() and text.isdigit():
-        return int(text) if len(text) <= 3 else None
-    name = text.upper().removeprefix("SIG")
-    for base, sign in (("RTMIN", 1), ("RTMAX", -1)):
-        if name == base or name.startswith((f"{base}+", f"{base}-")):
-            offset = name[len(base) :]
-            if offset and not re.fullmatch(r"[+-][0-9]{1,2}", offset):
-                return None
-            start = signals.SIGRTMIN if base == "RTMIN" else signals.SIGRTMAX
-            number = start + int(offset or 0)
-            in_range = signals.SIGRTMIN <= number <= signals.SIGRTMAX
-            return number if in_range and (not offset or int(offset) * sign > 0) else None
-    found = signals.Signals.__members__.get(f"SIG{name}")
-    return int(found) if found is not None else None
-
-
-def check_labels(labels: Mapping[str, str] | None, where: str) -> None:
-    """Refuse a label over MAX_LABEL bytes, or labels over MAX_LABELS bytes in all:
-    labels are kept with their object and shown by every list and inspect."""
-    total = 0
-    for key, value in (labels or {}).items():
-        size = len(key.encode()) + len(value.encode())
-        if size > MAX_LABEL:
-            raise TooLarge(f"{where}: label {key[:64]!r} is over {MAX_LABEL >> 10} KiB")
-        total += size
-    if total > MAX_LABELS:
-        raise TooLarge(f"{where}: labels are over {MAX_LABELS >> 20} MiB in all")
 
 
 def tail_lines(*, name: str | None = None) -> Any:

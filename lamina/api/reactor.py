@@ -4,8 +4,9 @@ Thread-per-connection made every idle keep-alive connection, and every client th
 sent half a request and stopped, hold a thread (2,000 of them made 2,005 threads). Here
 one reactor thread accepts connections and reads request heads from all of them with
 `selectors`; only a *complete* request head (and, for a small body of known length,
-the body too) goes to a worker, so a worker never waits on a slow or silent client
-for the request that matters most, and the accept loop never waits at all.
+the body too, after a `100 Continue` if the client expects one) goes to a worker, so
+a worker never waits on a slow or silent client for the request that matters most,
+and the accept loop never waits at all.
 
 Bounds: at most `max_parked` connections wait here (past that the one idle longest is
 closed for the new one); a head over MAX_HEAD bytes is refused (431); a head not complete
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import resource
 import selectors
 import socket
 import threading
@@ -117,10 +117,10 @@ Ready = Callable[[socket.socket, Head, bytes], None]  # a complete head, the byt
 class Reactor:
     """Accepts on `listener` and hands complete request heads to `ready`."""
 
-    def __init__(self, listener: socket.socket, ready: Ready, *, max_parked: int = 0) -> None:
+    def __init__(self, listener: socket.socket, ready: Ready, *, max_parked: int) -> None:
         self._listener = listener
         self._ready = ready
-        self.max_parked = max_parked or _default_max_parked()
+        self.max_parked = max_parked
         self._selector = selectors.DefaultSelector()
         self._parked: dict[socket.socket, Parked] = {}
         self._returned: list[Parked] = []
@@ -248,6 +248,9 @@ class Reactor:
                 self._refuse(p, err.status, str(err))
                 return
             p.head_end = end.end()
+            if self._body_pending(p) and p.head.get("expect").lower() == "100-continue":
+                with contextlib.suppress(OSError):  # 25 bytes on a fresh socket: they fit
+                    p.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         if not self._body_pending(p):
             self._hand_over(p)
 
@@ -255,7 +258,7 @@ class Reactor:
     def _body_pending(p: Parked) -> bool:
         """Whether to wait for more of a small body before a worker takes the request."""
         head = p.head
-        if head is None or head.chunked or head.get("expect").lower() == "100-continue":
+        if head is None or head.chunked:
             return False
         return head.length <= PREBUFFER and len(p.buffer) - p.head_end < head.length
 
@@ -302,10 +305,3 @@ _REASONS = {
     431: "Request Header Fields Too Large",
     501: "Not Implemented",
 }
-
-
-def _default_max_parked() -> int:
-    """Half the descriptors the daemon may open, at most 4096: the other half is for
-    containers' monitors, logs, the database and workers' connections."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return max(64, min(4096, soft // 2))

@@ -5,14 +5,19 @@ A type expression is one of
   list of strings: Go's strslice.StrSlice, as Cmd and Entrypoint are decoded);
 - an integer type named for Go's (`int64`, `int32`, `uint16`, `uint32`, `uint64`): a JSON
   integer (not `1.0`, not `true`) in that type's range;
-- `[T]`: an array of T; `{T}`: an object whose values are T;
+- `[T]`: an array of T; `[T;N]`: an array of exactly N of them (ConsoleSize's
+  `[height, width]`); `{T}`: an object whose values are T;
 - the name of a shape: an object whose known fields have the shape's types. Fields the
   spec does not define are left alone, as dockerd's decoder ignores them.
 
-`null` is accepted wherever a field may be absent (a field's value, a map value of an
-object type), as Go's decoder leaves the zero value there; a `null` inside an array is
-refused, since nothing downstream can use one. These are the *types* only:
-which values are applied or refused is the domain's (lamina/containers/options.py).
+`null` is accepted wherever Go's decoder takes it: as a field's value ("not given"), and
+as a map's value (`{"80/tcp": null}` in PortBindings, `{"a": null}` in Labels). Go
+leaves the zero value there, so a null map value of a scalar type is replaced by that
+zero value (`""` for a string, what dockerd stores and shows) and the domain only ever
+sees the declared type; a null list or object stays null. A `null` inside an array is
+refused, since nothing downstream can use one. These are the *types* only: which values
+are applied or refused is the domain's (lamina/containers/options.py), which relies on
+them and does not check types again.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ INTEGERS = {
 
 
 def check_body(value: Any, shape: str) -> dict[str, Any]:
-    """The decoded body `value` if it is an object of the named shape ({} for no body)."""
+    """The decoded body `value` if it is an object of the named shape ({} for no body),
+    its null map values of scalar types replaced by their zero values (in place)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -50,9 +56,12 @@ def check_body(value: Any, shape: str) -> dict[str, Any]:
 def compiled(expr: str) -> Check:
     """The check of a type expression (compiled once; shapes may refer to each other)."""
     if expr.startswith("["):
-        return functools.partial(_array, item=compiled(expr[1:-1]))
+        item, semicolon, length = expr[1:-1].rpartition(";")
+        if semicolon and length.isdigit():
+            return functools.partial(_array, item=compiled(item), length=int(length))
+        return functools.partial(_array, item=compiled(expr[1:-1]), length=None)
     if expr.startswith("{"):
-        return functools.partial(_map, item=compiled(expr[1:-1]), nullable=_nullable(expr[1:-1]))
+        return functools.partial(_map, item=compiled(expr[1:-1]), zero=_ZEROS.get(expr[1:-1]))
     if expr in INTEGERS:
         return functools.partial(_integer, go_type=expr)
     if expr in _SCALARS:
@@ -60,10 +69,6 @@ def compiled(expr: str) -> Check:
     if expr not in SHAPES:
         raise KeyError(f"no shape {expr!r} in lamina/api/body_shapes.py")
     return functools.partial(_shape, name=expr)
-
-
-def _nullable(expr: str) -> bool:
-    return expr == "object" or expr in SHAPES
 
 
 def _shape(value: Any, path: str, *, name: str) -> None:
@@ -75,18 +80,22 @@ def _shape(value: Any, path: str, *, name: str) -> None:
             compiled(expr)(item, f"{path}.{field}" if path else field)
 
 
-def _array(value: Any, path: str, *, item: Check) -> None:
+def _array(value: Any, path: str, *, item: Check, length: int | None) -> None:
     if not isinstance(value, list):
         _refuse(path, "an array", value)
+    if length is not None and len(value) != length:
+        raise InvalidArgument(f"{path}: must be an array of {length} items, not {len(value)}")
     for i, element in enumerate(value):
         item(element, f"{path}[{i}]")
 
 
-def _map(value: Any, path: str, *, item: Check, nullable: bool) -> None:
+def _map(value: Any, path: str, *, item: Check, zero: Any) -> None:
     if not isinstance(value, dict):
         _refuse(path, "an object", value)
     for key, element in value.items():
-        if element is not None or not nullable:
+        if element is None:
+            value[key] = zero
+        else:
             item(element, f"{path}[{key!r}]")
 
 
@@ -126,6 +135,9 @@ def _strings(value: Any, path: str) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         _refuse(path, "a string or an array of strings", value)
 
+
+# Go's zero values, which its decoder leaves for a null map value of these types.
+_ZEROS: dict[str, Any] = {"str": "", "bool": False, "number": 0, **dict.fromkeys(INTEGERS, 0)}
 
 _SCALARS: dict[str, Check] = {
     "str": _string,

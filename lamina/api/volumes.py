@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
-from lamina.api.filters import bool_filter, parse_filters
+from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
@@ -20,18 +21,27 @@ class RemoveQuery:
     force: bool = query.flag()
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    filters: Mapping[str, list[str]] = query.filters(LIST_FILTERS)
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    filters: Mapping[str, list[str]] = query.filters({"label", "label!", "all"})
+
+
 def register(router: Router, engine: Engine) -> None:
     volumes = engine.volumes
 
     @router.route("GET", "/volumes")
     def list_volumes(req: Request) -> Any:
-        filters = parse_filters(req, set(LIST_FILTERS))
+        filters = query.decode(req, ListQuery).filters
         return {"Volumes": [views.volume(v) for v in volumes.list(filters)], "Warnings": None}
 
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
         body = check_body(req.json(), "VolumeCreateOptions")
-        query.check_labels(body.get("Labels"), "Labels")
         volume = volumes.create(
             body.get("Name") or None,
             driver=body.get("Driver") or "local",
@@ -50,7 +60,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/volumes/prune")
     def prune(req: Request) -> Any:
-        filters = parse_filters(req, {"label", "label!", "all"})
+        filters = query.decode(req, PruneQuery).filters
         # API 1.42 made plain prune spare named volumes; older clients still prune all.
         old_client = bool(req.api_version) and _older(req.api_version, "1.42")
         deleted, reclaimed = volumes.prune(

@@ -58,6 +58,11 @@ class Workers(Generic[T]):
             self._pending += 1
             self._spawn_if_needed()
 
+    @property
+    def pending(self) -> int:
+        """Requests waiting for a thread."""
+        return self._pending
+
     def claim_stream(self) -> None:
         """Turn the calling request thread into a stream thread; StreamsExhausted if
         `max_streams` streams run already. Calling it again is a no-op."""

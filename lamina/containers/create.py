@@ -6,6 +6,10 @@ Docker's merge rules, which users rely on without knowing them:
 - Env: the image's, then the request's; a later `KEY=` wins over an earlier one.
 - WorkingDir, User, StopSignal: the request's, else the image's.
 - Labels and Volumes: the image's merged with the request's.
+
+One departure: an image's HEALTHCHECK is not copied into the container's Config, since
+lamina runs no health checks yet (issue #12); inspect then shows none rather than one
+that never runs.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ def merge_config(request: dict[str, Any], image: dict[str, Any]) -> dict[str, An
         **(image.get("ExposedPorts") or {}),
         **(request.get("ExposedPorts") or {}),
     } or None
-    config.setdefault("Healthcheck", image.get("Healthcheck"))
     config["OnBuild"] = None
     return config
 
@@ -77,12 +80,9 @@ def merge_env(base: list[str], override: list[str]) -> list[str]:
     return list(merged.values())
 
 
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise InvalidArgument(f"invalid command: {value!r}")
+def _as_list(value: str | list[str]) -> list[str]:
+    """Cmd and Entrypoint: a string or a list of them (Go's strslice), as the edge let in."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def parse_restart_policy(host_config: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,8 @@ class DeviceMapping:
     permissions: str = "rwm"
 
     @classmethod
-    def from_api(cls, entry: Any) -> DeviceMapping:
-        if not isinstance(entry, dict) or not isinstance(entry.get("PathOnHost"), str):
-            raise InvalidArgument(f"invalid device: {entry!r}: PathOnHost must be a string")
-        on_host = entry["PathOnHost"]
+    def from_api(cls, entry: Mapping[str, Any]) -> DeviceMapping:
+        on_host = str(entry.get("PathOnHost") or "")
         inside = str(entry.get("PathInContainer") or on_host)
         mode = str(entry.get("CgroupPermissions") or "rwm")
         if not on_host.startswith("/") or not inside.startswith("/"):

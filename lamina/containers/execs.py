@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from subprocess import Popen
 from typing import Any
 
+from lamina.containers.bundle import spec_input
 from lamina.containers.create import merge_env
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
@@ -96,7 +97,7 @@ class ExecService:
             wait_attach=attached,
             console_size=(int(size[0]), int(size[1])) if size and all(size) else None,
         )
-        process, state = self.containers.runner.start_monitor(
+        process, state = self.containers.runner.monitors.start(
             opts, self.containers.runner.dir(c.id) / "monitor.log"
         )
         if state.status == MonitorStatus.CREATE_FAILED:
@@ -116,7 +117,7 @@ class ExecService:
         c = self.containers.get(ex.container_id)
         runner = self.containers.runner
         cfg = ex.config
-        base = runner.spec_input(c, runner.rootfs(c.id), list(cfg["Cmd"]))
+        base = spec_input(c, runner.rootfs(c.id), list(cfg["Cmd"]))
         inp = replace(
             base,
             env=merge_env(list(c.config.get("Env") or []), list(cfg.get("Env") or [])),

@@ -4,6 +4,9 @@
 nothing; the runner reads the same values through the same functions at start. What
 needs other containers (links, --volumes-from, container:<name> modes) is parsed
 here and resolved by the service, which knows them.
+
+The *types* of the fields are the API edge's, checked against the spec before a body
+reaches the engine (lamina/api/shapes.py); this module checks their *values*.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.containers import devices, resources, securityopts
+from lamina.containers import devices, resources, security, securityopts
 from lamina.containers.devices import DeviceMapping
 from lamina.containers.resources import Resources
 from lamina.containers.spec import HostFacts, Rlimit
@@ -63,28 +66,8 @@ _MODES = {
 _MODE_NAMES = {"PidMode": "PID", "IpcMode": "IPC", "CgroupnsMode": "cgroup namespace"}
 
 
-# The types of the fields read here, so a wrong one is a 400, never a failure later.
-_TYPES: dict[type, tuple[str, ...]] = {
-    list: (
-        "Ulimits", "Devices", "DeviceCgroupRules", "GroupAdd", "ExtraHosts", "Links",
-        "VolumesFrom", "SecurityOpt", "Dns", "DnsOptions", "DnsSearch", "MaskedPaths",
-        "ReadonlyPaths",
-    ),
-    dict: ("Sysctls", "Annotations"),
-    int: (
-        "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod",
-        "CpuQuota", "PidsLimit", "OomScoreAdj", "ShmSize",
-    ),
-    str: (
-        "CpusetCpus", "CpusetMems", "PidMode", "IpcMode", "CgroupnsMode", "CgroupParent",
-        "UsernsMode", "Isolation", "Runtime", "NetworkMode",
-    ),
-}  # fmt: skip
-
-
 def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> None:
     """Every check that needs neither the image's files nor other containers."""
-    _check_types(hc)
     hostname = str(config.get("Hostname") or "")
     if len(hostname) > MAX_HOSTNAME:
         raise InvalidArgument(f'hostname "{hostname}" is too long (maximum {MAX_HOSTNAME} bytes)')
@@ -95,6 +78,7 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
         cpu_list=facts.cpu_list,
         mem_list=facts.mem_list,
     )
+    _check_capabilities(hc)
     ulimits(hc)
     sysctls(hc)
     for mapping in device_mappings(hc):
@@ -110,12 +94,17 @@ def check(config: Mapping[str, Any], hc: Mapping[str, Any], *, runtime: str) -> 
     securityopts.parse(hc)
 
 
-def _check_types(hc: Mapping[str, Any]) -> None:
-    for kind, keys in _TYPES.items():
-        for key in keys:
-            value = hc.get(key)
-            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                raise InvalidArgument(f"HostConfig.{key} must be of type {kind.__name__}")
+def _check_capabilities(hc: Mapping[str, Any]) -> None:
+    """Names the kernel defines, with dockerd's message, and additions this daemon can
+    grant: either mistake would otherwise make a container that can never start."""
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            security.normalize_capabilities(hc.get(key) or ())
+        except InvalidArgument as err:
+            raise InvalidArgument(f"invalid {key}: {err}") from None
+    security.capabilities(
+        privileged=bool(hc.get("Privileged")), add=hc.get("CapAdd") or (), drop=()
+    )
 
 
 def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
@@ -135,6 +124,10 @@ def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
         raise InvalidArgument(f"unknown or invalid runtime name: {hc['Runtime']}")
     if int(hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    if "" in (hc.get("Annotations") or {}):
+        raise InvalidArgument(
+            "invalid Annotations: the empty string is not permitted as an annotation key"
+        )
     for key in ("MaskedPaths", "ReadonlyPaths"):
         if any(not str(p).startswith("/") for p in hc.get(key) or []):
             raise InvalidArgument(f"{key}: paths must be absolute")
@@ -143,7 +136,7 @@ def _check_scalars(hc: Mapping[str, Any], *, runtime: str) -> None:
 def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
     out = []
     for entry in hc.get("Ulimits") or []:
-        name = str(entry.get("Name") or "") if isinstance(entry, dict) else ""
+        name = str(entry.get("Name") or "")
         if name not in ULIMITS:
             raise InvalidArgument(f"invalid ulimit type: {name or repr(entry)}")
         soft, hard = _rlim(entry.get("Soft")), _rlim(entry.get("Hard"))
@@ -157,10 +150,8 @@ def ulimits(hc: Mapping[str, Any]) -> tuple[Rlimit, ...]:
     return tuple(out)
 
 
-def _rlim(value: Any) -> int:
+def _rlim(value: int | None) -> int:
     """-1 ("unlimited" to the docker CLI) is RLIM_INFINITY, as dockerd's uint64 cast."""
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise InvalidArgument(f"invalid ulimit value: {value!r}: an integer")
     number = value or 0
     return RLIM_INFINITY if number == -1 else number
 

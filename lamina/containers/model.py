@@ -21,6 +21,8 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+DEFAULT_STOP_TIMEOUT = 10  # seconds, as dockerd
+
 
 class Status(enum.StrEnum):
     CREATED = "created"
@@ -121,3 +123,24 @@ class Container:
     def restart_policy(self) -> tuple[str, int]:
         policy = self.host_config.get("RestartPolicy") or {}
         return str(policy.get("Name") or "no"), int(policy.get("MaximumRetryCount") or 0)
+
+    @property
+    def wants_restart(self) -> bool:
+        """Whether its restart policy restarts it after the exit its state records."""
+        policy, retries = self.restart_policy
+        if self.state.stopped_by_user or policy == "no":
+            return False
+        if policy == "on-failure":
+            return self.state.exit_code != 0 and (not retries or self.state.restart_count < retries)
+        return True
+
+    @property
+    def restart_delay(self) -> float:
+        """Seconds before the next restart: Docker's doubling backoff, capped at 10."""
+        return min(0.1 * 2.0**self.state.restart_count, 10.0)
+
+    @property
+    def stop_timeout(self) -> int:
+        """Seconds `stop` waits before SIGKILL: --stop-timeout, else Docker's 10 (0 is 0)."""
+        configured = self.config.get("StopTimeout")
+        return DEFAULT_STOP_TIMEOUT if configured is None else int(configured)

@@ -59,14 +59,15 @@ def ignored(note: str) -> Field:
 
 _OUTPUT_ONLY = "output of inspect; dockerd ignores it in a create body"
 _WINDOWS = "Windows only; dockerd on Linux ignores it"
+_CLIENT_ATTACHES = "recorded and shown; the client attaches through /attach, dockerd never reads it"
 
 CONTAINER_CONFIG: Mapping[str, Field] = {
     "Hostname": applied("UTS hostname, /etc/hostname, /etc/hosts"),
     "Domainname": applied("UTS domain name (the kernel.domainname sysctl, as Docker)"),
     "User": applied("uid/gid resolved in the image's /etc/passwd and /etc/group"),
-    "AttachStdin": applied("attach"),
-    "AttachStdout": applied("attach"),
-    "AttachStderr": applied("attach"),
+    "AttachStdin": ignored(_CLIENT_ATTACHES),
+    "AttachStdout": ignored(_CLIENT_ATTACHES),
+    "AttachStderr": ignored(_CLIENT_ATTACHES),
     "ExposedPorts": applied("-P publishes them; legacy link variables"),
     "Tty": applied("the monitor's pseudo-terminal"),
     "OpenStdin": applied("the monitor keeps stdin open"),
@@ -74,9 +75,8 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "Env": applied("merged over the image's"),
     "Cmd": applied("merged with the image's"),
     "Healthcheck": refused(
-        "health checks are not run by lamina",
-        unset=lambda v: _unset(v)
-        or (isinstance(v, dict) and (v.get("Test") or ["NONE"]) == ["NONE"]),
+        "health checks are not run by lamina (issue #12)",
+        unset=lambda v: _unset(v) or (v.get("Test") or ["NONE"]) == ["NONE"],
     ),
     "ArgsEscaped": ignored(_WINDOWS),
     "Image": applied("the image the container runs"),
@@ -88,7 +88,7 @@ CONTAINER_CONFIG: Mapping[str, Field] = {
     "OnBuild": ignored("ONBUILD triggers run in builds FROM the image, never in a container"),
     "Labels": applied("merged over the image's"),
     "StopSignal": applied("stop"),
-    "StopTimeout": applied("stop"),
+    "StopTimeout": applied("seconds stop waits before SIGKILL: 0 kills at once, unset is 10"),
     "Shell": ignored("the shell of a Dockerfile's RUN/CMD/ENTRYPOINT; a container never reads it"),
 }
 
@@ -145,9 +145,9 @@ HOST_CONFIG: Mapping[str, Field] = {
     "VolumesFrom": applied("the other container's mounts, :ro or :rw"),
     "Mounts": applied("bind, volume and tmpfs mounts"),
     "ConsoleSize": applied("the terminal's first size"),
-    "Annotations": applied("OCI spec annotations"),
-    "CapAdd": applied("capabilities"),
-    "CapDrop": applied("capabilities"),
+    "Annotations": applied("OCI spec annotations; an empty key is a 400, as dockerd"),
+    "CapAdd": applied("capabilities; unknown ones, or ones lamina cannot grant, a 400"),
+    "CapDrop": applied("capabilities; unknown ones a 400"),
     "CgroupnsMode": applied("private or host cgroup namespace"),
     "Dns": applied("resolv.conf nameservers"),
     "DnsOptions": applied("resolv.conf options"),
@@ -203,18 +203,14 @@ ENDPOINT_SETTINGS: Mapping[str, Field] = {
 
 
 def refuse_unhonoured(body: Mapping[str, Any]) -> None:
-    """Raise InvalidArgument naming the first REFUSED field `body` sets."""
+    """Raise InvalidArgument naming the first REFUSED field `body` sets (a body whose
+    types the API edge checked: lamina/api/shapes.py)."""
     _refuse("", body, CONTAINER_CONFIG)
-    host_config = body.get("HostConfig")
-    if isinstance(host_config, Mapping):
-        _refuse("HostConfig.", host_config, HOST_CONFIG)
-    networking = body.get("NetworkingConfig")
-    endpoints = networking.get("EndpointsConfig") if isinstance(networking, Mapping) else None
-    if isinstance(endpoints, Mapping):
-        for network, endpoint in endpoints.items():
-            if isinstance(endpoint, Mapping):
-                prefix = f"NetworkingConfig.EndpointsConfig.{network}."
-                _refuse(prefix, endpoint, ENDPOINT_SETTINGS)
+    _refuse("HostConfig.", body.get("HostConfig") or {}, HOST_CONFIG)
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    for network, endpoint in endpoints.items():
+        prefix = f"NetworkingConfig.EndpointsConfig.{network}."
+        _refuse(prefix, endpoint or {}, ENDPOINT_SETTINGS)
 
 
 def _refuse(prefix: str, fields: Mapping[str, Any], table: Mapping[str, Field]) -> None:

@@ -6,6 +6,7 @@ the OCI spec's `linux.resources` (less the devices rules, which the spec adds).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,28 +101,53 @@ def _check_cpu(r: Resources, cpus: int) -> None:
         raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
 
 
-def parse_list(text: str) -> set[int]:
-    """A cpuset list ("0-2,5") as a set; ValueError when malformed."""
-    found: set[int] = set()
+# Linux's usual most CPUs: a cpuset may name up to this many (or as many as the host
+# has) before the number itself is refused, as dockerd (CVE-2018-20699).
+MAX_CPUSET = 8192
+
+_CPUSET_PART = re.compile(r"(\d{1,19})(?:-(\d{1,19}))?", re.ASCII)
+
+Ranges = list[tuple[int, int]]
+
+
+def parse_ranges(text: str) -> Ranges:
+    """A cpuset list ("0-2,5") as (low, high) pairs, never expanded: "0-4000000000" is
+    two numbers, not four billion. ValueError when malformed."""
+    ranges = []
     for part in text.split(","):
-        first, dash, last = part.partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
+        match = _CPUSET_PART.fullmatch(part)
+        if not match:
             raise ValueError(f"invalid format: {text}")
-        low, high = int(first), int(last) if dash else int(first)
+        low, high = int(match[1]), int(match[2] or match[1])
         if high < low:
-            raise ValueError(f"invalid range format: {part}")
-        found |= set(range(low, high + 1))
-    return found
+            raise ValueError(f"invalid format: {text}")
+        ranges.append((low, high))
+    return ranges
+
+
+def _covered(asked: Ranges, available: Ranges) -> bool:
+    """Whether every number of `asked` is in `available`."""
+    merged: Ranges = []
+    for low, high in sorted(available):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return all(any(lo <= low and high <= hi for lo, hi in merged) for low, high in asked)
 
 
 def _check_cpuset(text: str, available: str, key: str, what: str) -> None:
     if not text:
         return
     try:
-        asked = parse_list(text)
+        asked = parse_ranges(text)
+        have = parse_ranges(available) if available else []
+        most = max([MAX_CPUSET, *(high for _, high in have)])
+        if any(high > most for _, high in asked):
+            raise ValueError(f"value of out range, maximum is {most}")  # sic, dockerd's
     except ValueError as err:
         raise InvalidArgument(f"Invalid value {text} for cpuset {key}: {err}") from None
-    if available and not asked <= parse_list(available):
+    if available and not _covered(asked, have):
         raise InvalidArgument(
             f"Requested {what} are not available - requested {text}, available: {available}"
         )

@@ -106,7 +106,9 @@ def host_capabilities() -> tuple[str, ...]:
     return tuple(c for i, c in enumerate(CAPABILITIES) if i <= last and effective >> i & 1)
 
 
-def _normalize(names: Sequence[str], available: Sequence[str], *, adding: bool) -> list[str]:
+def normalize_capabilities(names: Sequence[str]) -> list[str]:
+    """ "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" → "CAP_NET_ADMIN"; "ALL" stays; a name
+    the kernel does not define is refused (moby's `NormalizeLegacyCapabilities`)."""
     out = []
     for name in names:
         cap = name.upper()
@@ -114,14 +116,19 @@ def _normalize(names: Sequence[str], available: Sequence[str], *, adding: bool) 
             cap = "CAP_" + cap
         if cap != "ALL" and cap not in CAPABILITIES:
             raise InvalidArgument(f'unknown capability: "{cap}"')
-        # Dropping a capability the host lacks is harmless, so only adding one is refused.
-        if adding and cap != "ALL" and cap not in available:
+        out.append(cap)
+    return out
+
+
+def _available(caps: list[str], available: Sequence[str]) -> list[str]:
+    """`caps` to add, if this process can grant them all."""
+    for cap in caps:
+        if cap != "ALL" and cap not in available:
             raise InvalidArgument(
                 "capability not supported by your kernel or not available in the current "
                 f'environment: "{cap}"'
             )
-        out.append(cap)
-    return out
+    return caps
 
 
 def capabilities(
@@ -139,8 +146,9 @@ def capabilities(
     avail = list(host_capabilities() if available is None else available)
     if privileged:
         return avail
-    drops = _normalize(drop, avail, adding=False)
-    adds = _normalize(add, avail, adding=True)
+    # Dropping a capability the host lacks is harmless, so only adding one is refused.
+    drops = normalize_capabilities(drop)
+    adds = _available(normalize_capabilities(add), avail)
     if "ALL" in adds:
         caps = [c for c in avail if c not in drops]
     elif "ALL" in drops:

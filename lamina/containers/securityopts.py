@@ -1,57 +1,75 @@
 """`--security-opt`: which lamina applies, which it may ignore as dockerd does, which it
-refuses (moby's `parseSecurityOpt` messages)."""
+refuses (moby's `parseSecurityOpt` messages).
+
+`parse` reads the options into a `SecurityOptions` value once: at create, to refuse a
+bad one before anything exists, and once per start, where the runner hands the value
+to everything that needs it. Parsing reads the host's SELinux and AppArmor switches and
+decodes an inline seccomp profile, which is why it is not done more often than that.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from lamina.containers.seccomp import profile_from_json
 from lamina.errors import InvalidArgument
 
 SELINUX = "/sys/fs/selinux/enforce"
 APPARMOR = "/sys/module/apparmor/parameters/enabled"
+_KEYS = ("seccomp", "no-new-privileges", "label", "apparmor", "systempaths")
 
 
-def parse(hc: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """--security-opt as (key, value): seccomp and no-new-privileges are applied,
-    systempaths=unconfined unmasks /proc and /sys; label and apparmor, see `_check_lsm`;
-    others are refused (moby's `parseSecurityOpt` messages)."""
-    out = []
-    for opt in hc.get("SecurityOpt") or []:
-        text = str(opt)
-        if text == "no-new-privileges":
-            out.append((text, "true"))
-            continue
-        # "key=value", else the old "key:value"; never split on a colon of inline JSON.
-        key, sep, value = text.partition("=")
-        if not sep:
-            key, sep, value = text.partition(":")
-        if not sep:
-            raise InvalidArgument(f'invalid --security-opt 1: "{text}"')
-        if key == "writable-cgroups":
-            raise InvalidArgument(
-                f'HostConfig.SecurityOpt "{text}" is not supported: lamina mounts cgroups read-only'
-            )
-        if key not in ("seccomp", "no-new-privileges", "label", "apparmor", "systempaths"):
-            raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
-        if (key == "systempaths" and value != "unconfined") or (
-            key == "no-new-privileges" and value not in ("true", "false", "1", "0")
-        ):
-            raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
+@dataclass(frozen=True)
+class SecurityOptions:
+    """What a container's --security-opt asked for, checked."""
+
+    no_new_privileges: bool = False
+    # "builtin" | "unconfined" | a profile's path on this host | an inline profile,
+    # decoded and checked (what both CLIs send for seccomp=<file>): SpecInput.seccomp
+    seccomp: str | Mapping[str, Any] = "builtin"
+    unconfined_paths: bool = False  # systempaths=unconfined: nothing masked or read-only
+
+
+def parse(hc: Mapping[str, Any]) -> SecurityOptions:
+    """HostConfig.SecurityOpt: seccomp and no-new-privileges are applied, systempaths=
+    unconfined unmasks /proc and /sys; label and apparmor, see `_check_lsm`; others are
+    refused (moby's `parseSecurityOpt` messages). A later option wins over an earlier."""
+    found: dict[str, str] = {}
+    for text in hc.get("SecurityOpt") or []:
+        key, value = _split(text)
         _check_lsm(key, value, text)
-        if key == "seccomp" and value.lstrip().startswith("{"):
-            _check_profile(value)
-        out.append((key, value))
-    return out
+        found[key] = value
+    seccomp = found.get("seccomp", "builtin")
+    return SecurityOptions(
+        no_new_privileges=found.get("no-new-privileges") in ("true", "1"),
+        seccomp=profile_from_json(seccomp) if seccomp.lstrip().startswith("{") else seccomp,
+        unconfined_paths=found.get("systempaths") == "unconfined",
+    )
 
 
-def _check_profile(text: str) -> None:
-    """An inline profile (what both CLIs send for seccomp=<file>) is decoded at create,
-    so a broken one is a 400 then, not a failed start."""
-    from lamina.containers.seccomp import seccomp_from_json
-    from lamina.containers.security import DEFAULT_CAPABILITIES
-
-    seccomp_from_json(text, DEFAULT_CAPABILITIES)
+def _split(text: str) -> tuple[str, str]:
+    """One option as (key, value), refused unless lamina knows what to do with it."""
+    if text == "no-new-privileges":
+        return text, "true"
+    # "key=value", else the old "key:value"; never split on a colon of inline JSON.
+    key, sep, value = text.partition("=")
+    if not sep:
+        key, sep, value = text.partition(":")
+    if not sep:
+        raise InvalidArgument(f'invalid --security-opt 1: "{text}"')
+    if key == "writable-cgroups":
+        raise InvalidArgument(
+            f'HostConfig.SecurityOpt "{text}" is not supported: lamina mounts cgroups read-only'
+        )
+    if (
+        key not in _KEYS
+        or (key == "systempaths" and value != "unconfined")
+        or (key == "no-new-privileges" and value not in ("true", "false", "1", "0"))
+    ):
+        raise InvalidArgument(f'invalid --security-opt 2: "{text}"')
+    return key, value
 
 
 def _check_lsm(key: str, value: str, text: str) -> None:

@@ -78,9 +78,10 @@ class SpecInput:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     no_new_privileges: bool = False
-    # "builtin" (lamina's default profile, Docker's) | "unconfined" | inline JSON (what the
-    # docker CLI sends for seccomp=<file>) | a profile's path on this host
-    seccomp: str = "builtin"
+    # "builtin" (lamina's default profile, Docker's) | "unconfined" | a profile's path on
+    # this host | a Docker-format profile, decoded and checked (securityopts.parse: what
+    # both CLIs send for seccomp=<file>)
+    seccomp: str | Mapping[str, Any] = "builtin"
     netns: str | None = None  # a network namespace to join; None → a new one
     host_network: bool = False  # --network host: no network namespace at all
     cgroups_path: str = ""
@@ -334,10 +335,10 @@ def _seccomp(inp: SpecInput, caps: list[str]) -> dict[str, Any] | None:
     # As moby: conditions on capabilities are read against the bounding set (`caps`).
     if inp.privileged or inp.seccomp == "unconfined":
         return None
+    if isinstance(inp.seccomp, Mapping):
+        return seccomp.seccomp_from_profile(inp.seccomp, caps)
     if inp.seccomp == "builtin":
         return seccomp.default_seccomp(caps)
-    if inp.seccomp.lstrip().startswith("{"):
-        return seccomp.seccomp_from_json(inp.seccomp, caps)
     return seccomp.load_seccomp(Path(inp.seccomp), caps)
 
 

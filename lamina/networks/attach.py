@@ -17,7 +17,7 @@ from lamina.containers import etcfiles
 from lamina.containers.model import Container
 from lamina.containers.networking import NetworkAttachment
 from lamina.errors import Conflict, LaminaError, NotFound
-from lamina.networks import legacy, netns, ports
+from lamina.networks import legacy_links, netns, ports
 from lamina.networks.model import (
     DEFAULT_BRIDGE,
     EndpointConfig,
@@ -94,7 +94,7 @@ class ContainerNetworking:
                 (m for m in self.s.records.members_of(cid) if m.network_id == bridge.id), None
             )
 
-        return legacy.links_of(c, self.s.container, bridge_member)
+        return legacy_links.links_of(c, self.s.container, bridge_member)
 
     def _members(self, c: Container) -> list[Member]:
         """The container's members, its NetworkMode network first (recorded now if it was

@@ -1,9 +1,12 @@
 """The userland proxy for published ports: `python -m lamina.networks.proxy`.
 
-    python -m lamina.networks.proxy TARGET_IP FD:PROTO:PORT ...
+    python -m lamina.networks.proxy STATE_FILE TARGET_IP FD:PROTO:PORT ...
 
 One process per container, started by the daemon with the host sockets already bound
 (inherited file descriptors), so it outlives a daemon restart as the container does.
+STATE_FILE is only a label: the path of the state file the daemon writes for it
+(`<run>/ports/<id>.json`, publish.py), so a restarted daemon finds a proxy by its
+command line even when a crash came before that file was written.
 TCP is copied with splice(2) through a pipe, never through Python buffers; UDP keeps
 one connected socket per client. Ends on SIGTERM. Standard library only: it must start
 fast and hold little.
@@ -25,8 +28,8 @@ UDP_IDLE = 60.0
 
 
 def main(argv: list[str]) -> int:
-    target = argv[0]
-    for spec in argv[1:]:
+    target = argv[1]  # argv[0]: the state file that names this proxy, for the daemon
+    for spec in argv[2:]:
         fd, proto, port = spec.split(":")
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         listener = socket.socket(socket.AF_INET, kind, fileno=int(fd))

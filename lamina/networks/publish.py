@@ -40,8 +40,9 @@ class Publisher:
         opened = ports.bind_all(bindings)
         try:
             specs = [f"{s.fileno()}:{p.proto}:{p.container_port}" for s, p in opened]
+            label = str(self._path(container_id))  # how a restart finds it (sweep)
             proc = subprocess.Popen(
-                [sys.executable, "-m", MODULE, str(target), *specs],
+                [sys.executable, "-m", MODULE, label, str(target), *specs],
                 pass_fds=[s.fileno() for s, _ in opened],
                 start_new_session=True,  # the daemon's signals are not the proxy's
                 stdin=subprocess.DEVNULL,
@@ -80,6 +81,25 @@ class Publisher:
             return []
         return [p.stem for p in self.dir.glob("*.json")]
 
+    def sweep(self, keep: set[str]) -> list[str]:
+        """At start: stop every proxy of this run dir but those of the containers in
+        `keep`, and remove their state files; return the containers whose proxy went.
+        A proxy is found by its state file, or by its command line when a crash came
+        between its start and that file's write (then a kept container's proxy may be a
+        second one, holding its ports: it goes too)."""
+        swept = set()
+        for pid, cid in self._proxies().items():
+            if cid not in keep or self._recorded_pid(cid) != pid:
+                self._stop(pid)
+                swept.add(cid)
+        for cid in self.containers():
+            if cid not in keep:
+                self.unpublish(cid)
+                swept.add(cid)
+        for partial in self.dir.glob("*.tmp") if self.dir.exists() else ():
+            partial.unlink(missing_ok=True)
+        return sorted(swept)
+
     def _stop(self, pid: int) -> None:
         child = self._children.pop(pid, None)
         if child is None and not _is_proxy(pid):
@@ -94,6 +114,22 @@ class Publisher:
                 child.wait()
             return
         process.wait_exit(pid, 5, marker=_PROXY)  # adopted after a restart: not our child
+
+    def _proxies(self) -> dict[int, str]:
+        """The running proxies labelled with a state file in this run dir: pid → the
+        container's id. (Those an older lamina started carry no label: their state
+        files find them.)"""
+        found = {}
+        for pid, argv in process.command_lines(_PROXY).items():
+            after = argv[argv.index(_PROXY) + 1 :] if argv.count(_PROXY) == 1 else []
+            path = Path(os.fsdecode(after[0] if after else b""))
+            if path.parent == self.dir and path.suffix == ".json":
+                found[pid] = path.stem
+        return found
+
+    def _recorded_pid(self, container_id: str) -> int | None:
+        state = self._state(container_id)
+        return int(state["pid"]) if state else None
 
     def _state(self, container_id: str) -> dict[str, Any] | None:
         try:

@@ -151,7 +151,5 @@ def _sweep_sandboxes(s: NetworkService, keep: set[str]) -> None:
 
 
 def _sweep_proxies(s: NetworkService, keep: set[str]) -> None:
-    for cid in s.publisher.containers():
-        if cid not in keep:
-            s.log(f"networks: stopping leftover proxy of {cid[:12]}")
-            s.publisher.unpublish(cid)
+    for cid in s.publisher.sweep(keep):
+        s.log(f"networks: stopped a leftover port proxy of {cid[:12]}")

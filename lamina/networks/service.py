@@ -23,8 +23,8 @@ from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
 from lamina.networks import ipam, views
-from lamina.networks.asked import endpoint_config
 from lamina.networks.bridge import BridgeDriver
+from lamina.networks.endpoint_settings import endpoint_config
 from lamina.networks.endpoints import Endpoints
 from lamina.networks.firewall import Firewall, Runner, run_iptables
 from lamina.networks.model import (

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import bool_filter, labels_match
+from lamina.labels import check_labels
 from lamina.store.metadata import Metadata
 from lamina.volumes.disk import VolumeDirs
 from lamina.volumes.records import VolumeRecords, VolumeRow
@@ -129,6 +130,7 @@ class VolumeService:
         options: Mapping[str, str] | None = None,
     ) -> Volume:
         """Make a volume, or return the one of that name; no name makes an anonymous one."""
+        check_labels(labels, "Labels")
         labels, options = dict(labels or {}), dict(options or {})
         if not name:
             name = secrets.token_hex(32)

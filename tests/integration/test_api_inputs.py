@@ -118,7 +118,10 @@ def test_top_with_a_nul_and_exec_with_an_array(daemon: Daemon, running: str) -> 
     answer = request(
         sock, "POST", f"/v1.45/containers/{running}/exec", b'{"Cmd": ["ls"], "ConsoleSize": [1]}'
     )
-    assert (answer.status, answer.message) == (400, "ConsoleSize must be [height, width]")
+    assert (answer.status, answer.message) == (
+        400,
+        "ConsoleSize: must be an array of 2 items, not 1",
+    )
 
 
 def test_inspect_stays_valid_json(daemon: Daemon, busybox: str) -> None:

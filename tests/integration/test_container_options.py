@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.containers.spec import DEFAULT_SYSCTLS
 from tests.conftest import Daemon
 
 pytestmark = pytest.mark.skipif(
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.skipif(
     reason="needs root, runc and iptables",
 )
 MAC = "02:42:ac:11:00:99"
+PORT_START = "net.ipv4.ip_unprivileged_port_start"
 PROBE = (
-    "ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; id -G; "
-    "grep -E '^(Cpus|Mems)_allowed_list' /proc/self/status; cat /sys/class/net/eth0/address; "
+    "ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; "
+    "cat /proc/sys/kernel/shmmni; id -G; cat /sys/class/net/eth0/address; "
     "grep -E '^(search|options)' /etc/resolv.conf; grep -w gw /etc/hosts; "
     "stat -c '%F %t:%T' /dev/myzero; head -c 3 /dev/myzero | od -An -tx1; "
     'cat /proc/sys/kernel/domainname; grep -c "$(hostname).corp.test $(hostname)$" /etc/hosts; '
@@ -37,27 +39,28 @@ def test_process_and_namespace_options_are_applied(
     run = daemon.lamina if which == "lamina" else daemon.docker
     common = (
         "run", "--rm", "-e", f"HOST_PID={os.getpid()}",
-        "--ulimit", "nofile=1024:2048", "--sysctl", "net.ipv4.ip_forward=1",
+        "--ulimit", "nofile=1024:2048", "--sysctl", f"{PORT_START}=80",
         "--sysctl", "kernel.shmmni=1234", "--group-add", "123", "--group-add", "www-data",
-        "--cpuset-cpus", "0", "--cpuset-mems", "0", "--mac-address", MAC,
+        "--mac-address", MAC,
         "--dns-option", "ndots:3", "--dns-option", "timeout:1", "--dns-search", "example.test",
         "--add-host", "gw:host-gateway", "--device", "/dev/zero:/dev/myzero:rwm",
         "--domainname", "corp.test",
     )  # fmt: skip
     out = run(*common, "busybox", "sh", "-c", PROBE).stdout.splitlines()
     gateway = _bridge_gateway(daemon)
-    assert out[:6] == ["1024", "2048", "1", "1234", "0 33 123", "Cpus_allowed_list:\t0"]
-    assert out[6:12] == [
-        "Mems_allowed_list:\t0",
-        MAC,
+    # 80 is neither the host's value nor the 0 lamina (as Docker) sets in every network
+    # namespace: what is seen is the --sysctl, applied over that default.
+    assert _host_sysctl(PORT_START) != "80" and DEFAULT_SYSCTLS[PORT_START] != "80"
+    assert out[:6] == ["1024", "2048", "80", "1234", "0 33 123", MAC]
+    assert out[6:10] == [
         "search example.test",
         "options ndots:3 timeout:1",
         f"{gateway}\tgw",
         "character special file 1:5",
     ]
-    assert out[12].split() == ["00", "00", "00"]
-    assert out[13:15] == ["corp.test", "1"]  # the UTS domain; /etc/hosts names the FQDN
-    assert out[15:] == ["1"]  # its own PID namespace: pid 1, the host's pids unseen
+    assert out[10].split() == ["00", "00", "00"]
+    assert out[11:13] == ["corp.test", "1"]  # the UTS domain; /etc/hosts names the FQDN
+    assert out[13:] == ["1"]  # its own PID namespace: pid 1, the host's pids unseen
     # --pid host: the container sees the host's processes (this test's among them);
     # --ipc host: the host's /dev/shm.
     marker = Path(f"/dev/shm/lamina-test-{os.getpid()}")
@@ -70,6 +73,58 @@ def test_process_and_namespace_options_are_applied(
     finally:
         marker.unlink()
     assert shown[0] == "sees-host" and shown[1] != "1" and shown[2:] == ["shm"]
+
+
+def test_cpuset_cpus_is_applied(daemon: Daemon, busybox: str) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: a cpuset of it is what every container gets, nothing to see")
+    last = str(cpus[-1])  # not the default (all of them)
+    probe = ("grep", "Cpus_allowed_list", "/proc/self/status")
+    out = daemon.docker("run", "--rm", "--cpuset-cpus", last, "busybox", *probe).stdout
+    assert out.splitlines() == [f"Cpus_allowed_list:\t{last}"]
+
+
+def test_cpuset_mems_is_applied(daemon: Daemon, busybox: str) -> None:
+    nodes = _memory_nodes()
+    last = str(nodes[-1])
+    cid = daemon.lamina(
+        "run", "-d", "--cpuset-mems", last, "busybox", "sleep", "60"
+    ).stdout.strip()  # fmt: skip
+    try:
+        inside = daemon.lamina(
+            "exec", cid, "sh", "-c", "grep Mems_allowed_list /proc/self/status; "
+            "cat /sys/fs/cgroup/cpuset/cpuset.mems 2>/dev/null || cat /sys/fs/cgroup/cpuset.mems",
+        ).stdout.splitlines()  # fmt: skip
+        bundle = daemon.paths.root / "containers" / cid / "bundle" / "config.json"
+        asked = json.loads(bundle.read_text())["linux"]["resources"]["cpu"]["mems"]
+    finally:
+        daemon.lamina("rm", "-f", cid)
+    # The node asked for is what runc was given and what the container's cgroup holds.
+    assert (asked, inside[1]) == (last, last)
+    if len(nodes) > 1:
+        assert inside[0] == f"Mems_allowed_list:\t{last}"  # not the default: all nodes
+    else:
+        # This host has one memory node: node 0 is also what a container without
+        # --cpuset-mems gets (on cgroup v1 its cgroup inherits "0" too; on v2 an unset
+        # cpuset.mems reads empty), so inside, the option cannot be told from the default.
+        assert inside[0] == "Mems_allowed_list:\t0"
+
+
+def _memory_nodes() -> list[int]:
+    try:
+        text = Path("/sys/devices/system/node/online").read_text().strip()
+    except OSError:
+        return [0]  # a kernel without NUMA has one node
+    nodes: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        nodes += range(int(low), int(high or low) + 1)
+    return nodes
+
+
+def _host_sysctl(name: str) -> str:
+    return Path("/proc/sys", *name.split(".")).read_text().strip()
 
 
 def test_volumes_from_and_legacy_links(daemon: Daemon, busybox: str) -> None:
@@ -130,6 +185,24 @@ def test_links_are_dns_aliases_on_user_networks(daemon: Daemon, busybox: str) ->
     assert out[1:] == ["nameserver 127.0.0.11", "options attempts:2 ndots:0"]
 
 
+def test_stop_timeout_zero_and_an_images_healthcheck(
+    daemon: Daemon, busybox: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nHEALTHCHECK CMD true\n")
+    daemon.lamina("build", "-q", "-t", "checked", str(tmp_path))
+    # sleep as pid 1 ignores SIGTERM: only the SIGKILL after the timeout ends it.
+    daemon.lamina("run", "-d", "--name", "stopper", "--stop-timeout", "0", "checked", "sleep", "60")
+    info = json.loads(daemon.lamina("inspect", "stopper").stdout)[0]
+    assert info["Config"]["StopTimeout"] == 0
+    # lamina runs no health checks yet (issue #12): inspect shows none, not a dead one.
+    assert info["Config"].get("Healthcheck") is None and "Health" not in info["State"]
+    started = time.monotonic()
+    daemon.docker("stop", "stopper")  # no -t: the container's own timeout, 0, not Docker's 10
+    assert time.monotonic() - started < 5
+    daemon.lamina("rm", "stopper")
+    daemon.lamina("rmi", "checked")
+
+
 def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: str) -> None:
     refused = {
         "HostConfig.DeviceRequests": {
@@ -148,6 +221,18 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
         "could not get container for nosuch": {"HostConfig": {"Links": ["nosuch:x"]}},
         "No such container: nosuch": {"HostConfig": {"VolumesFrom": ["nosuch"]}},
         "Requested CPUs are not available": {"HostConfig": {"CpusetCpus": "0-1023"}},
+        "value of out range, maximum is": {"HostConfig": {"CpusetMems": "0-4000000000"}},
+        # Inline seccomp profiles right in structure, wrong in value: a 400 at create,
+        # not a container that can never start.
+        "seccomp profile: defaultAction: must be one of": {
+            "HostConfig": {"SecurityOpt": ['seccomp={"defaultAction": 5}']}
+        },
+        "seccomp profile: syscalls[0].names: must be an array": {
+            "HostConfig": {"SecurityOpt": [f"seccomp={json.dumps(_NAMES_AS_TEXT)}"]}
+        },
+        # dockerd checks the names at create; lamina did only at start (a 400 there).
+        'invalid CapAdd: unknown capability: "CAP_"': {"HostConfig": {"CapAdd": [""]}},
+        'invalid CapDrop: unknown capability: "CAP_FOO"': {"HostConfig": {"CapDrop": ["FOO"]}},
         "invalid MAC address": {
             "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "zz"}}}
         },
@@ -167,6 +252,10 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
 
 
 _BODY = {"Image": "busybox", "Cmd": ["true"]}
+_NAMES_AS_TEXT = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "syscalls": [{"names": "read", "action": "SCMP_ACT_ALLOW"}],
+}
 
 
 def _post(daemon: Daemon, path: str, body: dict[str, object]) -> tuple[int, dict[str, str]]:

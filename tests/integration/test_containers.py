@@ -184,6 +184,8 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     for n in range(5):
         daemon.lamina("run", "-d", "--name", f"c{n}", "busybox", "sh", "-c", loop)
     daemon.lamina("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7")
+    reply = 'echo ready; read line; echo "got $line"; exit 3'
+    daemon.lamina("run", "-di", "--name", "talker", "busybox", "sh", "-c", reply)
     daemon.process.send_signal(signal.SIGKILL)
     daemon.process.wait()
     # A removal the kill interrupted: the record is gone, its files are not yet.
@@ -193,7 +195,11 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     daemon.process = start_daemon(daemon.paths)
     assert not orphan.parent.exists()
     rows = daemon.lamina("ps", "--format", "{{.Names}} {{.State}}").stdout.split("\n")
-    assert sorted(r for r in rows if r) == [f"c{n} running" for n in range(5)]
+    assert sorted(r for r in rows if r) == [*(f"c{n} running" for n in range(5)), "talker running"]
+    # attach through the new daemon: stdin reaches the container, its output and exit code
+    # come back (the monitor kept its stdin open while no daemon ran)
+    talk = daemon.lamina("attach", "talker", input=b"hello\n", check=False)
+    assert (talk.returncode, talk.stdout) == (3, "got hello\n"), talk.stderr
     [short] = json.loads(daemon.lamina("inspect", "short").stdout)
     assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 7
     before = len(daemon.lamina("logs", "c0").stdout.splitlines())

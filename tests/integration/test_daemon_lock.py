@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -20,26 +21,32 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("sockets", ["one socket", "two sockets"])
-def test_two_daemons_started_at_once_one_serves(instance: Paths, sockets: str) -> None:
-    """Whichever socket each would serve: the root is what two daemons must not share
-    (a pid file in the run dir let two run on one root through two sockets)."""
-    other = f"unix://{instance.root.parent}/other.sock" if sockets == "two sockets" else ""
-    both = [(instance.host, _daemon(instance.root, instance.host))]
-    both.append((other or instance.host, _daemon(instance.root, other or instance.host)))
+@pytest.mark.parametrize("shared", ["root and socket", "root", "socket"])
+def test_two_daemons_started_at_once_one_serves(instance: Paths, shared: str) -> None:
+    """Neither a root nor a socket may be shared: a pid file in the run dir let two run
+    on one root through two sockets, and two roots given one socket would share its run
+    dir (the second replaced the first's socket, then swept its namespaces and proxies)."""
+    base = instance.root.parent
+    other = Paths(
+        instance.root if "root" in shared else base / "other-root",
+        instance.host if "socket" in shared else f"unix://{base}/other.sock",
+    )
+    both = [(instance, _daemon(instance.root, instance.host))]
+    both.append((other, _daemon(other.root, other.host)))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             ended = [p for _, p in both if p.poll() is not None]
-            if ended or (other and all(_answers(host) for host, _ in both)):
+            if ended or (other.host != instance.host and all(_answers(i.host) for i, _ in both)):
                 break
             time.sleep(0.05)
-        [(_, loser)] = [(h, p) for h, p in both if p.poll() is not None]
-        [(host, winner)] = [(h, p) for h, p in both if p is not loser]
+        [(_, loser)] = [(i, p) for i, p in both if p.poll() is not None]
+        [(paths, winner)] = [(i, p) for i, p in both if p is not loser]
         assert loser.returncode != 0 and loser.stderr is not None
         message = loser.stderr.read().decode()
-        assert str(instance.root) in message and f"pid {winner.pid}" in message, message
-        serving = Daemon(Paths(instance.root, host), winner)
+        what = str(instance.root) if "root" in shared else instance.host
+        assert f"pid {winner.pid}" in message and f"is serving {what}" in message, message
+        serving = Daemon(paths, winner)
         assert "Server" in serving.lamina("version").stdout
         assert winner.poll() is None
     finally:
@@ -81,3 +88,42 @@ def test_a_stale_pid_reused_by_another_program_does_not_block_start(instance: Pa
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_second_root_on_a_served_socket_leaves_the_first_alone(
+    daemon: Daemon, busybox: str
+) -> None:
+    """Given the socket a daemon serves, a daemon on another root exits before it looks
+    at the run dir: the first keeps its socket, and its container its namespace and its
+    published port. (Before the run dir's lock, the second replaced the socket, removed
+    the namespace's pin and stopped the port's proxy.)"""
+    daemon.lamina(
+        "run", "-d", "--name", "web", "-p", "127.0.0.1::7000", "busybox", "sh", "-c",
+        "while true; do echo PONG | nc -l -p 7000; done",
+    )  # fmt: skip
+    port = int(daemon.lamina("port", "web", "7000").stdout.strip().rsplit(":", 1)[1])
+    cid = daemon.lamina("inspect", "-f", "{{.Id}}", "web").stdout.strip()
+    socket_inode = daemon.paths.socket.stat().st_ino
+    second = _daemon(daemon.paths.root.parent / "other-root", daemon.paths.host)
+    try:
+        _, err = second.communicate(timeout=60)
+    finally:
+        stop_daemon(second)
+    message = err.decode()
+    holder = f"(pid {daemon.process.pid}, root {daemon.paths.root})"
+    assert second.returncode == 1 and f"{holder} is serving {daemon.paths.host}" in message
+    assert daemon.paths.socket.stat().st_ino == socket_inode
+    assert (daemon.paths.run_dir / "netns" / cid[:16]).exists()
+    assert _ask(port) == b"PONG\n"
+    assert "Server" in daemon.lamina("version").stdout
+
+
+def _ask(port: int) -> bytes:
+    """A published port's answer (retried: the server may be between two `nc`s)."""
+    for _ in range(50):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 5) as s:
+            s.sendall(b"ping\n")
+            if answer := s.recv(10):
+                return answer
+        time.sleep(0.1)
+    return b""

@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from tests.conftest import Daemon
+from tests.support.rawhttp import request
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
@@ -59,6 +60,16 @@ def test_json_file_rotation_keeps_max_size_times_max_file(daemon: Daemon, busybo
     config = inspect(daemon, "rot")["HostConfig"]["LogConfig"]
     assert config == {"Type": "json-file", "Config": {"max-size": "100k", "max-file": "3"}}
     assert inspect(daemon, "rot")["LogPath"] == str(folder / f"{cid}-json.log")
+
+
+def test_a_huge_max_file_is_applied_without_counting_to_it(daemon: Daemon, busybox: str) -> None:
+    started = time.monotonic()
+    flags = ("--log-opt", "max-size=10k", "--log-opt", f"max-file={2**63 - 1}")
+    folder = run_seq(daemon, "many", *flags, count=5000)
+    assert len(sizes(folder, folder.name)) > 20  # ~30 files of 10 kB: none rotated out
+    assert numbers(daemon.lamina("logs", "many").stdout) == list(range(1, 5001))
+    assert numbers(daemon.lamina("logs", "-n", "2", "many").stdout) == [4999, 5000]
+    assert time.monotonic() - started < 30  # ~2 s; counting to max-file: for ever
 
 
 def test_compressed_rotation_and_the_local_driver(daemon: Daemon, busybox: str) -> None:
@@ -117,6 +128,38 @@ def test_refused_at_create(daemon: Daemon, busybox: str, flags: list[str], messa
     assert refused.returncode != 0 and message in refused.stderr
     assert "Traceback" not in refused.stderr
     assert daemon.lamina("ps", "-aq").stdout == ""  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("log_config", "message"),
+    [
+        ({"Type": "nosuch"}, "logger: no log driver named 'nosuch' is registered"),
+        (
+            {"Type": "syslog"},
+            "logger: the syslog log driver is not supported by lamina "
+            "(it runs json-file, local, none)",
+        ),
+        (
+            {"Type": "json-file", "Config": {"max-size": "1e400"}},
+            'invalid value for max-size: 1e400: strconv.ParseFloat: parsing "1e400": '
+            "value out of range",
+        ),
+        (
+            {"Type": "local", "Config": {"mode": "non-blocking", "max-buffer-size": "1e400"}},
+            'error parsing option max-buffer-size: strconv.ParseFloat: parsing "1e400": '
+            "value out of range",
+        ),
+    ],
+)
+def test_refused_at_create_through_the_api(
+    daemon: Daemon, busybox: str, log_config: dict[str, Any], message: str
+) -> None:
+    """What docker-py and the docker CLI send: a 400 with Docker's message, not a 500."""
+    body = {"Image": busybox, "HostConfig": {"LogConfig": log_config}}
+    answer = request(str(daemon.paths.socket), "POST", "/v1.45/containers/create",
+                     json.dumps(body).encode())  # fmt: skip
+    assert (answer.status, answer.message) == (400, message)
+    assert daemon.lamina("ps", "-aq").stdout == ""
 
 
 def test_refusals_through_docker_and_non_blocking_mode(daemon: Daemon, busybox: str) -> None:

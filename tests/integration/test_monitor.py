@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from lamina.containers.logs.reader import read_log
 from lamina.containers.monitor import client
 from lamina.containers.monitor.options import Options
 from lamina.containers.runtime import Runtime
@@ -31,6 +30,7 @@ from lamina.containers.state import MonitorFiles, State, Status, read_state
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, demultiplex
 from lamina.errors import Conflict, NotFound
 from tests.support.busybox_bundle import available, make_bundle, process
+from tests.support.logs import read_entries
 
 pytestmark = [
     pytest.mark.integration,
@@ -136,7 +136,7 @@ def read_until_eof(sock: socket.socket, timeout: float = 20.0) -> bytes:
 
 def log_entries(opts: Options) -> list[tuple[str, str]]:
     assert opts.log is not None
-    return [(e.stream, e.text) for e in read_log(opts.log)]
+    return [(e.stream, e.text) for e in read_entries(opts.log)]
 
 
 def test_exit_code_streams_and_log(lab: Lab) -> None:
@@ -148,7 +148,7 @@ def test_exit_code_streams_and_log(lab: Lab) -> None:
     assert final.oom_killed is False and final.error == ""
     assert read_state(files(opts).state) == final
     assert opts.log is not None
-    entries = list(read_log(opts.log))
+    entries = list(read_entries(opts.log))
     assert sorted((e.stream, e.text) for e in entries) == [("stderr", "err\n"), ("stdout", "out\n")]
     started, finished = _nanos(final.started_at), _nanos(final.finished_at)
     assert all(started - 10**9 <= e.nanos <= finished + 10**9 for e in entries)
@@ -310,7 +310,7 @@ def test_a_stalled_client_is_dropped_not_waited_for(lab: Lab) -> None:
     got = read_until_eof(stalled)
     assert 0 < len(got) < 8_000_000  # cut off, and told so by EOF
     assert opts.log is not None
-    texts = [e.text for e in read_log(opts.log)]
+    texts = [e.text for e in read_entries(opts.log)]
     assert sum(len(t) for t in texts) == 8_000_000 + len("\n") + len("done\n")
     assert texts[-1] == "done\n" and max(len(t) for t in texts) <= 16 * 1024 + 1
 
@@ -324,14 +324,14 @@ def test_log_reader_follow_tail_since(lab: Lab) -> None:
         state = read_state(files(opts).state)
         return state is not None and state.final
 
-    followed = [e.text for e in read_log(opts.log, follow=True, stop=exited)]
+    followed = [e.text for e in read_entries(opts.log, follow=True, stop=exited)]
     assert followed == ["1\n", "2\n", "3\n", "4\n", "5\n"]
-    assert [e.text for e in read_log(opts.log, tail=2)] == ["4\n", "5\n"]
-    entries = list(read_log(opts.log))
+    assert [e.text for e in read_entries(opts.log, tail=2)] == ["4\n", "5\n"]
+    entries = list(read_entries(opts.log))
     since = entries[2].nanos / 1e9 - 0.01
-    assert [e.text for e in read_log(opts.log, since=since)] == ["3\n", "4\n", "5\n"]
+    assert [e.text for e in read_entries(opts.log, since=since)] == ["3\n", "4\n", "5\n"]
     until = entries[1].nanos / 1e9 + 0.01
-    assert [e.text for e in read_log(opts.log, until=until)] == ["1\n", "2\n"]
+    assert [e.text for e in read_entries(opts.log, until=until)] == ["1\n", "2\n"]
 
 
 def test_oom_kill_is_recorded(lab: Lab) -> None:

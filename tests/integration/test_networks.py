@@ -4,6 +4,7 @@ loopback and to the containers these tests start."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,10 +12,14 @@ import signal
 import socket
 import subprocess
 import time
+from ipaddress import IPv4Address
 
 import pytest
 
-from lamina.networks import naming
+from lamina import process
+from lamina.networks import naming, netns
+from lamina.networks.ports import Binding
+from lamina.networks.publish import Publisher
 from tests.conftest import Daemon, start_daemon
 
 pytestmark = pytest.mark.skipif(
@@ -236,6 +241,25 @@ def test_docker_cli_drives_networks(daemon: Daemon, busybox: str) -> None:
     assert gone.returncode != 0 and "network dockernet not found" in gone.stderr
 
 
+def _stray_proxies(daemon: Daemon, ports: dict[str, int]) -> list[int]:
+    """Proxies started as the daemon starts them, on loopback ports: their pids."""
+    publisher = Publisher(daemon.paths.run_dir)
+    pids = []
+    for cid, port in ports.items():
+        publisher.publish(cid, IPv4Address("127.0.0.1"), [Binding(7000, "tcp", "127.0.0.1", port)])
+        pids.append(json.loads((publisher.dir / f"{cid}.json").read_text())["pid"])
+    return pids
+
+
+def _mounted(path: os.PathLike[str]) -> bool:
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return any(line.split()[4] == os.fspath(path) for line in f)
+
+
+def _id(daemon: Daemon, name: str) -> str:
+    return daemon.lamina("inspect", "-f", "{{.Id}}", name).stdout.strip()
+
+
 def test_a_restarted_daemon_keeps_networks_and_sweeps_leftovers(
     daemon: Daemon, busybox: str
 ) -> None:
@@ -260,7 +284,26 @@ def test_a_restarted_daemon_keeps_networks_and_sweeps_leftovers(
         check=True,
     )  # fmt: skip
     assert talk(28300) == b"PONG\n"  # the proxy outlives the daemon, as the container
-    daemon.process = start_daemon(daemon.paths)
+    # A namespace pinned for a container that is gone, and port proxies of containers
+    # that are gone: one with its state file, one started just before a kill, whose
+    # state file was never written.
+    pin = daemon.paths.run_dir / "netns" / ("e" * 16)
+    netns.create(pin)
+    proxies = _stray_proxies(daemon, {"d" * 64: 28301, "c" * 64: 28302})
+    try:
+        os.unlink(daemon.paths.run_dir / "ports" / f"{'c' * 64}.json")
+        daemon.process = start_daemon(daemon.paths)
+        assert not os.path.exists(pin) and not _mounted(pin)
+        assert [pid for pid in proxies if process.running(pid)] == []
+        assert os.listdir(daemon.paths.run_dir / "ports") == [f"{_id(daemon, 'db')}.json"]
+        for port in (28301, 28302):
+            socket.create_server(("127.0.0.1", port)).close()  # free again
+    finally:
+        for pid in proxies:  # children of this test, as they were of the killed daemon
+            if process.running(pid):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):  # subprocess may have reaped it
+                os.waitpid(pid, 0)
     assert not os.path.exists(f"/sys/class/net/{stray}")
     rules = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
     assert comment not in rules

@@ -17,7 +17,8 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -105,6 +106,106 @@ def test_another_user_reads_nothing_while_containers_work(exposed: Paths) -> Non
             assert as_nobody([f"{exposed.root}/volumes"]) == {f"{exposed.root}/volumes": "EACCES"}
         finally:
             exposed.root.chmod(0o710)
+
+
+def test_a_start_tightens_a_root_an_older_lamina_left_open(exposed: Paths) -> None:
+    """An older lamina made folders 0755 and files 0644: each container's environment
+    (bundle/config.json) and output (its logs, rotated, compressed, the local driver's)
+    readable by anyone. The next start makes every one private again."""
+    with umask(0), serving(exposed, start_daemon(exposed)) as d:
+        d.lamina("image", "bootstrap", "busybox")
+        d.lamina("volume", "create", "shared")
+        talk = 'for i in $(seq 40); do echo "$SECRET $i"; done; sleep 600'
+        d.lamina(
+            "run", "-d", "--name", "rotated", "-e", SECRET, "-v", "shared:/data",
+            "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "--log-opt", "compress=true",
+            "busybox", "sh", "-c", talk,
+        )  # fmt: skip
+        d.lamina("run", "-d", "--name", "local", "-e", SECRET, "--log-driver", "local",
+                 "busybox", "sh", "-c", talk)  # fmt: skip
+        ids = d.lamina("inspect", "-f", "{{.Id}}", "rotated", "local").stdout.split()
+        json_log = exposed.root / "containers" / ids[0] / f"{ids[0]}-json.log"
+        _await(lambda: Path(f"{json_log}.2.gz").exists())
+        stop_daemon(d.process)  # containers keep running, as they do across an upgrade
+        try:
+            (exposed.root / "daemon.log").write_text("an older autostart's log\n")
+            loosen(exposed)
+            logs = [str(json_log), f"{json_log}.1.gz", f"{json_log.parent}/bundle/config.json"]
+            logs.append(f"{exposed.root}/containers/{ids[1]}/local-logs/container.log")
+            assert SECRET.split("=")[1] in Path(logs[0]).read_text()
+            assert as_nobody(logs) == dict.fromkeys(logs, "read")
+        finally:
+            d.process = start_daemon(exposed)
+
+        secrets = older_secrets(exposed, ids)
+        assert as_nobody(secrets) == dict.fromkeys(secrets, "EACCES")
+        assert_docker_modes(exposed, ids[0])
+        for cid in ids:
+            assert loose_modes(exposed.root / "containers" / cid) == {}
+        assert mode(exposed.root / "daemon.log") == 0o600
+        exposed.root.chmod(0o711)  # behind the root, each store is private itself
+        try:
+            inner = [str(exposed.root / n) for n in ("lamina.db", "content", "layers", "build")]
+            inner += [str(exposed.root / "containers"), str(exposed.root / "volumes" / "shared")]
+            assert as_nobody(inner) == dict.fromkeys(inner, "EACCES")
+        finally:
+            exposed.root.chmod(0o710)
+        assert SECRET.split("=")[1] in d.lamina("logs", "local").stdout  # still theirs
+
+
+def loosen(paths: Paths) -> None:
+    """Every folder 0755 and file 0644, as an older lamina left them; what a container
+    or an image owns (layers, a volume's data, a container's upper) keeps its modes."""
+    owned = {"upper", "work", "rootfs", "diff", "_data", "blobs", "netns"}
+    for top in (paths.root, paths.run_dir):
+        for folder, dirs, files in os.walk(top):
+            os.chmod(folder, 0o755)
+            dirs[:] = [n for n in dirs if n not in owned]
+            for name in files:
+                path = os.path.join(folder, name)
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    os.chmod(path, 0o644)
+
+
+def older_secrets(paths: Paths, ids: list[str]) -> list[str]:
+    """Every private thing of the layout table (docs/architecture.md) that exists."""
+    root = paths.root
+    found = [str(root / n) for n in ("lamina.db", "lamina.db-wal", "lamina.lock", "daemon.log")]
+    found += [str(root / n) for n in ("forkserver.log", "build/cache.db", "volumes/shared")]
+    for cid in ids:
+        for folder, dirs, files in os.walk(root / "containers" / cid):
+            dirs[:] = [n for n in dirs if n not in {"upper", "work", "rootfs"}]
+            found += [os.path.join(folder, n) for n in files]
+    found += [str(paths.run_dir / "c"), str(paths.socket)]
+    assert sum("-json.log" in p for p in found) == 3 and sum("local-logs" in p for p in found)
+    assert sum(p.endswith(("/config.json", "/monitor.log")) for p in found) == 4
+    return found
+
+
+def loose_modes(container: Path) -> dict[str, str]:
+    """What in a container's folder is not private (0700 folders, 0600 files), but what
+    the container sees: its layer, and the /etc files bind-mounted into it (0644)."""
+    loose = {}
+    for folder, dirs, files in os.walk(container):
+        if mode(folder) != 0o700:
+            loose[folder] = oct(mode(folder))
+        dirs[:] = [n for n in dirs if n not in {"upper", "work", "rootfs"}]
+        for name in files:
+            path = os.path.join(folder, name)
+            expected = 0o644 if folder == str(container) and name in ETC_FILES else 0o600
+            if mode(path) != expected:
+                loose[path] = oct(mode(path))
+    return loose
+
+
+ETC_FILES = frozenset({"hosts", "hostname", "resolv.conf"})
+
+
+def _await(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_the_clis_autostart_under_umask_077(exposed: Paths) -> None:

@@ -7,8 +7,8 @@ tests/unit/test_body_shapes.py fails when it and the spec disagree. Regenerate w
 
 A shape maps each field to a type expression (see lamina/api/shapes.py): `str`, `bool`,
 `number`, an integer with its Go type's range (`int64`, `uint16`, …), `object` (any
-object), `strs` (a string or a list of strings), `[T]`, `{T}` (an object of T) or the
-name of another shape.
+object), `strs` (a string or a list of strings), `[T]`, `[T;N]` (exactly N items: the
+spec's minItems = maxItems), `{T}` (an object of T) or the name of another shape.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ GO_TYPES = {
     ("ThrottleDevice", "Rate"): "uint64",
     ("HostConfig", "IOMaximumIOps"): "uint64",
     ("HostConfig", "IOMaximumBandwidth"): "uint64",
-    ("HostConfig", "ConsoleSize"): "[uint64]",
-    ("ExecConfig", "ConsoleSize"): "[uint64]",
-    ("ExecStartConfig", "ConsoleSize"): "[uint64]",
+    ("HostConfig", "ConsoleSize"): "[uint64;2]",
+    ("ExecConfig", "ConsoleSize"): "[uint64;2]",
+    ("ExecStartConfig", "ConsoleSize"): "[uint64;2]",
     ("Mount.TmpfsOptions", "Mode"): "uint32",
 }
 _INTEGERS = {None: "int64", "int64": "int64", "int32": "int32", "uint64": "uint64"}
@@ -88,7 +88,9 @@ class _Deriver:
             return self.type(parts[0], where)
         kind = schema.get("type")
         if kind == "array":
-            return f"[{self.type(schema['items'], where)}]"
+            length = schema.get("minItems")
+            fixed = f";{length}" if length is not None and length == schema.get("maxItems") else ""
+            return f"[{self.type(schema['items'], where)}{fixed}]"
         if kind == "object" or "allOf" in schema or "properties" in schema:
             if self._is_shape(schema):
                 return self.shape(where, schema)

@@ -6,9 +6,10 @@ import io
 import json
 import re
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -17,6 +18,7 @@ from lamina.api.body_shapes import SHAPES
 from lamina.api.shapes import check_body, compiled
 from lamina.api.wire import MAX_DEPTH, decode_json, read_json_body
 from lamina.errors import InvalidArgument, TooLarge
+from lamina.labels import check_labels
 from tests.support.spec_shapes import derive, load_spec, render
 
 
@@ -83,6 +85,10 @@ def test_json_bodies_are_capped_without_reading_all() -> None:
         ({"HostConfig": {"RestartPolicy": []}}, "RestartPolicy: must be an object"),
         ({"NetworkingConfig": {"EndpointsConfig": []}}, "EndpointsConfig: must be an object"),
         ({"Healthcheck": {"Interval": "1s"}}, "Healthcheck.Interval"),
+        ({"HostConfig": {"ConsoleSize": [24]}}, "ConsoleSize: must be an array of 2 items"),
+        ({"HostConfig": {"ConsoleSize": [1, 2, 3]}}, "must be an array of 2 items, not 3"),
+        ({"HostConfig": {"ConsoleSize": [24, -1]}}, r"ConsoleSize\[1\]: -1 is out of range"),
+        ({"Env": [None]}, r"Env\[0\]: must be a string, not null"),
     ],
 )
 def test_create_body_types(body: Any, message: str) -> None:
@@ -103,6 +109,79 @@ def test_what_dockerd_accepts_passes() -> None:
     }
     assert check_body(body, "ContainerCreate") is body
     assert check_body(None, "ExecConfig") == {}
+    assert check_body({"ConsoleSize": [24, 80]}, "ExecStartConfig")
+
+
+def test_null_map_values_are_gos_zero_values() -> None:
+    """dockerd's decoder takes null as a map's value and leaves the zero value there:
+    a nil list of bindings, an empty string. The domain sees only the declared types."""
+    body = check_body(
+        {
+            "Labels": {"a": None, "b": "x"},
+            "HostConfig": {
+                "PortBindings": {"80/tcp": None, "81/tcp": [{"HostPort": "8081"}]},
+                "Sysctls": {"net.ipv4.ip_forward": None},
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": None}},
+                "Tmpfs": {"/run": None},
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"bridge": None}},
+        },
+        "ContainerCreate",
+    )
+    assert body["Labels"] == {"a": "", "b": "x"}
+    host = body["HostConfig"]
+    assert host["PortBindings"] == {"80/tcp": None, "81/tcp": [{"HostPort": "8081"}]}
+    assert host["Sysctls"] == {"net.ipv4.ip_forward": ""}
+    assert host["LogConfig"]["Config"] == {"max-size": ""}
+    assert host["Tmpfs"] == {"/run": ""}
+    assert body["NetworkingConfig"]["EndpointsConfig"] == {"bridge": None}
+
+
+# What the domain reads of a create body, by the Python type it relies on: the checks in
+# lamina/containers (hostopts, logs.config) no longer repeat these (seam review, item 13).
+_DOMAIN_READS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "list": (list, (
+        "Ulimits", "Devices", "DeviceCgroupRules", "GroupAdd", "ExtraHosts", "Links",
+        "VolumesFrom", "SecurityOpt", "Dns", "DnsOptions", "DnsSearch", "MaskedPaths",
+        "ReadonlyPaths", "Binds", "Mounts", "CapAdd", "CapDrop", "DeviceRequests",
+    )),
+    "map": (dict, ("Sysctls", "Annotations", "Tmpfs", "StorageOpt", "PortBindings")),
+    "int": (int, (
+        "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuPeriod",
+        "CpuQuota", "PidsLimit", "OomScoreAdj", "ShmSize", "MemorySwappiness",
+    )),
+    "str": (str, (
+        "CpusetCpus", "CpusetMems", "PidMode", "IpcMode", "CgroupnsMode", "CgroupParent",
+        "UsernsMode", "Isolation", "Runtime", "NetworkMode", "UTSMode", "Cgroup",
+    )),
+}  # fmt: skip
+_WRONG = {list: {"x": 1}, dict: ["x"], int: "1", str: 1}
+
+
+@pytest.mark.parametrize(
+    "field", [f for _, fields in _DOMAIN_READS.values() for f in fields], ids=str
+)
+def test_every_host_config_field_the_domain_reads_is_typed_at_the_edge(field: str) -> None:
+    kind = next(k for k, fields in _DOMAIN_READS.values() if field in fields)
+    with pytest.raises(InvalidArgument, match=f"HostConfig.{field}: must be"):
+        check_body({"HostConfig": {field: _WRONG[kind]}}, "ContainerCreate")
+    if kind is int:
+        with pytest.raises(InvalidArgument, match=f"HostConfig.{field}: must be an integer"):
+            check_body({"HostConfig": {field: True}}, "ContainerCreate")
+
+
+def test_log_config_and_ulimits_are_typed_at_the_edge() -> None:
+    for host, message in [
+        ({"LogConfig": {"Type": 1}}, "LogConfig.Type: must be a string"),
+        ({"LogConfig": {"Config": {"max-size": 1}}}, r"LogConfig.Config\['max-size'\]"),
+        ({"LogConfig": {"Config": []}}, "LogConfig.Config: must be an object"),
+        ({"Ulimits": [{"Name": 1}]}, r"Ulimits\[0\].Name: must be a string"),
+        ({"Ulimits": [{"Name": "nofile", "Soft": "x"}]}, r"Ulimits\[0\].Soft"),
+        ({"Ulimits": ["nofile=1"]}, r"Ulimits\[0\]: must be an object"),
+        ({"Devices": [{"PathOnHost": 5}]}, r"Devices\[0\].PathOnHost"),
+    ]:
+        with pytest.raises(InvalidArgument, match=message):
+            check_body({"HostConfig": host}, "ContainerCreate")
 
 
 def _decode(cls: type[Any], qs: str) -> Any:
@@ -154,12 +233,12 @@ def test_query_values() -> None:
 
 
 def test_labels_are_capped() -> None:
-    query.check_labels({"a": "b" * 1000}, "Labels")
+    check_labels({"a": "b" * 1000}, "Labels")
     with pytest.raises(TooLarge, match="Labels: label 'big' is over 64 KiB"):
-        query.check_labels({"big": "x" * (100 << 10)}, "Labels")
+        check_labels({"big": "x" * (100 << 10)}, "Labels")
     many = {f"k{i}": "x" * (60 << 10) for i in range(20)}
     with pytest.raises(TooLarge, match="over 1 MiB in all"):
-        query.check_labels(many, "Labels")
+        check_labels(many, "Labels")
 
 
 @pytest.mark.parametrize(
@@ -185,7 +264,7 @@ def test_build_options_lamina_cannot_honour_are_refused(qs: str, refused: str | 
 
 
 def test_logs_query() -> None:
-    from lamina.api.containers import LogsQuery
+    from lamina.api.container_logs import LogsQuery
 
     q = _decode(LogsQuery, "stdout=1&tail=5&since=10&until=0&timestamps=true")
     assert (q.tail, q.since, q.until, q.streams) == (5, 10.0, None, frozenset({"stdout"}))
@@ -199,3 +278,28 @@ def test_logs_query() -> None:
     ]:
         with pytest.raises(InvalidArgument, match=re.escape(message)):
             _decode(LogsQuery, qs)
+
+
+@dataclass(frozen=True)
+class FilterQ:
+    filters: Mapping[str, list[str]] = query.filters({"label", "dangling"})
+
+
+def test_filters_are_decoded_at_the_edge() -> None:
+    assert _decode(FilterQ, "") == FilterQ(filters={})
+    assert _decode(FilterQ, "filters=").filters == {}
+    assert _decode(FilterQ, "filters=null").filters == {}
+    given = json.dumps({"label": ["a=b"], "dangling": {"true": True, "false": False}})
+    assert _decode(FilterQ, "filters=" + quote(given)).filters == {
+        "label": ["a=b"],
+        "dangling": ["true"],
+    }
+    for qs, message in [
+        ("filters=[1]", "filters must be a JSON object"),
+        ("filters={bad", "parameter filters is not valid JSON"),
+        ('filters={"name":["x"]}', "invalid filter 'name'"),
+        ('filters={"label":[1]}', "invalid filter 'label': expected a list of strings"),
+        ('filters={"label":["a%00"]}', "contains a NUL character"),
+    ]:
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            _decode(FilterQ, qs)

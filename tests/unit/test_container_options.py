@@ -3,7 +3,9 @@ checked and applied ones come out, without root."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -12,13 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from lamina.containers import devices, hostopts, options
-from lamina.containers.create import check_platform, parse_platform
+from lamina.api.body_shapes import SHAPES
+from lamina.api.shapes import check_body
+from lamina.containers import bundle, devices, hostopts, options, resources, securityopts
+from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
+from lamina.containers.model import Container
 from lamina.containers.resources import Resources
 from lamina.containers.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
 from lamina.errors import InvalidArgument
-from lamina.networks.legacy import link_env
+from lamina.networks.legacy_links import link_env
 from lamina.networks.model import Driver, EndpointConfig, Member, Network
 from lamina.networks.names import NameTable
 from tests.conftest import REPO, SHARED
@@ -141,9 +146,9 @@ def test_host_option_checks_use_dockers_messages() -> None:
         "Minimum memory reservation allowed is 6MB": {"MemoryReservation": 1024},
         "unknown or invalid runtime name: kata": {"Runtime": "kata"},
         "invalid --security-opt 2": {"SecurityOpt": ["bogus=1"]},
-        "HostConfig.Memory must be of type int": {"Memory": "lots"},
-        "HostConfig.Sysctls must be of type dict": {"Sysctls": ["a=b"]},
-        "invalid ulimit value: 'x'": {"Ulimits": [{"Name": "nofile", "Soft": "x", "Hard": 1}]},
+        'invalid CapAdd: unknown capability: "CAP_"': {"CapAdd": [""]},
+        'invalid CapDrop: unknown capability: "CAP_FOO"': {"CapDrop": ["chown", "foo"]},
+        "the empty string is not permitted as an annotation key": {"Annotations": {"": "x"}},
         "conflicting options: dns and the network mode": {
             "NetworkMode": "container:x",
             "Dns": ["192.0.2.1"],
@@ -163,6 +168,59 @@ def test_host_option_checks_use_dockers_messages() -> None:
     unlimited = {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]}
     assert hostopts.ulimits(unlimited) == (Rlimit("core", 2**64 - 1, 2**64 - 1),)
     assert hostopts.volumes_from({"VolumesFrom": ["a:ro", "b"]}) == [("a", "ro"), ("b", "rw")]
+
+
+def test_types_are_the_api_edges_and_values_the_domains() -> None:
+    """One type authority: the spec's shapes, checked at the edge before create reads a
+    field, cover every field the domain reads; hostopts checks only values."""
+    shapes = {"ContainerConfig": "ContainerCreate", "HostConfig": "HostConfig"}
+    for definition, shape in shapes.items():
+        assert set(TABLES[definition]) <= set(SHAPES[shape]), definition
+    assert set(options.ENDPOINT_SETTINGS) == set(SHAPES["EndpointSettings"])
+    refused = {
+        "HostConfig.Memory: must be an integer": {"Memory": "lots"},
+        "HostConfig.Sysctls: must be an object": {"Sysctls": ["a=b"]},
+        "HostConfig.Ulimits[0].Soft: must be an integer": {"Ulimits": [{"Soft": "x"}]},
+        "HostConfig.Devices[0].PathOnHost: must be a string": {"Devices": [{"PathOnHost": 1}]},
+        "HostConfig.CapAdd: must be an array": {"CapAdd": "ALL"},
+    }
+    for message, hc in refused.items():
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            check_body({"Image": "busybox", "HostConfig": hc}, "ContainerCreate")
+    with pytest.raises(InvalidArgument, match=r"^Cmd: must be a string or an array of strings"):
+        check_body({"Image": "busybox", "Cmd": [1]}, "ContainerCreate")
+
+
+def test_cpusets_are_compared_as_ranges_never_expanded() -> None:
+    def refusal(cpus: str = "", mems: str = "") -> str:
+        try:
+            resources.check(
+                Resources(cpuset_cpus=cpus, cpuset_mems=mems),
+                cpus=4,
+                cpu_list="0-1,3",
+                mem_list="0",
+            )
+        except InvalidArgument as err:
+            return str(err)
+        return ""
+
+    started = time.monotonic()
+    # Four billion CPUs would be a set of four billion ints (a MemoryError, a 500): the
+    # number is refused before anything is expanded, with dockerd's message.
+    assert refusal("0-4000000000") == (
+        "Invalid value 0-4000000000 for cpuset cpus: value of out range, maximum is 8192"
+    )
+    assert refusal(mems="1,0-4000000000").startswith("Invalid value 1,0-4000000000 for cpuset mems")
+    assert time.monotonic() - started < 0.1
+    assert [refusal(c) for c in ("0-1", "3,0-1,1", "1-1")] == ["", "", ""]
+    assert refusal("0-3") == "Requested CPUs are not available - requested 0-3, available: 0-1,3"
+    assert refusal("0-8192").startswith("Requested CPUs are not available")
+    assert refusal(mems="1") == (
+        "Requested memory nodes are not available - requested 1, available: 0"
+    )
+    for bad in ("2-1", "1-", "-1", "a", "0,,1", "1" * 20):
+        assert refusal(bad) == f"Invalid value {bad} for cpuset cpus: invalid format: {bad}"
+    assert resources.parse_ranges("0-2,5") == [(0, 2), (5, 5)]
 
 
 def test_devices_and_cgroup_rules(tmp_path: Path) -> None:
@@ -209,6 +267,13 @@ def test_resolv_conf_is_the_hosts_with_overrides(tmp_path: Path) -> None:
     assert resolv_text(asked, host) == "nameserver 10.0.0.2\nsearch a.test\noptions ndots:2\n"
     internal = Resolv(nameservers=("127.0.0.11",), search=(".",), internal=True)
     assert resolv_text(internal, host) == "nameserver 127.0.0.11\noptions edns0 ndots:0\n"
+
+
+def test_an_images_healthcheck_is_not_claimed_by_the_container() -> None:
+    image = {"Healthcheck": {"Test": ["CMD", "true"]}, "Cmd": ["sh"]}
+    assert merge_config({}, image).get("Healthcheck") is None  # not run (issue #12): not shown
+    disabled = {"Test": ["NONE"]}
+    assert merge_config({"Healthcheck": disabled}, image)["Healthcheck"] == disabled
 
 
 def test_platform_of_the_image_must_match() -> None:
@@ -262,6 +327,33 @@ def test_spec_carries_the_applied_options(tmp_path: Path) -> None:
     assert linux["resources"]["devices"][-1]["access"] == "r"
     assert linux["resources"]["cpu"] == {"period": 50_000, "quota": 25_000, "cpus": "0"}
     assert linux["resources"]["memory"]["reservation"] == 32 << 20
+
+
+def test_a_start_reads_security_options_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing --security-opt reads the host's LSM switches and decodes an inline profile:
+    once per start, its result handed to all that needs it."""
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc").mkdir(parents=True)
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    profile = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}  # fmt: skip
+    hc = {"SecurityOpt": [f"seccomp={json.dumps(profile)}", "systempaths=unconfined",
+                          "no-new-privileges", "label=level:s0"]}  # fmt: skip
+    c = Container("c" * 64, "opts", "busybox", "sha256:" + "0" * 64, "", {}, hc, path="sh")
+    decoded, lsm_reads = [], []
+    real_decode = securityopts.profile_from_json
+    monkeypatch.setattr(
+        securityopts, "profile_from_json", lambda t: decoded.append(t) or real_decode(t)
+    )
+    # A host without SELinux, where dockerd (so lamina) ignores a label: one read of it.
+    monkeypatch.setattr(securityopts, "_enabled", lambda p: bool(lsm_reads.append(p)))
+    spec = build_spec(bundle.spec_input(c, rootfs, ["sh"]), host=HOST)
+    assert (len(decoded), lsm_reads) == (1, [securityopts.SELINUX])
+    assert spec["linux"]["seccomp"]["syscalls"] == [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]
+    assert spec["linux"]["maskedPaths"] == [] and spec["linux"]["readonlyPaths"] == []
+    assert spec["process"]["noNewPrivileges"] is True
 
 
 def test_lamina_cli_flags_make_the_docker_cli_body() -> None:

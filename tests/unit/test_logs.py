@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from lamina.containers.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
-from lamina.containers.logs.reader import read_log
 from lamina.containers.logs.writer import LogWriter
 from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import InvalidArgument
+from tests.support.logs import read_entries
 
 T0 = 1_714_564_800_123_456_789  # 2024-05-01T12:00:00.123456789Z
 
@@ -24,7 +24,7 @@ def write_entries(path: Path, texts: list[str], *, start: int = T0, step: int = 
 
 
 def texts(path: Path, **kw: object) -> list[str]:
-    return [entry.text for entry in read_log(path, **kw)]  # type: ignore[arg-type]
+    return [entry.text for entry in read_entries(path, **kw)]
 
 
 def test_entry_format_is_dockers() -> None:
@@ -68,7 +68,7 @@ def test_writer_splits_streams_and_flushes_partials_at_close(tmp_path: Path) -> 
     writer.write("stderr", b"oops\n")
     writer.write("stdout", b"c\n\xffd")
     writer.close()
-    entries = list(read_log(log))
+    entries = list(read_entries(log))
     assert [(e.stream, e.text) for e in entries] == [
         ("stdout", "a\n"),
         ("stderr", "oops\n"),

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lamina.api.shapes import check_body
 from lamina.containers.logs.config import LogConfig, normalize, parse
 from lamina.errors import InvalidArgument
 from lamina.units import parse_size
@@ -74,15 +75,38 @@ def test_non_blocking_mode_and_its_buffer() -> None:
             "error parsing option max-buffer-size: invalid size: 'lots'",
         ),
         (cfg(cache_disabled="maybe"), "invalid value for option cache-disabled: maybe"),
-        ({"Type": 3}, "LogConfig.Type must be a string"),
-        ({"Config": {"max-size": 10}}, "LogConfig.Config must map option names to strings"),
-        ([], "LogConfig must be an object"),
+        (
+            cfg(max_size="1e400"),
+            'invalid value for max-size: 1e400: strconv.ParseFloat: parsing "1e400": value out',
+        ),
+        (
+            cfg(mode="non-blocking", max_buffer_size="1e400"),
+            'error parsing option max-buffer-size: strconv.ParseFloat: parsing "1e400": value',
+        ),
+        (cfg(max_size="1e19"), "invalid value for max-size: 1e19: invalid size: '1e19': out of"),
+        ({"Config": {"max-size": None}}, "invalid value for max-size: : invalid size: ''"),
     ],
 )
 def test_refusals_name_the_driver_or_option(config: Any, message: str) -> None:
     with pytest.raises(InvalidArgument) as err:
         normalize(config)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("log_config", "message"),
+    [
+        ({"Type": 3}, "HostConfig.LogConfig.Type: must be a string"),
+        ({"Config": {"max-size": 10}}, r"HostConfig.LogConfig.Config\['max-size'\]: must be a str"),
+        ({"Config": []}, "HostConfig.LogConfig.Config: must be an object"),
+        ([], "HostConfig.LogConfig: must be an object"),
+    ],
+)
+def test_the_types_are_checked_at_the_api_edge(log_config: Any, message: str) -> None:
+    """`normalize` checks values only: what has the wrong type never reaches it."""
+    body = {"Image": "busybox", "HostConfig": {"LogConfig": log_config}}
+    with pytest.raises(InvalidArgument, match=message):
+        check_body(body, "ContainerCreate")
 
 
 def test_the_dual_logging_cache_options_are_accepted() -> None:
@@ -98,6 +122,8 @@ def test_the_dual_logging_cache_options_are_accepted() -> None:
         ("20 MiB", 20_000_000, 20 << 20),
         ("5b", 5, 5),
         ("0.3k", 300, 307),
+        ("9e18", 9 * 10**18, 9 * 10**18),  # near int64's end, still a size
+        ("8191p", 8_191_000_000_000_000_000, 8191 << 50),
     ],
 )
 def test_sizes_as_go_units_reads_them(text: str, decimal: int, binary: int) -> None:
@@ -115,9 +141,17 @@ def test_sizes_as_go_units_reads_them(text: str, decimal: int, binary: int) -> N
         ("5bb", "invalid suffix: 'bb'"),
         ("1..2", 'strconv.ParseFloat: parsing "1..2": invalid syntax'),
         ("1_0", 'strconv.ParseFloat: parsing "1_0": invalid syntax'),
+        ("1e400", 'strconv.ParseFloat: parsing "1e400": value out of range'),
+        ("1e400k", 'strconv.ParseFloat: parsing "1e400": value out of range'),
+        ("1e19", "invalid size: '1e19': out of range for int64"),
+        ("1e308p", "invalid size: '1e308p': out of range for int64"),  # infinite once multiplied
+        ("9223372036854775807", "invalid size: '9223372036854775807': out of range for int64"),
     ],
 )
 def test_bad_sizes(text: str, message: str) -> None:
-    with pytest.raises(ValueError) as err:
-        parse_size(text)
-    assert str(err.value) == message
+    """A size go-units cannot hold in an int64 is refused: Go's conversion would make it
+    a negative number, and Python's int() of an infinity raises (a 500 at create)."""
+    for binary in (False, True):
+        with pytest.raises(ValueError) as err:
+            parse_size(text, binary=binary)
+        assert str(err.value) == message

@@ -15,9 +15,9 @@ import pytest
 from lamina.containers.logs import files
 from lamina.containers.logs.config import LogConfig
 from lamina.containers.logs.entries import decode_line
-from lamina.containers.logs.reader import read_log
 from lamina.containers.logs.writer import LogWriter, RingBuffer
 from lamina.containers.timestamps import parse_ns
+from tests.support.logs import read_entries
 
 
 def write_numbers(
@@ -33,7 +33,7 @@ def write_numbers(
 
 
 def numbers(log: Path, **kw: object) -> list[int]:
-    return [int(e.text.split()[1]) for e in read_log(log, **kw)]  # type: ignore[arg-type]
+    return [int(e.text.split()[1]) for e in read_entries(log, **kw)]
 
 
 def log_files(log: Path) -> dict[str, int]:
@@ -49,6 +49,14 @@ def test_the_files_never_hold_more_than_max_size_times_max_file(tmp_path: Path) 
     kept = numbers(log, max_files=3)
     assert kept == list(range(kept[0], 500)) and len(kept) > 30  # the newest, in order
     assert all(os.stat(log.parent / name).st_mode & 0o777 == 0o600 for name in sizes)
+
+
+def test_the_writer_makes_an_existing_log_private(tmp_path: Path) -> None:
+    log = tmp_path / "c-json.log"
+    log.write_bytes(b"")
+    os.chmod(log, 0o644)  # as an older lamina, or another umask, left it
+    write_numbers(log, 1, LogConfig())
+    assert os.stat(log).st_mode & 0o777 == 0o600
 
 
 def test_one_file_starts_again_when_full(tmp_path: Path) -> None:
@@ -88,7 +96,7 @@ def test_tail_and_since_reach_into_the_rotated_files(tmp_path: Path, compress: b
     assert numbers(log, max_files=20, tail=1) == [99]
     assert numbers(log, max_files=20, tail=0) == []
     assert numbers(log, max_files=20) == list(range(100))
-    entries = list(read_log(log, max_files=20))
+    entries = list(read_entries(log, max_files=20))
     since = (parse_ns(entries[42].time) - 1000) / 1e9  # seconds in a float: ±240 ns
     assert numbers(log, max_files=20, since=since) == list(range(42, 100))
 
@@ -118,7 +126,7 @@ def test_a_follower_that_fell_behind_goes_on_with_what_is_kept(tmp_path: Path) -
     log = tmp_path / "c-json.log"
     config = LogConfig(max_size=400, max_files=3)
     write_numbers(log, 20, config)
-    reader = read_log(log, max_files=3, follow=True, stop=lambda: True, poll_interval=0.001)
+    reader = read_entries(log, max_files=3, follow=True, stop=lambda: True, poll_interval=0.001)
     first = next(reader)  # holds the oldest file open, then falls far behind
     write_numbers(log, 300, config, start=20)
     rest = [int(e.text.split()[1]) for e in reader]
@@ -130,12 +138,45 @@ def test_a_follower_finds_its_file_after_it_was_compressed(tmp_path: Path) -> No
     log = tmp_path / "c-json.log"
     config = LogConfig(max_size=400, max_files=100, compress=True)
     write_numbers(log, 3, config)
-    reader = read_log(log, max_files=100, follow=True, stop=lambda: True, poll_interval=0.001)
+    reader = read_entries(log, max_files=100, follow=True, stop=lambda: True, poll_interval=0.001)
     assert next(reader).text == "line 00000\n"  # its file open, the rest of it unread
     write_numbers(log, 200, config, start=3)  # that file is now c-json.log.N.gz, N > 1
     assert not log.with_name("c-json.log.1").exists() and len(log_files(log)) < 100
     rest = [int(e.text.split()[1]) for e in reader]
     assert rest == list(range(1, 203))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_huge_max_file_costs_only_the_files_that_exist(tmp_path: Path, compress: bool) -> None:
+    """max-file may be anything up to int64's end, as in Docker: rotating and reading
+    act on the files there are (counting up to max-file took 24 s a `logs` at 1e6)."""
+    log = tmp_path / "c-json.log"
+    most = 2**63 - 1
+    started = time.monotonic()
+    write_numbers(log, 300, LogConfig(max_size=400, max_files=most, compress=compress))
+    assert len(log_files(log)) > 20  # nothing rotated out
+    assert numbers(log, max_files=most) == list(range(300))
+    assert numbers(log, max_files=most, tail=3) == [297, 298, 299]
+    assert time.monotonic() - started < 20  # ~0.1 s; looping over max-file would be hours
+
+
+def test_a_rotation_deletes_what_passes_max_file_and_keeps_a_failed_compression(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "c-json.log"
+    for name, text in [
+        ("c-json.log.2.gz", "old"),
+        ("c-json.log.1", "failed"),
+        ("c-json.log", "new"),
+    ]:
+        log.with_name(name).write_text(text)
+    log.with_name("c-json.log.1.gz.tmp").write_text("partial")  # not a rotated file
+    files.rotate(log, 3, compress=True)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "c-json.log.1": "new",
+        "c-json.log.2": "failed",  # moved as it is, still read
+        "c-json.log.1.gz.tmp": "partial",
+    }
 
 
 def test_an_unfinished_compression_is_done_by_the_next_writer(tmp_path: Path) -> None:

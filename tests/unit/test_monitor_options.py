@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.containers.logs.config import LogConfig
 from lamina.containers.monitor.options import Options, from_json, parse, to_argv, to_json
 from lamina.containers.state import MonitorFiles
 from lamina.errors import InvalidArgument
@@ -17,8 +18,7 @@ def test_round_trip() -> None:
         id="c1", state_dir=Path("/run/s"), runtime_root=Path("/run/r"), bundle=Path("/b"),
         log=Path("/l.log"), runtime="crun", tty=True, stdin=True, stdin_once=True,
         exec_process=Path("/p.json"), exec_id="e1", wait_attach=True, ready_fd=5,
-        console_size=(30, 100), log_max_size=10_000_000, log_max_files=3, log_compress=True,
-        log_buffer=1_000_000,
+        console_size=(30, 100), log_config=LogConfig("local", 10_000_000, 3, True, 1_000_000),
     )  # fmt: skip
     assert parse(to_argv(full)) == full
     assert from_json(json.loads(json.dumps(to_json(full)))) == full  # the fork server's way
@@ -43,6 +43,8 @@ def test_relative_paths_become_absolute() -> None:
         ([], "--bundle is required"),
         (["--bundle", "/b", "--exec", "/p.json"], "go together"),
         (["--bundle", "/b", "--console-size", "30,100"], "HEIGHTxWIDTH"),
+        (["--bundle", "/b", "--log-config", '{"max_files": 2, "colour": 1}'], "LogConfig's"),
+        (["--bundle", "/b", "--log-config", "{max_files"], "--log-config wants"),
     ],
 )
 def test_bad_command_lines(extra: list[str], words: str) -> None:

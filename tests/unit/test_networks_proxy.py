@@ -45,7 +45,7 @@ def test_proxy_copies_tcp_and_udp(servers: tuple[socket.socket, socket.socket]) 
     front_udp.bind(("127.0.0.1", 0))
     specs = [f"{front_tcp.fileno()}:tcp:{port}", f"{front_udp.fileno()}:udp:{port}"]
     proxy = subprocess.Popen(
-        [sys.executable, "-m", "lamina.networks.proxy", "127.0.0.1", *specs],
+        [sys.executable, "-m", "lamina.networks.proxy", "/run/x/ports/c.json", "127.0.0.1", *specs],
         pass_fds=[front_tcp.fileno(), front_udp.fileno()],
     )
     try:

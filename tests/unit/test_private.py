@@ -103,3 +103,37 @@ def test_logs_and_written_files_are_private(tmp_path: Path, open_umask: None) ->
         "old.log": 0o600,
         "config.json": 0o600,
     }
+
+
+def test_an_older_containers_folder_is_tightened_but_what_it_sees(paths: Paths) -> None:
+    """Its environment and output become private; its layer and the /etc files bind-
+    mounted into it (read there by any user) keep their modes; links are not followed."""
+    folder = paths.root / "containers" / ("c" * 64)
+    for sub in ("bundle", "local-logs", "upper/etc", "work", "rootfs"):
+        (folder / sub).mkdir(parents=True, mode=0o755)
+    outside = paths.root.parent / "outside"
+    outside.write_text("")
+    loose = ["bundle/config.json", f"{'c' * 64}-json.log", f"{'c' * 64}-json.log.1.gz",
+             "monitor.log", "local-logs/container.log", "hosts", "hostname", "resolv.conf",
+             "upper/etc/passwd"]  # fmt: skip
+    for name in [*loose, "../../daemon.log", "../../forkserver.log"]:
+        (folder / name).write_text("")
+    for path in [outside, *folder.rglob("*"), folder, *paths.root.glob("*.log")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (folder / "link.log").symlink_to(outside)
+    make_private(paths)
+    modes = {str(p.relative_to(folder)): oct(mode(p)) for p in folder.rglob("*")}
+    modes.pop("link.log")
+    shared = {"hosts", "hostname", "resolv.conf", "upper", "upper/etc", "upper/etc/passwd"}
+    shared |= {"work", "rootfs"}
+    assert {n: m for n, m in modes.items() if n not in shared} == {
+        n: "0o600" if n in loose else "0o700" for n in modes if n not in shared
+    }
+    assert {n: modes[n] for n in shared} == {
+        n: "0o755" if (folder / n).is_dir() else "0o644" for n in shared
+    }
+    assert mode(folder) == 0o700 and mode(outside) == 0o644
+    assert {p.name: mode(p) for p in paths.root.glob("*.log")} == {
+        "daemon.log": 0o600,
+        "forkserver.log": 0o600,
+    }

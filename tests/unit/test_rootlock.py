@@ -1,7 +1,9 @@
-"""One daemon per data root, without root: the flock on <root>/lamina.lock."""
+"""One daemon per data root and per socket, without root: the flocks on
+<root>/lamina.lock and <run dir>/lamina.lock."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import subprocess
@@ -68,3 +70,32 @@ def test_the_holder_is_named_by_the_kernel_before_it_writes_its_pid(paths: Paths
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_one_daemon_per_socket_whatever_its_root(paths: Paths, tmp_path: Path) -> None:
+    """Two roots, one socket: they would share its run dir (socket, fork server,
+    namespaces, port proxies), so the second is refused, told whose it is."""
+    held = rootlock.claim(paths)
+    other = Paths(root=tmp_path / "other", host=paths.host)
+    try:
+        with pytest.raises(Conflict) as refused:
+            rootlock.claim(other)
+        assert str(refused.value) == (
+            f"another lamina daemon (pid {os.getpid()}, root {paths.root}) is serving "
+            f"{paths.host}: it holds {paths.run_dir / 'lamina.lock'}; give each data "
+            "root a socket of its own (LAMINA_HOST)"
+        )
+        assert held.run is not None and not os.get_inheritable(held.run.fd)
+        with open(other.root / "lamina.lock") as refused_root:  # let go when refused
+            fcntl.flock(refused_root, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        held.release()
+    rootlock.claim(other).release()
+    assert stat.S_IMODE(paths.run_dir.stat().st_mode) == 0o700
+
+
+def test_a_run_dir_that_is_the_root_is_locked_once(tmp_path: Path) -> None:
+    same = Paths(root=tmp_path / "both", host=f"unix://{tmp_path}/both/lamina.sock")
+    held = rootlock.claim(same)
+    assert held.run is None and held.fd >= 0
+    held.release()

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from lamina.containers import security
-from lamina.containers.seccomp import default_seccomp, seccomp_from_profile
+from lamina.containers.seccomp import default_seccomp, profile_from_json, seccomp_from_profile
+from lamina.containers.seccomp.default import PROFILE_FILE
+from lamina.containers.seccomp.profile_check import check_profile
 from lamina.containers.spec import (
     DEFAULT_PATH,
     DEFAULT_SYSCTLS,
@@ -494,7 +496,7 @@ def test_profile_from_file_and_inline_json(rootfs: Path, tmp_path: Path) -> None
     path = tmp_path / "profile.json"
     path.write_text(json.dumps(PROFILE))
     from_file = build(rootfs, seccomp=str(path))["linux"]["seccomp"]
-    inline = build(rootfs, seccomp=json.dumps(PROFILE))["linux"]["seccomp"]
+    inline = build(rootfs, seccomp=profile_from_json(json.dumps(PROFILE)))["linux"]["seccomp"]
     assert from_file == inline and from_file["defaultAction"] == "SCMP_ACT_ERRNO"
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
@@ -518,8 +520,38 @@ def test_profile_from_file_and_inline_json(rootfs: Path, tmp_path: Path) -> None
         (
             '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],'
             ' "action": "SCMP_ACT_ALLOW", "args": [{"index": 0}]}]}',
-            "failed",
+            r"syscalls\[0\]\.args\[0\]\.op: must be one of",
         ),
+        # Right in structure, wrong in value: each would fail only when runc loads it.
+        ('{"defaultAction": 5}', "defaultAction: must be one of SCMP_ACT_ALLOW, .*not 5"),
+        ('{"defaultAction": "SCMP_ACT_MAYBE"}', "defaultAction: must be one of"),
+        ('{"defaultAction": []}', "defaultAction: must be one of"),
+        (
+            '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": "read",'
+            ' "action": "SCMP_ACT_ALLOW"}]}',
+            r"syscalls\[0\]\.names: must be an array, not \"read\"",
+        ),
+        (
+            '{"syscalls": [{"names": ["read", 1], "action": "SCMP_ACT_ALLOW"}]}',
+            r"syscalls\[0\]\.names\[1\]: must be a string",
+        ),
+        (
+            '{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": -1}]}',
+            r"errnoRet: must be an integer from 0 to 4294967295",
+        ),
+        (
+            '{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW",'
+            ' "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]}',
+            r"args\[0\]\.index: must be an integer from 0 to 5",
+        ),
+        (
+            '{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW",'
+            ' "excludes": {"caps": "CAP_SYS_ADMIN"}}]}',
+            r"excludes\.caps: must be an array",
+        ),
+        ('{"syscalls": [{"names": ["read"]}]}', r"syscalls\[0\]\.action: must be one of"),
+        ('{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["X"]}', r"flags\[0\]: must be one of"),
+        ('{"archMap": [{"architecture": 1}]}', r"archMap\[0\]\.architecture: must be a string"),
     ],
 )
 def test_bad_seccomp_profile(rootfs: Path, tmp_path: Path, text: str, message: str) -> None:
@@ -527,6 +559,11 @@ def test_bad_seccomp_profile(rootfs: Path, tmp_path: Path, text: str, message: s
     path.write_text(text)
     with pytest.raises(InvalidArgument, match=message):
         build(rootfs, seccomp=str(path))
+
+
+def test_dockers_default_profile_passes_the_checks_users_get() -> None:
+    check_profile(json.loads(PROFILE_FILE.read_text()))
+    check_profile(PROFILE)
 
 
 def test_missing_seccomp_file(rootfs: Path, tmp_path: Path) -> None:

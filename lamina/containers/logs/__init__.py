@@ -9,5 +9,6 @@
     tail.py     places found from the end: where the last N lines begin, last entries
     place.py    where a container's log lives, by driver
 
-Files are created 0600: a container's output is nobody else's to read.
+Files are 0600 (`lamina.private`): a container's output is nobody else's to read. The
+writer tightens a current file that an older lamina made looser when it opens it.
 """

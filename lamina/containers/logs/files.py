@@ -16,6 +16,11 @@ after it was compressed.
 
 Readers open every file at once and check that no rotation happened meanwhile
 (`open_segments`), so a rotation during `logs` neither repeats nor skips a file.
+
+Rotation and reading list the folder once and act on the numbered files that exist,
+never on every number below max-file: Docker accepts any max-file up to int64's, and
+counting up to it would take hours at each rotation, with the container's output
+waiting meanwhile.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from typing import BinaryIO, NamedTuple
 
 from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import LaminaError
+from lamina.private import PRIVATE_FILE
 
-FILE_MODE = 0o600  # a container's output is its own: not readable by other host users
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _FEXTRA = 4
 
@@ -40,17 +45,46 @@ def rotated_path(path: Path, number: int, *, compressed: bool = False) -> Path:
     return path.with_name(f"{path.name}.{number}{'.gz' if compressed else ''}")
 
 
+class Rotated(NamedTuple):
+    """A rotated file of the log: `<path>.<number>`, or `<path>.<number>.gz`."""
+
+    number: int
+    compressed: bool
+    path: Path
+
+
+def rotated_files(path: Path) -> list[Rotated]:
+    """The rotated files of the log at `path` that exist, newest (.1) first, and for
+    one number the plain file before the compressed one."""
+    prefix = path.name + "."
+    found = []
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        digits = name[len(prefix) :].removesuffix(".gz")
+        if digits.isascii() and digits.isdigit() and not digits.startswith("0"):
+            found.append(Rotated(int(digits), name.endswith(".gz"), path.with_name(name)))
+    return sorted(found)
+
+
 def rotate(path: Path, max_files: int, *, compress: bool) -> None:
     """The renames of one rotation; the writer has closed the current file and
-    opens a new one after."""
+    opens a new one after. Each rotated file moves a number up, the oldest first
+    (a file whose compression failed moves as it is); one that would pass max-file
+    is deleted."""
     if max_files < 2:
         _unlink(path)
         return
-    _unlink(rotated_path(path, max_files - 1, compressed=compress))
-    for number in range(max_files - 1, 1, -1):
-        source = rotated_path(path, number - 1, compressed=compress)
+    for number, compressed, name in reversed(rotated_files(path)):
+        if number + 1 >= max_files:
+            _unlink(name)
+            continue
         with contextlib.suppress(FileNotFoundError):
-            os.rename(source, rotated_path(path, number, compressed=compress))
+            os.rename(name, rotated_path(path, number + 1, compressed=compressed))
     with contextlib.suppress(FileNotFoundError):
         os.rename(path, rotated_path(path, 1))
 
@@ -63,7 +97,7 @@ def compress_file(source: Path, last_ns: int | None) -> None:
     deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
     crc = size = 0
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    with open(source, "rb") as src, open(os.open(partial, flags, FILE_MODE), "wb") as out:
+    with open(source, "rb") as src, open(os.open(partial, flags, PRIVATE_FILE), "wb") as out:
         out.write(_gzip_header(last_ns))
         while chunk := src.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
@@ -137,13 +171,11 @@ def close_segments(segments: list[Segment]) -> None:
 
 
 def _listing(path: Path, max_files: int) -> list[tuple[Path, tuple[int, int]]]:
+    """The log's files that exist, oldest first, with their identities."""
     found: list[tuple[Path, tuple[int, int]]] = []
-    candidates = [
-        name
-        for number in range(max_files - 1, 0, -1)
-        for name in (rotated_path(path, number), rotated_path(path, number, compressed=True))
-    ]
-    for name in [*candidates, path]:
+    rotated = [r for r in rotated_files(path) if r.number < max_files]
+    rotated.sort(key=lambda r: (-r.number, r.compressed))
+    for name in [*(r.path for r in rotated), path]:
         try:
             st = os.stat(name)
         except FileNotFoundError:

@@ -36,27 +36,6 @@ from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import InvalidArgument
 
 
-def read_log(
-    path: Path,
-    *,
-    max_files: int = 1,
-    since: float | None = None,
-    until: float | None = None,
-    tail: int | None = None,
-    follow: bool = False,
-    stop: Callable[[], bool] = lambda: True,
-    poll_interval: float = 0.1,
-) -> Iterator[LogEntry]:
-    """Entries of the log at `path` (and its rotated files), oldest first; see
-    `read_batches`."""
-    batches = read_batches(
-        path, max_files=max_files, since=since, until=until, tail=tail, follow=follow,
-        stop=stop, poll_interval=poll_interval,
-    )  # fmt: skip
-    for batch in batches:
-        yield from batch
-
-
 def read_batches(
     path: Path,
     *,

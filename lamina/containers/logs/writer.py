@@ -27,6 +27,7 @@ from lamina.containers.logs import files
 from lamina.containers.logs.config import LogConfig
 from lamina.containers.logs.entries import LineBuffer, encode_lines
 from lamina.containers.logs.tail import last_entry_ns
+from lamina.private import PRIVATE_DIR, PRIVATE_FILE
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 Report = Callable[[str], None]
@@ -85,8 +86,8 @@ class RotatingFile:
         self.config = config
         self._report = report
         self._failed = False
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fd = os.open(path, _FLAGS, files.FILE_MODE)
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self._fd = _open(path)
         self._size = os.fstat(self._fd).st_size
         self._last_ns: int | None = None
         self._compression: threading.Thread | None = None
@@ -133,7 +134,7 @@ class RotatingFile:
 
     def _append(self, data: bytes, last_ns: int) -> None:
         if self._fd < 0:  # a rotation that could not open the new file: try again
-            self._fd = os.open(self.path, _FLAGS, files.FILE_MODE)
+            self._fd = _open(self.path)
             self._size = os.fstat(self._fd).st_size
         view = memoryview(data)
         while view:  # one write per batch: O_APPEND keeps whole entries together
@@ -147,7 +148,7 @@ class RotatingFile:
         self._fd = -1
         cfg = self.config
         files.rotate(self.path, cfg.max_files, compress=cfg.compress)
-        self._fd = os.open(self.path, _FLAGS | os.O_TRUNC, files.FILE_MODE)
+        self._fd = _open(self.path, os.O_TRUNC)
         self._size = 0
         if cfg.compress and cfg.max_files > 1:
             self._compress(files.rotated_path(self.path, 1), self._last_ns)
@@ -172,6 +173,18 @@ class RotatingFile:
         first.with_name(first.name + ".gz.tmp").unlink(missing_ok=True)
         if first.exists():
             self._compress(first, _last_entry_ns(first))
+
+
+def _open(path: Path, flags: int = 0) -> int:
+    """The log's current file for appending, 0600: one an older lamina (or another
+    umask) made is tightened, as `private.open_append` does."""
+    fd = os.open(path, _FLAGS | flags, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _last_entry_ns(path: Path) -> int | None:

@@ -6,8 +6,8 @@ each monitor through its state directory, and one that ended meanwhile shows its
 exit code.
 
     python -m lamina.containers.monitor --id ID --state-dir DIR --runtime-root DIR
-        [--bundle DIR] [--log FILE [--log-max-size N] [--log-max-files N] [--log-compress]
-        [--log-buffer N]] [--runtime runc] [--tty] [--stdin] [--stdin-once]
+        [--bundle DIR] [--log FILE [--log-config LOGCONFIG_JSON]] [--runtime runc]
+        [--tty] [--stdin] [--stdin-once]
         [--exec PROCESS_JSON --exec-id EID] [--wait-attach] [--ready-fd N]
         [--console-size HxW]
 

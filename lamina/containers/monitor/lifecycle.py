@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from lamina.containers import timestamps
-from lamina.containers.logs.config import LogConfig
 from lamina.containers.logs.writer import LogWriter
 from lamina.containers.monitor import cgroups, reaper, sockets
 from lamina.containers.monitor.attach import AttachHub
@@ -94,7 +93,7 @@ class Monitor:
         self.files.dir.mkdir(parents=True, exist_ok=True)
         self._dir_fd = os.open(self.files.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         if self.opts.log is not None and not self.opts.is_exec:
-            self.log = LogWriter(self.opts.log, _log_config(self.opts), report=note)
+            self.log = LogWriter(self.opts.log, self.opts.log_config, report=note)
 
     def _open_stdio(self) -> None:
         if self.opts.tty:
@@ -316,10 +315,3 @@ class Monitor:
                 pass  # the daemon that wanted to know is gone; the state file says it all
             finally:
                 os.close(fd)
-
-
-def _log_config(opts: Options) -> LogConfig:
-    return LogConfig(
-        max_size=opts.log_max_size, max_files=opts.log_max_files,
-        compress=opts.log_compress, buffer_size=opts.log_buffer,
-    )  # fmt: skip

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lamina.containers.logs.config import LogConfig
 from lamina.errors import InvalidArgument
 
 
@@ -15,10 +18,7 @@ class Options(NamedTuple):
     runtime_root: Path
     bundle: Path | None = None  # the container's bundle; not used for an exec
     log: Path | None = None  # the log's current file; None: output goes to attach clients only
-    log_max_size: int | None = None  # rotation: bytes a file may hold (None: no rotation)
-    log_max_files: int = 1  # rotation: files kept, the current one included
-    log_compress: bool = False  # rotation: gzip the rotated files
-    log_buffer: int | None = None  # non-blocking logging's buffer, in bytes (None: blocking)
+    log_config: LogConfig = LogConfig()  # the container's, as its create checked it
     runtime: str = "runc"
     tty: bool = False
     stdin: bool = False
@@ -49,21 +49,13 @@ def to_argv(opts: Options) -> list[str]:
         "--wait-attach": opts.wait_attach,
     }
     argv += [flag for flag, on in switches.items() if on]
-    argv += _log_argv(opts)
+    if opts.log_config != LogConfig():
+        argv += ["--log-config", json.dumps(dataclasses.asdict(opts.log_config))]
     if opts.ready_fd is not None:
         argv += ["--ready-fd", str(opts.ready_fd)]
     if opts.console_size is not None:
         argv += ["--console-size", f"{opts.console_size[0]}x{opts.console_size[1]}"]
     return argv
-
-
-def _log_argv(opts: Options) -> list[str]:
-    argv = [] if opts.log_max_files == 1 else ["--log-max-files", str(opts.log_max_files)]
-    if opts.log_max_size is not None:
-        argv += ["--log-max-size", str(opts.log_max_size)]
-    if opts.log_buffer is not None:
-        argv += ["--log-buffer", str(opts.log_buffer)]
-    return argv + (["--log-compress"] if opts.log_compress else [])
 
 
 _PATH_FIELDS = ("state_dir", "runtime_root", "bundle", "log", "exec_process")
@@ -75,6 +67,7 @@ def to_json(opts: Options) -> dict[str, Any]:
     for name in _PATH_FIELDS:
         if doc[name] is not None:
             doc[name] = str(doc[name])
+    doc["log_config"] = dataclasses.asdict(opts.log_config)
     return doc
 
 
@@ -85,6 +78,8 @@ def from_json(doc: dict[str, Any]) -> Options:
     if fields.get("console_size") is not None:
         height, width = fields["console_size"]
         fields["console_size"] = (int(height), int(width))
+    if "log_config" in fields:
+        fields["log_config"] = _log_config(fields["log_config"])
     if fields.get("bundle") is None and fields.get("exec_process") is None:
         raise InvalidArgument("a bundle is required unless an exec process is given")
     return Options(**fields)
@@ -101,15 +96,23 @@ def parse(argv: list[str]) -> Options:
         bundle=_absolute(args.bundle), log=_absolute(args.log), runtime=args.runtime, tty=args.tty,
         stdin=args.stdin, stdin_once=args.stdin_once, exec_process=_absolute(args.exec),
         exec_id=args.exec_id, wait_attach=args.wait_attach, ready_fd=args.ready_fd,
-        console_size=_size(args.console_size), log_max_size=args.log_max_size,
-        log_max_files=args.log_max_files, log_compress=args.log_compress,
-        log_buffer=args.log_buffer,
+        console_size=_size(args.console_size),
+        log_config=LogConfig() if args.log_config is None else _log_config(args.log_config),
     )  # fmt: skip
 
 
 def _absolute(path: Path | None) -> Path | None:
     # The monitor changes directory to / (to hold no mount busy): relative paths would break.
     return None if path is None else path.absolute()
+
+
+def _log_config(doc: Any) -> LogConfig:
+    """The LogConfig the daemon sent: its fields as JSON (as text on a command line)."""
+    try:
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        return LogConfig(**doc)
+    except (ValueError, TypeError) as err:
+        raise InvalidArgument(f"--log-config wants LogConfig's fields as JSON: {err}") from None
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -129,10 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-root", required=True, type=Path, help="the runtime's --root")
     p.add_argument("--bundle", type=Path, help="OCI bundle (config.json + rootfs)")
     p.add_argument("--log", type=Path, help="the log file to append output to")
-    p.add_argument("--log-max-size", type=int, help="rotate the log before it passes N bytes")
-    p.add_argument("--log-max-files", type=int, default=1, help="log files kept (rotation)")
-    p.add_argument("--log-compress", action="store_true", help="gzip rotated log files")
-    p.add_argument("--log-buffer", type=int, help="non-blocking log: buffer of N bytes")
+    p.add_argument("--log-config", help="rotation and mode of the log, as JSON (LogConfig)")
     p.add_argument("--tty", action="store_true", help="give the process a pty")
     p.add_argument("--stdin", action="store_true", help="keep the process's stdin open")
     p.add_argument("--stdin-once", action="store_true", help="close stdin when a client ends it")

@@ -5,12 +5,13 @@
   `default.json` is that profile written out by `python -m lamina.containers.seccomp`
   (a unit test keeps the two equal), as moby ships profiles/seccomp/default.json.
 - `convert.py` turns any Docker-format profile, the default or a user's, into the OCI
-  `linux.seccomp` for this host and a container's capabilities.
+  `linux.seccomp` for this host and a container's capabilities; a user's is checked
+  field by field first (`profile_check.py`), so a value runc would refuse is a 400.
 """
 
 from lamina.containers.seccomp.convert import (
     load_seccomp,
-    seccomp_from_json,
+    profile_from_json,
     seccomp_from_profile,
 )
 from lamina.containers.seccomp.default import default_profile, default_seccomp
@@ -19,6 +20,6 @@ __all__ = [
     "default_profile",
     "default_seccomp",
     "load_seccomp",
-    "seccomp_from_json",
+    "profile_from_json",
     "seccomp_from_profile",
 ]

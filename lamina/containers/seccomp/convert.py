@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lamina.containers.seccomp.profile_check import check_profile, kernel_version
 from lamina.errors import InvalidArgument
 
 # platform.machine() → (the name Docker's `arches` conditions use, its SCMP_ARCH_*).
@@ -29,14 +29,6 @@ _ARCHES = {
     "s390x": ("s390x", "SCMP_ARCH_S390X"),
     "riscv64": ("riscv64", "SCMP_ARCH_RISCV64"),
 }
-
-
-def kernel_version(text: str) -> tuple[int, int]:
-    """ "5.3", "6.18.44-fc" → (major, minor), read as moby reads them (`%d.%d`)."""
-    match = re.match(r"(\d+)\.(\d+)", text)
-    if not match:
-        raise InvalidArgument(f"seccomp profile: invalid kernel version {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def _selected(
@@ -56,20 +48,14 @@ def _selected(
 
 
 def _oci_syscall(rule: Mapping[str, Any]) -> dict[str, Any]:
-    names = list(rule.get("names") or [])
-    if rule.get("name"):
-        if names:
-            raise InvalidArgument("seccomp profile: a rule has both 'name' and 'names'")
-        names = [rule["name"]]
-    if not names or not rule.get("action"):
-        raise InvalidArgument("seccomp profile: every rule needs 'names' and 'action'")
+    names = [rule["name"]] if rule.get("name") else list(rule["names"])
     out: dict[str, Any] = {"names": names, "action": rule["action"]}
     if rule.get("errnoRet") is not None:
         out["errnoRet"] = rule["errnoRet"]
     if rule.get("args"):
         out["args"] = [
             {
-                "index": a["index"],
+                "index": a.get("index", 0),
                 "value": a.get("value", 0),
                 "valueTwo": a.get("valueTwo", 0),
                 "op": a["op"],
@@ -80,10 +66,6 @@ def _oci_syscall(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _architectures(profile: Mapping[str, Any], native: str) -> list[str]:
-    if profile.get("architectures") and profile.get("archMap"):
-        raise InvalidArgument(
-            "seccomp profile: 'architectures' and 'archMap' were both specified, use one"
-        )
     if profile.get("architectures"):
         return list(profile["architectures"])
     for entry in profile.get("archMap") or ():
@@ -101,7 +83,9 @@ def seccomp_from_profile(
 ) -> dict[str, Any] | None:
     """Convert a Docker-format profile into OCI `linux.seccomp`; None when it is empty.
 
-    `machine` (as `platform.machine()` names it) and `kernel` default to this host's.
+    `profile` is lamina's default or one `profile_from_json` returned (checked, so the
+    conversion cannot fail). `machine` (as `platform.machine()` names it) and `kernel`
+    default to this host's.
     """
     if not profile.get("defaultAction") and not profile.get("syscalls"):
         return None  # as Docker: an empty profile means no filter
@@ -121,18 +105,17 @@ def seccomp_from_profile(
     return out
 
 
-def _convert(text: str, caps: Sequence[str], origin: str) -> dict[str, Any] | None:
+def profile_from_json(text: str, origin: str = "") -> dict[str, Any]:
+    """A user's Docker-format profile, decoded and checked field by field (InvalidArgument
+    naming what is wrong); `origin` names where it came from in messages."""
     try:
         profile = json.loads(text)
     except json.JSONDecodeError as err:
         raise InvalidArgument(f"decoding seccomp profile {origin}failed: {err}") from err
     if not isinstance(profile, dict):
         raise InvalidArgument(f"decoding seccomp profile {origin}failed: not a JSON object")
-    try:
-        return seccomp_from_profile(profile, caps)
-    except (TypeError, KeyError, AttributeError) as err:
-        # A rule of the wrong shape ("args" not a list, an arg without "op"...).
-        raise InvalidArgument(f"decoding seccomp profile {origin}failed: {err!r}") from err
+    check_profile(profile)
+    return profile
 
 
 def load_seccomp(path: Path, caps: Sequence[str]) -> dict[str, Any] | None:
@@ -141,9 +124,4 @@ def load_seccomp(path: Path, caps: Sequence[str]) -> dict[str, Any] | None:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidArgument(f"opening seccomp profile ({path}) failed: {err}") from err
-    return _convert(text, caps, f"{path} ")
-
-
-def seccomp_from_json(text: str, caps: Sequence[str]) -> dict[str, Any] | None:
-    """Convert a Docker-format profile given as JSON text (as the Docker API sends it)."""
-    return _convert(text, caps, "")
+    return seccomp_from_profile(profile_from_json(text, f"{path} "), caps)

@@ -1,0 +1,57 @@
+"""Watching a running container: a thread blocked in its monitor's `wait`.
+
+The monitor, not the daemon, holds the container's process, so the daemon learns of an
+exit by asking the monitor: one thread per running container waits on its control
+socket and hands the final state on. A monitor that vanishes without a final state (it
+was killed) counts as an exit with status 255 and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from subprocess import Popen
+
+from lamina.containers.monitor import client as monitor
+from lamina.containers.state import MonitorFiles
+from lamina.containers.state import State as MonitorState
+from lamina.containers.state import Status as MonitorStatus
+from lamina.errors import Unavailable
+from lamina.oci.image import rfc3339
+
+OnExit = Callable[[MonitorState], None]
+Log = Callable[[str], None]
+
+
+def watch(
+    cid: str, files: MonitorFiles, on_exit: OnExit, *, process: Popen[bytes] | None, log: Log
+) -> None:
+    """Call `on_exit(final state)` on a thread of its own once the container ends;
+    `process` is its monitor when this process spawned it (reaped here)."""
+    threading.Thread(
+        target=_wait,
+        args=(cid, files, on_exit, process, log),
+        daemon=True,
+        name=f"watch-{cid[:12]}",
+    ).start()
+
+
+def lost_monitor(error: str) -> MonitorState:
+    """The exit recorded for a container whose monitor is gone without saying how it ended."""
+    return MonitorState(
+        MonitorStatus.EXITED, exit_code=255, finished_at=rfc3339(time.time()), error=error
+    )
+
+
+def _wait(
+    cid: str, files: MonitorFiles, on_exit: OnExit, process: Popen[bytes] | None, log: Log
+) -> None:
+    try:
+        final = monitor.wait(files)
+    except (Unavailable, OSError) as err:
+        log(f"container {cid[:12]}: lost its monitor: {err}")
+        final = lost_monitor(str(err))
+    if process is not None:
+        process.wait()  # reap the monitor we spawned (an adopted one is not our child)
+    on_exit(final)
