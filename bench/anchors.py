@@ -94,6 +94,9 @@ def lamina_daemon(base: Path | None = None, *, tree: Path = REPO) -> Iterator[di
         remove_containers(cli, env)
         daemon.terminate()
         daemon.wait(timeout=60)
+        from lamina.config import Paths
+
+        remove_cgroup_parent(Paths(root=env["LAMINA_ROOT"], host=env["LAMINA_HOST"]).cgroup_parent)
         if own:
             shutil.rmtree(base, ignore_errors=True)
 
@@ -143,6 +146,13 @@ def dockerd(
         if iptables:
             remove_docker_rules()
         _restore_forward_policy(policy)
+
+
+def remove_cgroup_parent(name: str) -> None:
+    """runc leaves the parent cgroup it made for its containers: remove it where empty."""
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        with contextlib.suppress(OSError):
+            (hierarchy / name.strip("/")).rmdir()
 
 
 def unmount_below(root: Path) -> None:

@@ -28,6 +28,7 @@ from bench.anchors import (
     lamina_daemon,
     median_ms,
     pids_matching,
+    remove_cgroup_parent,
     rss_kb,
     run,
 )
@@ -49,7 +50,10 @@ def bare_runc(tar: Path, runs: int, *, secure: bool) -> float:
 
             spec = build_spec(
                 SpecInput(
-                    args=["/bin/true"], env=[], rootfs=base / "rootfs", cgroups_path="/lamina/bench"
+                    args=["/bin/true"],
+                    env=[],
+                    rootfs=base / "rootfs",
+                    cgroups_path="/lamina-bench/bench",
                 )
             )
         (base / "config.json").write_text(json.dumps(spec))
@@ -71,6 +75,7 @@ def bare_runc(tar: Path, runs: int, *, secure: bool) -> float:
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        remove_cgroup_parent("lamina-bench")
 
 
 def monitor_rss(env: dict[str, str]) -> int:

@@ -14,7 +14,6 @@ Needs root and runc; no daemon.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.anchors import remove_cgroup_parent
 from lamina.containers.spec import SpecInput, build_spec
 
 CONTAINERS_COMMON = Path("/usr/share/containers/seccomp.json")
@@ -64,12 +64,6 @@ def run_once(bundle: Path, name: str) -> tuple[float, float]:
     return wall * 1000, cpu * 1000
 
 
-def remove_cgroup_parent() -> None:
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        with contextlib.suppress(OSError):
-            (hierarchy / CGROUP_PARENT).rmdir()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
@@ -91,7 +85,7 @@ def main() -> int:
                     samples[label].append(sample)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-        remove_cgroup_parent()
+        remove_cgroup_parent(CGROUP_PARENT)
     print(f"bare `runc run` of busybox true, median of {opts.runs} interleaved runs, ms")
     for label, values in samples.items():
         wall = statistics.median(v[0] for v in values)

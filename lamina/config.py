@@ -79,6 +79,15 @@ class Paths:
         return "l" + hashlib.sha256(self._root.encode()).hexdigest()[:4]
 
     @property
+    def cgroup_parent(self) -> str:
+        """The cgroup its containers and build steps run under: `/lamina` for the
+        default root (as Docker's `/docker`), one of its own for any other, so the
+        instances of a test run never share (or remove) each other's."""
+        if self._root == DEFAULT_ROOT:
+            return "/lamina"
+        return f"/lamina-{self.device_prefix}"
+
+    @property
     def log_file(self) -> Path:
         return self.root / "daemon.log"
 

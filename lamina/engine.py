@@ -82,6 +82,7 @@ class Engine:
             images=self.images,
             runtime=runner.runtime,
             runtime_root=runner.runtime_root,
+            cgroup_parent=paths.cgroup_parent,
         )
 
     def create_container(

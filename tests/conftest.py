@@ -77,14 +77,15 @@ def _run(
 def instance() -> Iterator[Paths]:
     """A fresh root and socket in a short /tmp path (unix socket paths max 107 bytes)."""
     base = Path(tempfile.mkdtemp(prefix="lam-", dir="/tmp"))
+    paths = Paths(root=base / "root", host=f"unix://{base}/lamina.sock")
     try:
-        yield Paths(root=base / "root", host=f"unix://{base}/lamina.sock")
+        yield paths
     finally:
         leftovers = _processes_of(base)
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         _assert_no_mounts(base)
-        remove_empty_cgroup_parents()
+        remove_empty_cgroup_parents(paths)
         shutil.rmtree(base, ignore_errors=True)
         assert not leftovers, f"processes of {base} left running: {leftovers}"
 
@@ -170,12 +171,22 @@ def assert_no_network_leftovers(paths: Paths) -> None:
     assert not (devices or rules or pinned), f"network leftovers: {devices} {rules} {pinned}"
 
 
-def remove_empty_cgroup_parents(name: str = "lamina") -> None:
-    """runc removes a container's cgroup, never the parent it made for it (`/lamina`,
-    shared by every instance on the host): remove it where it is empty. One that holds
-    a container (another daemon's, or a test's that failed) is left, and rmdir says
-    EBUSY."""
+@pytest.fixture(scope="session", autouse=True)
+def _no_cgroup_parents_left() -> Iterator[None]:
+    """Tests that start daemons of their own (not through `instance`) leave their
+    instances' empty cgroup parents too: sweep those at the end of the run."""
+    yield
+    for parent in Path("/sys/fs/cgroup").glob("*/lamina-l[0-9a-f][0-9a-f][0-9a-f][0-9a-f]"):
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+
+
+def remove_empty_cgroup_parents(paths: Paths) -> None:
+    """runc removes a container's cgroup, never the parent it made for it (the
+    instance's own, `Paths.cgroup_parent`): remove it where it is empty. One that still
+    holds a container (a test's that failed) is left, and rmdir says EBUSY."""
     root = Path("/sys/fs/cgroup")
+    name = paths.cgroup_parent.lstrip("/")
     for parent in [root / name, *root.glob(f"*/{name}")]:
         with contextlib.suppress(OSError):
             parent.rmdir()

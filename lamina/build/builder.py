@@ -67,14 +67,22 @@ class HeldPlan(BuildPlan):
 
 class Builder:
     def __init__(
-        self, *, root: Path, images: ImageService, runtime: str, runtime_root: Path
+        self,
+        *,
+        root: Path,
+        images: ImageService,
+        runtime: str,
+        runtime_root: Path,
+        cgroup_parent: str = "/lamina",
     ) -> None:
         self.root = root
         self.images = images
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.cache = CacheIndex(root / "cache.db")
         self.stat_cache = StatCache(root / "statcache.db")
-        self.runner = StepRunner(runtime=runtime, runtime_root=runtime_root)
+        self.runner = StepRunner(
+            runtime=runtime, runtime_root=runtime_root, cgroup_parent=cgroup_parent
+        )
         self._locks: dict[str, threading.Lock] = {}
         self._running = threading.Condition()
         self._active: set[threading.Event] = set()  # cancel flags of running builds

@@ -58,8 +58,9 @@ class RunSpec:
 
 
 class StepRunner:
-    def __init__(self, *, runtime: str, runtime_root: Path) -> None:
+    def __init__(self, *, runtime: str, runtime_root: Path, cgroup_parent: str = "/lamina") -> None:
         self.runtime = Runtime(runtime, root=runtime_root)
+        self.cgroup_parent = cgroup_parent
 
     def run(
         self,
@@ -77,7 +78,7 @@ class StepRunner:
             stubs = MountStubs(space.rootfs)
             stubs.record([m["destination"] for m in default_mounts(0)])
             stubs.record([m.destination for m in oci_mounts])
-            bundle = _write_bundle(space, spec, oci_mounts)
+            bundle = _write_bundle(space, spec, oci_mounts, self.cgroup_parent)
             ended = False
             try:
                 started(space.id)
@@ -163,7 +164,9 @@ def _etc_mounts(space: Workspace, network: str) -> list[MountSpec]:
     ]
 
 
-def _write_bundle(space: Workspace, spec: RunSpec, mounts: Sequence[MountSpec]) -> Path:
+def _write_bundle(
+    space: Workspace, spec: RunSpec, mounts: Sequence[MountSpec], cgroup_parent: str
+) -> Path:
     config = build_spec(
         SpecInput(
             args=spec.args,
@@ -175,7 +178,7 @@ def _write_bundle(space: Workspace, spec: RunSpec, mounts: Sequence[MountSpec]) 
             mounts=tuple(mounts),
             host_network=spec.network != "none",
             netns=None,
-            cgroups_path=f"/lamina/{space.id}",
+            cgroups_path=f"{cgroup_parent}/{space.id}",
             annotations={"org.lamina.build.step": space.id},
         )
     )

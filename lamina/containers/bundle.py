@@ -38,11 +38,14 @@ def write_bundle(
     network: NetworkAttachment | None = None,
     *,
     pid_ns: str | None = None,
+    cgroup_parent: str = "/lamina",
 ) -> Path:
     """Write the bundle of `c` (whose folder is `base`) and return its folder. `pid_ns`:
-    "host" or another container's namespace to join (None: its own)."""
+    "host" or another container's namespace to join (None: its own); `cgroup_parent`:
+    the instance's, unless the container asks for its own (--cgroup-parent)."""
     network = network or NetworkAttachment()
     inp = spec_input(c, rootfs, [c.path, *c.args], _etc_mounts(base, c, network))
+    inp = replace(inp, cgroups_path=_cgroups_path(c, cgroup_parent))
     spec = build_spec(
         replace(inp, netns=network.netns, env=[*network.env, *inp.env], pid_ns=pid_ns)
     )
@@ -95,7 +98,7 @@ def spec_input(
         no_new_privileges=security.no_new_privileges,
         seccomp=security.seccomp,
         host_network=hc.get("NetworkMode") == "host",
-        cgroups_path=_cgroups_path(c),
+        cgroups_path=_cgroups_path(c, "/lamina"),
         init=str(INIT_BINARY) if hc.get("Init") else None,
         shm_size=int(hc.get("ShmSize") or DEFAULT_SHM_SIZE),
         annotations={**(hc.get("Annotations") or {}), "org.lamina.container.name": c.name},
@@ -135,10 +138,10 @@ def _with_host_options(
     )
 
 
-def _cgroups_path(c: Container) -> str:
-    """Under /lamina, or the --cgroup-parent asked for (a path, as Docker's cgroupfs
-    driver takes it; ".." cannot climb above the cgroup root)."""
-    parent = str(c.host_config.get("CgroupParent") or "/lamina")
+def _cgroups_path(c: Container, default_parent: str) -> str:
+    """Under the instance's parent, or the --cgroup-parent asked for (a path, as
+    Docker's cgroupfs driver takes it; ".." cannot climb above the cgroup root)."""
+    parent = str(c.host_config.get("CgroupParent") or default_parent)
     return os.path.normpath(os.path.join("/", parent, c.id))
 
 

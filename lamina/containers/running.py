@@ -107,7 +107,14 @@ class ContainerLifecycle:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)
             pid_ns = linked.pid_namespace(c, self.get)
-            bundle = write_bundle(self.runner.dir(c.id), c, rootfs, network, pid_ns=pid_ns)
+            bundle = write_bundle(
+                self.runner.dir(c.id),
+                c,
+                rootfs,
+                network,
+                pid_ns=pid_ns,
+                cgroup_parent=self.runner.paths.cgroup_parent,
+            )
             process, state = self.runner.spawn(c, bundle, wait_attach=bool(hooks))
         except BaseException:
             self._release(c.id)

@@ -289,6 +289,9 @@ def test_cgroup_parent_places_the_container(daemon: Daemon, busybox: str) -> Non
     finally:
         _remove_cgroups(parent)
     assert f"/{parent}/" in out
+    # Without one, the instance's own parent: test daemons never share a cgroup.
+    own = daemon.lamina("run", "--rm", "--cgroupns", "host", "busybox", "cat", "/proc/self/cgroup")
+    assert f"{daemon.paths.cgroup_parent}/" in own.stdout, own.stdout
 
 
 def _remove_cgroups(name: str) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.config import from_env
+from lamina.config import Paths, from_env
 from lamina.errors import InvalidArgument
 
 
@@ -35,3 +35,10 @@ def test_paths_are_strings_until_asked_for() -> None:
     assert paths.socket_file == "/tmp/a/x.sock"
     assert paths.root == Path("/tmp/a")
     assert paths == from_env({"LAMINA_ROOT": "/tmp/a", "LAMINA_HOST": "unix:///tmp/a/x.sock"})
+
+
+def test_each_instance_has_a_cgroup_parent_of_its_own() -> None:
+    default = Paths(root="/var/lib/lamina", host="unix:///run/lamina/lamina.sock")
+    other = Paths(root="/tmp/lam-x/root", host="unix:///tmp/lam-x/lamina.sock")
+    assert default.cgroup_parent == "/lamina"
+    assert other.cgroup_parent == f"/lamina-{other.device_prefix}"
