@@ -125,7 +125,7 @@ HOST_CONFIG: Mapping[str, Field] = {
     "NanoCpus": applied("CFS quota over a 100 ms period"),
     "OomKillDisable": refused("lamina never disables the OOM killer (--oom-kill-disable)"),
     "Init": applied("tini as pid 1"),
-    "PidsLimit": applied("cgroup pids limit"),
+    "PidsLimit": applied("cgroup pids limit (0 or -1: none; above the kernel's 4194304: 400)"),
     "Ulimits": applied("process rlimits"),
     "CpuCount": refused("Windows only (--cpu-count)"),
     "CpuPercent": refused("Windows only (--cpu-percent)"),
@@ -136,7 +136,9 @@ HOST_CONFIG: Mapping[str, Field] = {
     "ContainerIDFile": ignored("the client writes this file; dockerd never reads the field"),
     "LogConfig": Field(How.LOGGING, "the log driver: json-file, local, none; others refused"),
     "NetworkMode": applied("bridge, user-defined, host, none, container:<name>"),
-    "PortBindings": applied("published ports"),
+    "PortBindings": applied(
+        "published ports (a port listed with no bindings: only with PublishAllPorts, as moby)"
+    ),
     "RestartPolicy": applied("restart policies"),
     "AutoRemove": applied("--rm"),
     "VolumeDriver": refused(

@@ -15,6 +15,7 @@ from lamina.errors import InvalidArgument
 
 CPU_PERIOD = 100_000  # µs; --cpus becomes a CFS quota over this period, as Docker
 MIN_MEMORY = 6 * 1024 * 1024
+PID_MAX_LIMIT = 4 * 1024 * 1024  # the kernel's most processes (64-bit), the most pids.max takes
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ def check(r: Resources, *, cpus: int, cpu_list: str = "", mem_list: str = "") ->
     that check)."""
     _check_memory(r)
     _check_cpu(r, cpus)
+    if r.pids_limit is not None and r.pids_limit > PID_MAX_LIMIT:
+        # The kernel's pids.max takes no more; runc would fail the start with EINVAL.
+        raise InvalidArgument(
+            f"invalid PidsLimit {r.pids_limit}: the kernel allows at most {PID_MAX_LIMIT} "
+            "processes (use 0 or -1 for no limit)"
+        )
     _check_cpuset(r.cpuset_cpus, cpu_list, "cpus", "CPUs")
     _check_cpuset(r.cpuset_mems, mem_list, "mems", "memory nodes")
 

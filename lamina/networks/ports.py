@@ -50,17 +50,20 @@ class Published:
 
 
 def plan(host_config: Mapping[str, Any], config: Mapping[str, Any]) -> list[Binding]:
-    """PortBindings as bindings (ranges expanded), plus every exposed port with no
-    binding when PublishAllPorts is set."""
+    """PortBindings as bindings (ranges expanded), plus, when PublishAllPorts is set,
+    every exposed or listed port with no binding. As moby: a port listed with no
+    bindings (`{"80/tcp": []}` or null) is published only by PublishAllPorts."""
     out: list[Binding] = []
     bound: set[tuple[int, str]] = set()
-    for key, entries in (host_config.get("PortBindings") or {}).items():
+    listed = host_config.get("PortBindings") or {}
+    for key, entries in listed.items():
         first, last, proto = _port_key(key)
-        for entry in entries or [{}]:
+        for entry in entries or []:
             out += _expand(first, last, proto, entry or {})
-        bound.update((p, proto) for p in range(first, last + 1))
+        if entries:
+            bound.update((p, proto) for p in range(first, last + 1))
     if host_config.get("PublishAllPorts"):
-        for key in sorted(config.get("ExposedPorts") or {}):
+        for key in sorted({*(config.get("ExposedPorts") or {}), *listed}):
             first, last, proto = _port_key(key)
             out += [Binding(p, proto) for p in range(first, last + 1) if (p, proto) not in bound]
     return out

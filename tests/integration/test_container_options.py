@@ -222,6 +222,7 @@ def test_refused_options_are_400s_that_change_nothing(daemon: Daemon, busybox: s
         "No such container: nosuch": {"HostConfig": {"VolumesFrom": ["nosuch"]}},
         "Requested CPUs are not available": {"HostConfig": {"CpusetCpus": "0-1023"}},
         "value of out range, maximum is": {"HostConfig": {"CpusetMems": "0-4000000000"}},
+        "the kernel allows at most 4194304 processes": {"HostConfig": {"PidsLimit": 1 << 62}},
         # Inline seccomp profiles right in structure, wrong in value: a 400 at create,
         # not a container that can never start.
         "seccomp profile: defaultAction: must be one of": {

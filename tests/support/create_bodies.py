@@ -149,7 +149,14 @@ HOST: dict[str, tuple[Strategy, Strategy]] = {
                 {},
             ]
         ),
-        st.sampled_from([{"Type": "syslog"}, {"Type": "json-file", "Config": {"max-size": "10x"}}]),
+        st.sampled_from(
+            [
+                {"Type": "syslog"},
+                {"Type": "json-file", "Config": {"max-size": "10x"}},
+                {"Type": "json-file", "Config": {"max-size": "1e400"}},
+                {"Type": "json-file", "Config": {"max-file": str(2**63 - 1)}},
+            ]
+        ),
     ),
     "PortBindings": (
         st.sampled_from(

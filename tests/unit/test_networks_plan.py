@@ -96,6 +96,13 @@ def test_port_plans_expand_ranges_and_publish_all() -> None:
         ports.Binding(90, "tcp", "", 9000, 9009),
         ports.Binding(443, "tcp"),
     ]
+    # As moby: a port listed with no bindings is published by PublishAllPorts only.
+    listed = {"PortBindings": {"80/tcp": [], "81/tcp": None}}
+    assert ports.plan(listed, {}) == []
+    assert ports.plan({**listed, "PublishAllPorts": True}, {}) == [
+        ports.Binding(80, "tcp"),
+        ports.Binding(81, "tcp"),
+    ]
     with pytest.raises(InvalidArgument):
         ports.plan({"PortBindings": {"80-82/tcp": [{"HostPort": "8000-8001"}]}}, {})
     with pytest.raises(InvalidArgument):
