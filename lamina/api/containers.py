@@ -11,13 +11,14 @@ from typing import Any
 
 from lamina.api import query
 from lamina.api.filters import bool_filter
-from lamina.api.http import Request, Response
+from lamina.api.http import Request, Response, Stream
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.containers import files, views
 from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
+from lamina.containers.waiting import Wait
 from lamina.engine import Engine
 from lamina.errors import LaminaError
 from lamina.filters import labels_match
@@ -140,9 +141,13 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{ref}/wait")
     def wait(req: Request, ref: str) -> Response:
-        condition = query.decode(req, WaitQuery).condition
-        containers.get(ref)  # a 404 before the stream starts
-        return Response.stream(_wait_stream(engine, ref, condition, req.client_gone))
+        q = query.decode(req, WaitQuery)
+        # Registered before the head is sent: a client that has the head (docker run,
+        # start -a, attach) starts the container or sends it input only then, and the
+        # exit it waits for is fixed already. A 404 comes from here too.
+        waiting = containers.wait(ref, condition=q.condition)
+        body = _wait_answer(waiting, req.client_gone)
+        return Response.stream(Stream(body, cleanup=waiting.cancel))
 
     @router.route("DELETE", "/containers/{ref}")
     def remove(req: Request, ref: str) -> Response:
@@ -177,19 +182,12 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
-def _wait_stream(
-    engine: Engine, ref: str, condition: str, client_gone: Callable[[], bool]
-) -> Iterator[bytes]:
-    """Docker's wait: the headers at once, the result when the condition is met. Ends
-    without a result as soon as the client leaves, so a wait nobody reads any more
-    gives back its stream slot."""
-    yield b""
-    try:
-        result = engine.containers.wait(ref, condition=condition, gone=client_gone)
-    except LaminaError as err:  # removed between the 404 check and the wait
-        result = {"StatusCode": -1, "Error": {"Message": str(err)}}
-    if result is not None:
-        yield json.dumps(result).encode() + b"\n"
+def _wait_answer(waiting: Wait, client_gone: Callable[[], bool]) -> Iterator[bytes]:
+    """Docker's wait body: the result once the condition is met. Ends without one as
+    soon as the client leaves, so a wait nobody reads gives back its stream slot."""
+    code = waiting.result(gone=client_gone)
+    if code is not None:
+        yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
 
 def _matches(engine: Engine, c: Container, filters: Mapping[str, list[str]], *, all_: bool) -> bool:

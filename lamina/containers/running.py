@@ -8,7 +8,7 @@ when it returns the exit is recorded, the root filesystem unmounted and the netw
 released, waiters woken, and --rm or the restart policy applied.
 
 `ContainerLifecycle` holds the state the container service shares (records, the lock and
-its condition, exit counts) and this running side; `ContainerService`
+its condition, the registered waits) and this running side; `ContainerService`
 (lamina.containers.service) adds create, remove, wait and restore on top of it.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from lamina.containers import linked, watching
 from lamina.containers.bundle import write_bundle
-from lamina.containers.model import Container, State, Status
+from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
@@ -32,6 +32,7 @@ from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
+from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.images.service import ImageService
 from lamina.oci.image import rfc3339
@@ -69,11 +70,9 @@ class ContainerLifecycle:
         self.log = log
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
-        self.exits: dict[str, int] = {}  # container → how many exits seen (for next-exit waits)
+        self.waits = Waits()  # registered /wait requests, settled under `lock`
         self.attach_hooks: dict[str, list[Callable[[MonitorState], None]]] = {}
         self.networking: Networking = NoNetworking()
-        # The last state of removed containers, for `wait --condition removed`.
-        self.last_exit: dict[str, State] = {}
 
     def get(self, ref: str) -> Container:
         return self.records.find(ref)
@@ -226,7 +225,7 @@ class ContainerLifecycle:
                 oom_killed=final.oom_killed,
                 error=final.error,
             )
-            self.exits[cid] = self.exits.get(cid, 0) + 1
+            self.waits.exited(cid, c.state.exit_code)
             self.changed.notify_all()
         if c.auto_remove:
             self._remove_quietly(cid)

@@ -9,7 +9,7 @@ running containers by their state files, so containers outlive the daemon.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lamina.containers import creation, watching
@@ -19,7 +19,8 @@ from lamina.containers.monitor import client as monitor
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
 from lamina.containers.state import read_state
-from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
+from lamina.containers.waiting import Condition, Wait
+from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
 from lamina.images.service import ImageUser
 from lamina.oci.digest import Digest
@@ -84,41 +85,16 @@ class ContainerService(ContainerLifecycle):
                 self.runner.destroy(c.id)
                 raise
 
-    def wait(
-        self,
-        ref: str,
-        *,
-        condition: str = "not-running",
-        gone: Callable[[], bool] = lambda: False,
-        poll: float = 1.0,
-    ) -> dict[str, Any] | None:
-        """Docker's /wait: block until the condition, then report the exit code. None
-        once `gone()` is true (the client left: looked at every `poll` seconds)."""
-        c = self.get(ref)
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise InvalidArgument(f"invalid condition: {condition!r}")
-        with self.changed:
-            seen = self.exits.get(c.id, 0)
-            while True:
-                current = self._current(c.id)
-                if condition == "removed" and current is None:
-                    break
-                if condition == "next-exit" and self.exits.get(c.id, 0) > seen:
-                    break
-                if condition == "not-running" and (current is None or not current.state.running):
-                    break
-                if gone():
-                    return None
-                self.changed.wait(poll)
-            last = self.last_exit.get(c.id) if current is None else current.state
-        # The start error is reported by start itself; Error here is for wait failures.
-        return {"StatusCode": last.exit_code if last else 0, "Error": None}
-
-    def _current(self, cid: str) -> Container | None:
-        try:
-            return self.records.get(cid)
-        except NotFound:
-            return None
+    def wait(self, ref: str, *, condition: str = "not-running") -> Wait:
+        """Register Docker's /wait on a container (lamina.containers.waiting): the event
+        it waits for is fixed by the time this returns; `result()` blocks until it.
+        NotFound for an unknown container, InvalidArgument for an unknown condition."""
+        wanted = Condition.parse(condition)
+        with self.lock:
+            c = self.get(ref)
+            return self.waits.register(
+                c.id, wanted, running=c.state.running, exit_code=c.state.exit_code
+            )
 
     # -- remove / rename ------------------------------------------------------
 
@@ -137,7 +113,7 @@ class ContainerService(ContainerLifecycle):
             c = self.records.get(c.id)
             self.runner.unmount(c.id)
             self.records.delete(c.id)
-            self.last_exit[c.id] = c.state
+            self.waits.removed(c.id, c.state.exit_code)
             self.changed.notify_all()
         # Its files after its record, so `wait --condition removed` (every `run --rm`)
         # does not wait for them; a crash in between leaves a folder restore() sweeps.
