@@ -4,14 +4,17 @@ inspect, top, rename, cp, attach, container prune."""
 from __future__ import annotations
 
 import argparse
+import contextlib  # loaded anyway: lamina.cli.attach uses it
+import socket
 import sys
 import threading
 
 from lamina.cli import attach as streams
 from lamina.cli import conventions, options
-from lamina.cli.client import Client, DaemonError
+from lamina.cli.client import Client, ConnectionLost, DaemonError, Reply
 from lamina.cli.containers_args import create_body
 from lamina.cli.format import ago, print_rows
+from lamina.cli.main import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs every command ~2.5 ms to import
@@ -29,17 +32,22 @@ def run(client: Client, args: argparse.Namespace) -> int:
         _start(client, cid)
         print(cid)
         return 0
-    condition = "removed" if args.rm else "next-exit"
-    waiter = _Waiter(client, cid, condition)
     reply = streams.hijack(
         client,
         f"/containers/{cid}/attach",
         query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(args.interactive)},
     )
     try:
+        waiter = _Waiter(client, cid, "removed" if args.rm else "next-exit")
+    except DaemonError as err:
+        reply.close()
+        print(f"Error response from daemon: {err}", file=sys.stderr)
+        return 125
+    try:
         _start(client, cid)
     except DaemonError as err:
         reply.close()
+        waiter.cancel()
         return _start_failed(err)
     streams.pump(
         reply,
@@ -82,24 +90,45 @@ def _resize(client: Client, path: str, height: int, width: int) -> None:
 
 
 class _Waiter:
-    """`POST /wait` sent before start, as docker does, so no exit can be missed."""
+    """Docker's wait, for `run`, `start -a` and `attach`. The daemon registers a wait
+    before it answers the head, and that fixes the exit it waits for; so the head is read
+    here, before the caller starts the container or sends it input, and no exit can come
+    too early to be seen. The body, the exit code, is read on a thread meanwhile."""
 
-    def __init__(self, client: Client, cid: str, condition: str) -> None:
+    def __init__(self, client: Client, ref: str, condition: str) -> None:
         self.code = 125
-        self._thread = threading.Thread(
-            target=self._wait, args=(client, cid, condition), daemon=True
+        self._error = ""
+        self._reply = client.request(
+            "POST", f"/containers/{ref}/wait", query={"condition": condition}
         )
+        self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
-    def _wait(self, client: Client, cid: str, condition: str) -> None:
+    def _read(self) -> None:
         try:
-            reply = client.call("POST", f"/containers/{cid}/wait", query={"condition": condition})
-            self.code = int(reply.get("StatusCode", 125))
-        except (DaemonError, OSError, ValueError):
-            self.code = 125
+            answer = self._reply.json()
+            self.code = int(answer["StatusCode"])
+            self._error = str((answer.get("Error") or {}).get("Message") or "")
+        except ConnectionLost as err:
+            self._error = str(err)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            self._error = "the daemon's answer to the wait is not Docker's"
+        finally:
+            self._reply.close()
+
+    def cancel(self) -> None:
+        """Give up the wait (its container will not run): the daemon lets it go."""
+        # shutdown, not close, wakes the thread blocked reading the answer; OSError: it
+        # had its answer and closed the connection already.
+        with contextlib.suppress(OSError):
+            self._reply.sock.shutdown(socket.SHUT_RDWR)
 
     def result(self) -> int:
+        """The exit code (125 when the wait failed, as docker's)."""
         self._thread.join()
+        if self._error:
+            print(f"Error waiting for container: {self._error}", file=sys.stderr)
+            return 125
         return self.code
 
 
@@ -107,12 +136,14 @@ def start(client: Client, args: argparse.Namespace) -> int:
     if args.attach and len(args.containers) == 1:
         cid = args.containers[0]
         info = client.get_json(f"/containers/{cid}/json")
-        waiter = _Waiter(client, info["Id"], "next-exit")
         reply = streams.hijack(
             client,
             f"/containers/{cid}/attach",
             query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(args.interactive)},
         )
+        # As docker: a --rm container's exit code is known once it is gone.
+        condition = "removed" if info["HostConfig"].get("AutoRemove") else "next-exit"
+        waiter = _Waiter(client, info["Id"], condition)
         _start(client, cid)
         streams.pump(
             reply, tty=bool(info["Config"].get("Tty")), stdin=args.interactive, resize=None
@@ -349,22 +380,57 @@ def prune(client: Client, args: argparse.Namespace) -> int:
 
 
 def attach(client: Client, args: argparse.Namespace) -> int:
-    info = client.get_json(f"/containers/{args.container}/json")
-    tty = bool(info["Config"].get("Tty"))
-    stdin = not args.no_stdin and bool(info["Config"].get("OpenStdin"))
-    waiter = _Waiter(client, info["Id"], "next-exit")
-    reply = streams.hijack(
-        client,
-        f"/containers/{args.container}/attach",
-        query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(stdin)},
-    )
+    """As docker attach: the wait first (it ends at once if the container stops before
+    it is registered), then the attach to the container, which must be running."""
+    waiter = _Waiter(client, args.container, "not-running")
+    try:
+        info, reply = _attach_running(client, args.container, no_stdin=args.no_stdin)
+    except BaseException:
+        waiter.cancel()
+        raise
     streams.pump(
         reply,
-        tty=tty,
-        stdin=stdin,
+        tty=bool(info["Config"].get("Tty")),
+        stdin=_attaches_stdin(info, no_stdin=args.no_stdin),
         resize=lambda h, w: _resize(client, f"/containers/{args.container}/resize", h, w),
     )
     return waiter.result()
+
+
+def _attach_running(client: Client, ref: str, *, no_stdin: bool) -> tuple[Any, Reply]:
+    """Its inspect and the attach stream. A container that is not running is refused,
+    before and after attaching: one that stopped in between would keep the attach
+    waiting for its next start."""
+    info = _running(client, ref)
+    stdin = _attaches_stdin(info, no_stdin=no_stdin)
+    reply = streams.hijack(
+        client,
+        f"/containers/{ref}/attach",
+        query={"stream": 1, "stdout": 1, "stderr": 1, "stdin": int(stdin)},
+    )
+    try:
+        _running(client, ref)
+    except BaseException:
+        reply.close()
+        raise
+    return info, reply
+
+
+def _attaches_stdin(info: Any, *, no_stdin: bool) -> bool:
+    return not no_stdin and bool(info["Config"].get("OpenStdin"))
+
+
+def _running(client: Client, ref: str) -> Any:
+    """The container's inspect; UsageError, as docker's words, if it is not running."""
+    info = client.get_json(f"/containers/{ref}/json")
+    state = info["State"]
+    if state.get("Paused"):
+        raise UsageError("You cannot attach to a paused container, unpause it first")
+    if state.get("Restarting"):
+        raise UsageError("You cannot attach to a restarting container, wait until it is running")
+    if not state.get("Running"):
+        raise UsageError("You cannot attach to a stopped container, start it first")
+    return info
 
 
 def cp(client: Client, args: argparse.Namespace) -> int:
