@@ -122,6 +122,52 @@ def test_follow_goes_on_across_rotations_without_losing_or_repeating(
     assert got == list(range(300))
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_follower_never_sees_a_rotation_half_done(tmp_path: Path, compress: bool) -> None:
+    """Output in bursts of many files each (seq in a container): the monitor rotates
+    again and again while the follower lists the files. Without the log's lock the
+    follower listed some files under one number and opened them under the next, and
+    skipped one (every run of this test)."""
+    log = tmp_path / "c-json.log"
+    config = LogConfig(max_size=20_000, max_files=200, compress=compress)
+    writer = LogWriter(log, config)
+    done = threading.Event()
+
+    def container() -> None:
+        for start in range(0, 30_000, 1500):
+            writer.write(
+                "stdout", "".join(f"line {i}\n" for i in range(start, start + 1500)).encode()
+            )
+        writer.close()
+        writer.wait()
+        done.set()
+
+    got: list[int] = []
+    thread = threading.Thread(target=container)
+    thread.start()
+    for entry in read_entries(
+        log, max_files=1000, follow=True, stop=done.is_set, poll_interval=0.001
+    ):
+        got.append(int(entry.text.split()[1]))
+        if len(got) % 500 == 0:
+            time.sleep(0.001)  # a follower a little behind, as one under load is
+    thread.join()
+    assert len(log_files(log)) > 100  # it rotated many times
+    assert got == list(range(30_000))
+
+
+def test_a_reader_waits_for_a_rotation_under_way(tmp_path: Path) -> None:
+    log = tmp_path / "c-json.log"
+    write_numbers(log, 10, LogConfig(max_size=100, max_files=5))
+    with files.locked(log, shared=False):  # a rotation under way
+        opened = threading.Thread(target=lambda: files.close_segments(files.open_segments(log, 5)))
+        opened.start()
+        opened.join(0.2)
+        assert opened.is_alive()
+    opened.join(5)
+    assert not opened.is_alive()
+
+
 def test_a_follower_that_fell_behind_goes_on_with_what_is_kept(tmp_path: Path) -> None:
     log = tmp_path / "c-json.log"
     config = LogConfig(max_size=400, max_files=3)

@@ -14,8 +14,15 @@ the time of the file's last entry, as Docker's does: a reader skips the file for
 `--since` without inflating it, and a follower recognizes the file it was reading
 after it was compressed.
 
-Readers open every file at once and check that no rotation happened meanwhile
-(`open_segments`), so a rotation during `logs` neither repeats nor skips a file.
+The writer (the container's monitor) and the readers (the daemon) are different
+processes. A rotation renames up to max-file files one at a time, and the monitor may
+rotate hundreds of times a second, so a reader that lists the folder and opens what
+it found can see a rotation half done: a file listed under one number and opened
+under the next, or missing from both. The log's folder is therefore locked (flock):
+exclusively by a rotation and by the renames that end a compression, shared by a
+reader while it lists and opens the files (`open_segments`). A reader sees the files
+as they are between two rotations, all open at once, so neither `logs` nor a follower
+moving on after a rotation repeats or skips one.
 
 Rotation and reading list the folder once and act on the numbered files that exist,
 never on every number below max-file: Docker accepts any max-file up to int64's, and
@@ -26,10 +33,12 @@ waiting meanwhile.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -71,11 +80,28 @@ def rotated_files(path: Path) -> list[Rotated]:
     return sorted(found)
 
 
+@contextlib.contextmanager
+def locked(path: Path, *, shared: bool) -> Iterator[None]:
+    """The folder of the log at `path` locked: shared by readers, exclusively by a
+    rotation or a compression's renames. A folder that is gone is not locked (a
+    reader then finds no files)."""
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with the descriptor
+
+
 def rotate(path: Path, max_files: int, *, compress: bool) -> None:
-    """The renames of one rotation; the writer has closed the current file and
-    opens a new one after. Each rotated file moves a number up, the oldest first
-    (a file whose compression failed moves as it is); one that would pass max-file
-    is deleted."""
+    """The renames of one rotation, under `locked` (the writer holds it until its new
+    current file exists). The writer has closed the current file. Each rotated file
+    moves a number up, the oldest first (a file whose compression failed moves as it
+    is); one that would pass max-file is deleted."""
     if max_files < 2:
         _unlink(path)
         return
@@ -104,8 +130,9 @@ def compress_file(source: Path, last_ns: int | None) -> None:
             size += len(chunk)
             out.write(deflate.compress(chunk))
         out.write(deflate.flush() + struct.pack("<II", crc, size & 0xFFFFFFFF))
-    os.replace(partial, target)
-    source.unlink()
+    with locked(source, shared=False):  # a reader sees .N or .N.gz, never neither
+        os.replace(partial, target)
+        source.unlink()
 
 
 def _gzip_header(last_ns: int | None) -> bytes:
@@ -152,17 +179,10 @@ class Segment(NamedTuple):
 
 
 def open_segments(path: Path, max_files: int) -> list[Segment]:
-    """The log's files, oldest first (the current one last), open together. Retried
-    while a rotation moves them between listing and opening; after a few tries
-    (rotating faster than files open) the last set is served as it is."""
-    segments: list[Segment] = []
-    for _ in range(8):
-        listing = _listing(path, max_files)
-        segments = _open_all(listing)
-        if [(s.path, s.identity) for s in segments] == _listing(path, max_files):
-            return segments
-        close_segments(segments)
-    return _open_all(_listing(path, max_files))
+    """The log's files, oldest first (the current one last), open together, as they
+    are between two rotations."""
+    with locked(path, shared=True):
+        return _open_all(_listing(path, max_files))
 
 
 def close_segments(segments: list[Segment]) -> None:
@@ -170,29 +190,25 @@ def close_segments(segments: list[Segment]) -> None:
         segment.file.close()
 
 
-def _listing(path: Path, max_files: int) -> list[tuple[Path, tuple[int, int]]]:
-    """The log's files that exist, oldest first, with their identities."""
-    found: list[tuple[Path, tuple[int, int]]] = []
+def _listing(path: Path, max_files: int) -> list[Path]:
+    """The log's files by name, oldest first. Of .N and .N.gz, only .N: both exist
+    when a monitor died between the two renames that end a compression."""
     rotated = [r for r in rotated_files(path) if r.number < max_files]
     rotated.sort(key=lambda r: (-r.number, r.compressed))
-    for name in [*(r.path for r in rotated), path]:
-        try:
-            st = os.stat(name)
-        except FileNotFoundError:
-            continue
-        if found and found[-1][0] == name.with_name(name.name.removesuffix(".gz")):
-            continue  # .N and .N.gz while .N is being compressed: the same entries
-        found.append((name, (st.st_dev, st.st_ino)))
-    return found
+    names: list[Path] = []
+    for r in rotated:
+        if not (names and names[-1] == rotated_path(path, r.number)):
+            names.append(r.path)
+    return [*names, path]
 
 
-def _open_all(listing: list[tuple[Path, tuple[int, int]]]) -> list[Segment]:
+def _open_all(names: list[Path]) -> list[Segment]:
     segments = []
-    for name, _ in listing:
+    for name in names:
         try:
             f = open(name, "rb")  # noqa: SIM115 (the segment owns it; close_segments)
         except FileNotFoundError:
-            continue
+            continue  # the current file before the container's first output
         st = os.fstat(f.fileno())
         segments.append(Segment(name, f, name.suffix == ".gz", (st.st_dev, st.st_ino)))
     return segments

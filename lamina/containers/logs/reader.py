@@ -10,8 +10,10 @@ first entry after it. Like Docker, tail is applied before since.
 A follower reads the current file to its end, waits, reads again. When the path names
 another file (a rotation), it reads what is left of the old one through its open
 descriptor, finds that file among the rotated ones (by inode, or, once compressed, by
-the time of its last entry in the gzip header) and goes on with the files after it:
-no line is lost or repeated as long as the file it was reading is still kept.
+the time of its last entry in the gzip header) and goes on with the files after it.
+The files are listed and opened under the log's lock (`files.open_segments`), so the
+list is never one taken halfway through a rotation: no line is lost or repeated as
+long as the file it was reading is still kept.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def _sources(segments: list[Segment], tail: int | None, window: _Window) -> list
     sources += [_Source(segment) for segment in segments[first + 1 :]]
     if window.since is None:
         return sources
-    kept = [s for s in sources[:-1] if not window.before(_last_ns(s))]
+    kept = [s for s in sources[:-1] if not window.before(_segment_last_ns(s.segment))]
     for source in set(sources[:-1]) - set(kept):
         source.close()
     return [*kept, sources[-1]]
@@ -204,18 +206,16 @@ def _after(segments: list[Segment], ours: Segment) -> list[Segment]:
             return segments[index + 1 :]
         if segment.compressed:
             if ours_ns is None:
-                ours_ns = gzip_last_ns(ours.file) if ours.compressed else last_entry_ns(ours.file)
+                ours_ns = _segment_last_ns(ours)
             if ours_ns is not None and gzip_last_ns(segment.file) == ours_ns:
                 return segments[index + 1 :]
     return segments
 
 
-def _last_ns(source: _Source) -> int | None:
-    segment = source.segment
-    if segment.compressed:
-        return gzip_last_ns(segment.file)
+def _segment_last_ns(segment: Segment) -> int | None:
+    """The time of the file's last entry; where the file is read from is kept."""
     position = segment.file.tell()
-    found = last_entry_ns(segment.file)
+    found = (gzip_last_ns if segment.compressed else last_entry_ns)(segment.file)
     segment.file.seek(position)
     return found
 

@@ -147,8 +147,9 @@ class RotatingFile:
         os.close(self._fd)
         self._fd = -1
         cfg = self.config
-        files.rotate(self.path, cfg.max_files, compress=cfg.compress)
-        self._fd = _open(self.path, os.O_TRUNC)
+        with files.locked(self.path, shared=False):  # readers see it done or not begun
+            files.rotate(self.path, cfg.max_files, compress=cfg.compress)
+            self._fd = _open(self.path, os.O_TRUNC)
         self._size = 0
         if cfg.compress and cfg.max_files > 1:
             self._compress(files.rotated_path(self.path, 1), self._last_ns)
