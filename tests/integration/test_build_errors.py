@@ -100,6 +100,9 @@ def test_client_going_away_cancels_and_cleans_up(
         env=daemon.env,
         stderr=subprocess.PIPE,
         text=True,
+        # ^C as from a terminal, even when this suite runs in a background job (which
+        # starts with SIGINT ignored, and Python then never turns it into an interrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert client.stderr is not None
     for line in client.stderr:
