@@ -10,7 +10,8 @@ them, with each checkout's own `lamina` launcher:
 
   - `lamina run --rm busybox true`, on the default bridge and with `--network none`;
   - the no-op rebuild of the seed's better Dockerfile over 2,000 source files
-    (bench/build_bench.py's scenario (a), `lamina build -q`).
+    (bench/build_bench.py's scenario (a), `lamina build -q`), and its rebuild after
+    one source file changed (a COPY and a RUN step made again).
 
 Prints medians and this checkout's ratio to the baseline (a change must keep both
 within 1.10). Needs root.
@@ -34,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.anchors import REPO, lamina_cli, lamina_daemon, run
-from bench.build_bench import seed_context
+from bench.build_bench import edit, seed_context
 
 Action = Callable[[], object]
 
@@ -104,6 +105,14 @@ def main() -> int:
                 for name in trees
             }  # fmt: skip
             ratios.append(report("no-op rebuild, 2,000 files", alternate(rebuild, args.builds)))
+            counter = [0]
+
+            def changed(name: str) -> None:
+                edit(contexts[name], "src/module005/file3.js", counter)
+                rebuild[name]()
+
+            one_file = {name: partial(changed, name) for name in trees}
+            ratios.append(report("one source file changed", alternate(one_file, args.builds)))
     finally:
         subprocess.run(["sync"], check=False)
         shutil.rmtree(work, ignore_errors=True)
