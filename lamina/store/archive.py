@@ -52,6 +52,8 @@ _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Failures of the host rather than of the tar's content.
+_CAP_CHOWN = 0
+_CAP_MKNOD = 27
 _HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE}
 
 
@@ -181,7 +183,10 @@ class _Extractor:
     def __init__(self, root: str, whiteouts: Whiteouts) -> None:
         self.root = root
         self.whiteouts = whiteouts
-        self.is_root = os.geteuid() == 0
+        capabilities = effective_capabilities()
+        # What root may do, by capability: root in a container may lack some.
+        self.may_chown = bool(capabilities >> _CAP_CHOWN & 1)
+        self.may_mknod = bool(capabilities >> _CAP_MKNOD & 1)
         self.written: set[str] = set()  # entries this layer made (whiteouts spare them)
         self.dirs: dict[str, tuple[int, float]] = {}  # dir → (mode, mtime), set at the end
         self.parents: dict[str, str] = {}  # cleaned parent name → resolved parent
@@ -240,8 +245,8 @@ class _Extractor:
     def create(self, tf: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> None:
         path = self.abs(rel)
         source = self.link_source(member) if member.islnk() else ""
-        if (member.ischr() or member.isblk()) and not self.is_root:
-            return  # mknod needs CAP_MKNOD; a rootless extraction goes without devices
+        if (member.ischr() or member.isblk()) and not self.may_mknod:
+            return  # a rootless extraction goes without devices, as Docker's does
         st = _lstat(path)
         if not (member.isdir() and st is not None and stat.S_ISDIR(st.st_mode)):
             self.remove(rel)  # replaces a symlink rather than writing through it
@@ -299,7 +304,7 @@ class _Extractor:
 
     def set_metadata(self, path: str, rel: str, member: tarfile.TarInfo) -> None:
         # Order matters: chown clears setuid bits and security.capability, so it goes first.
-        if self.is_root:
+        if self.may_chown:  # otherwise everything is the extracting user's, as rootless
             os.chown(path, member.uid, member.gid, follow_symlinks=False)
         if member.isdir():
             # Writing entries into a directory changes its mtime, and a read-only mode
@@ -603,3 +608,16 @@ def _opaque(path: str) -> bool:
         return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
         return False
+
+
+def effective_capabilities() -> int:
+    """This process's effective capabilities (CapEff) as a bit mask; without /proc, all
+    of them for root and none for others."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return -1 if os.geteuid() == 0 else 0
