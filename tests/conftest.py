@@ -19,6 +19,8 @@ import pytest
 
 from lamina.config import Paths
 
+pytest_plugins = ["tests.support.jail"]  # the jail and untouched fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -17,8 +17,6 @@ from lamina.build.dockerignore import IgnoreMatcher
 from lamina.build.statcache import StatCache
 from lamina.errors import InvalidArgument
 
-ROOT = os.geteuid() == 0
-
 
 def make_tree(root: Path, files: dict[str, str | bytes | None]) -> Path:
     """Create files (str/bytes content), directories (None) and symlinks ("-> target")."""
@@ -198,18 +196,6 @@ def test_changes_that_matter_change_the_checksum(tmp_path: Path, change: str) ->
     before = BuildContext(root).checksum().checksum
     MUTATIONS[change](root)
     assert BuildContext(root).checksum().checksum != before
-
-
-@pytest.mark.skipif(not ROOT, reason="chown needs root")
-def test_chown_changes_the_checksum_unless_ownership_is_reset(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "ctx", TREE)
-    before = BuildContext(root).checksum()
-    reset_before = BuildContext(root, reset_ownership=True).checksum().checksum
-    os.chown(root / "src/index.ts", 1000, 1000)
-    after = BuildContext(root).checksum()
-    assert after.checksum != before.checksum
-    assert after.files["src/index.ts"].split()[2] == "1000:1000"
-    assert BuildContext(root, reset_ownership=True).checksum().checksum == reset_before
 
 
 def test_dockerignore_changes_the_selection(tmp_path: Path) -> None:

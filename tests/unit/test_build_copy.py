@@ -15,12 +15,10 @@ from lamina.build.context import BuildContext
 from lamina.build.copier import carry_out
 from lamina.build.copysources import plan_copy
 from lamina.build.dockerignore import IgnoreMatcher
-from lamina.build.linkindex import LinkIndex
 from lamina.build.planmemo import PlanMemo
 from lamina.build.statcache import StatCache
 from lamina.build.tarcontext import extract_context
 from lamina.errors import InvalidArgument
-from tests.conftest import needs_root
 
 OLD = time.time() - 60  # older than the racy window
 
@@ -74,7 +72,6 @@ def test_not_remembered_young_files_or_exceptions(tmp_path: Path) -> None:
     assert memo_plan(memo, context, ["."]) is not first
 
 
-@needs_root()
 def test_copy_into_an_upper_dir_over_a_view(tmp_path: Path) -> None:
     view = tree(tmp_path / "view", {"etc/passwd": "root", "app/old.txt": "old", "bin/x": "x"})
     os.symlink("app", view / "link")
@@ -91,28 +88,6 @@ def test_copy_into_an_upper_dir_over_a_view(tmp_path: Path) -> None:
     blocked = plan_copy(context, ["new.txt"], "/bin", dest_is_dir=never)
     with pytest.raises(InvalidArgument, match="cannot replace directory /bin with a file"):
         carry_out(blocked, upper, view=view, owner=None)
-
-
-@needs_root()
-def test_unchanged_files_are_hard_links_to_a_layer(tmp_path: Path) -> None:
-    context = BuildContext(tree(tmp_path / "ctx", {"a.txt": "a", "b.txt": "b", "c.txt": "b"}),
-                           reset_ownership=True, stat_cache=StatCache(None))  # fmt: skip
-    index = LinkIndex()
-    first = tmp_path / "layer1"
-    first.mkdir()
-    plan = plan_copy(context, ["."], "/", dest_is_dir=never)
-    index.add(first, carry_out(plan, first, view=None, owner=None, index=index))
-    second = tmp_path / "upper2"
-    second.mkdir()
-    carry_out(plan, second, view=None, owner=(0, 0), index=index)
-    for name in ("a.txt", "b.txt"):
-        assert (second / name).stat().st_ino == (first / name).stat().st_ino
-    # c.txt is b.txt's twin: one COPY never makes two paths share an inode by itself
-    assert (second / "b.txt").stat().st_ino != (second / "c.txt").stat().st_ino
-    other_owner = tmp_path / "upper3"
-    other_owner.mkdir()
-    carry_out(plan, other_owner, view=None, owner=(1000, 1000), index=index)
-    assert (other_owner / "a.txt").stat().st_ino != (first / "a.txt").stat().st_ino
 
 
 def test_tar_context_keeps_whiteout_names_and_refuses_escapes(tmp_path: Path) -> None:

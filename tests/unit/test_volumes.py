@@ -16,8 +16,6 @@ from lamina.errors import Conflict, InvalidArgument, NotFound
 from lamina.store.metadata import Metadata
 from lamina.volumes import ANONYMOUS_LABEL, VolumeService
 
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown, mknod)")
-
 
 class Users:
     """The container service's answer to "who mounts this volume", settable by a test."""
@@ -279,26 +277,6 @@ def test_copy_up_keeps_xattrs(service: VolumeService, tmp_path: Path) -> None:
     data = service.create("data").mountpoint
     service.copy_up("data", src)
     assert os.getxattr(data / "run.sh", "user.origin") == b"image"
-
-
-@ROOT_ONLY
-def test_copy_up_keeps_owners_and_device_nodes(service: VolumeService, tmp_path: Path) -> None:
-    src = image_dir(tmp_path)
-    os.chown(src, 999, 999)
-    os.chown(src / "conf" / "app.conf", 1000, 1001)
-    os.lchown(src / "current", 1002, 1003)
-    os.mknod(src / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    os.mkfifo(src / "pipe", 0o640)
-    data = service.create("data").mountpoint
-    service.copy_up("data", src)
-    assert (data.stat().st_uid, data.stat().st_gid) == (999, 999)
-    owned = (data / "conf" / "app.conf").stat()
-    assert (owned.st_uid, owned.st_gid) == (1000, 1001)
-    link = (data / "current").lstat()
-    assert (link.st_uid, link.st_gid) == (1002, 1003)
-    null = (data / "null").lstat()
-    assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3)
-    assert stat.S_ISFIFO((data / "pipe").lstat().st_mode)
 
 
 def test_copy_up_happens_once(service: VolumeService, tmp_path: Path) -> None:
