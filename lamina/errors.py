@@ -15,7 +15,12 @@ in one table (`lamina.api.errors`); the CLI prints the message as Docker does.
     ├── DataCorruption      stored bytes do not match their digest (500)
     ├── Unavailable         the daemon or a registry does not answer (503)
     ├── Unsupported         a valid request this configuration cannot serve (501)
+    ├── Cancelled           the client went away or asked to stop (499)
     └── Internal            a bug or an unexpected host failure (500)
+
+Modules add narrower kinds under these (the runtime's `RuntimeFailure` is an Internal,
+a build's `StepFailed` an InvalidArgument) when a caller needs an extra field, such as
+the exit code Docker reports; the API's table still maps them through their parent.
 
 Foreign exceptions (OSError, sqlite3.Error, a runtime's exit status) are translated at
 the boundary where they happen, with `raise ... from err`, so the cause stays attached.
@@ -63,6 +68,14 @@ class Unavailable(LaminaError):
 class Unsupported(LaminaError):
     """The request is valid, but not for this object's configuration (Docker's
     NotImplemented: `logs` of a container whose log driver keeps nothing)."""
+
+
+class Cancelled(LaminaError):
+    """The client gave up: it closed the connection, or asked for the work to stop.
+
+    Nobody is left to read the answer, so the status (nginx's and grpc-gateway's 499,
+    "client closed request") is for the log; what matters is that it is not a 500.
+    """
 
 
 class Internal(LaminaError):

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.api import query
+from lamina.api.errors import status_of
 from lamina.api.http import Request, Response, Stream, json_lines
-from lamina.api.router import Router, status_of
+from lamina.api.router import Router
 from lamina.build.builder import Builder
 from lamina.build.context import clean_relpath
 from lamina.build.events import Event, error_event

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
+from lamina.api.errors import status_of
 from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response, json_lines
-from lamina.api.router import Router, status_of
+from lamina.api.router import Router
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
