@@ -1,4 +1,5 @@
-"""Every error lamina raises is a kind with an explicit status."""
+"""Every error lamina raises is a kind with an explicit status; a streaming answer
+reports errors in one shape."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 import lamina
 from lamina import errors
-from lamina.api.errors import STATUS, status_of
+from lamina.api.errors import STATUS, status_of, stream_error
 from lamina.build.runinstr import StepFailed
 from lamina.containers.runtime import RuntimeFailure
 from lamina.errors import Cancelled, LaminaError
@@ -64,3 +65,20 @@ def test_every_error_anywhere_maps_through_a_row_not_a_default() -> None:
 )
 def test_module_errors_take_their_kinds_status(err: LaminaError, status: int) -> None:
     assert status_of(err) == status
+
+
+def test_stream_error_is_dockers_json_message() -> None:
+    assert stream_error(errors.NotFound("no such image: x")) == {
+        "error": "no such image: x",
+        "errorDetail": {"message": "no such image: x", "code": 404},
+    }
+
+
+def test_stream_error_gives_a_failed_run_its_exit_code() -> None:
+    message = "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    assert stream_error(StepFailed(message, 3))["errorDetail"] == {"message": message, "code": 3}
+
+
+def test_stream_error_names_a_bug_by_its_type() -> None:
+    text = "internal error: KeyError: 'k'"
+    assert stream_error(KeyError("k")) == {"error": text, "errorDetail": {"message": text}}
