@@ -24,9 +24,18 @@ the exit code Docker reports; the API's table still maps them through their pare
 
 Foreign exceptions (OSError, sqlite3.Error, a runtime's exit status) are translated at
 the boundary where they happen, with `raise ... from err`, so the cause stays attached.
+`map_errors` does that for the plain cases, as httpx's `map_httpcore_exceptions()`:
+
+    with map_errors({OSError: Internal}, what=f"remove volume directory {path}"):
+        os.rename(path, trash)
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+
+Foreign = type[BaseException] | tuple[type[BaseException], ...]
 
 
 class LaminaError(Exception):
@@ -80,3 +89,29 @@ class Cancelled(LaminaError):
 
 class Internal(LaminaError):
     """Something that should not happen did; the message says what."""
+
+
+@contextlib.contextmanager
+def map_errors(
+    kinds: Mapping[Foreign, Callable[[str], LaminaError]],
+    *,
+    what: str,
+) -> Iterator[None]:
+    """Re-raise a foreign exception of the block as the kind `kinds` maps it to (a
+    LaminaError class, or any callable making one from the message).
+
+    The message is `"{what}: {err}"` (`what` names the thing and the action, the foreign
+    error says why), and the foreign error stays attached as `__cause__`. The first
+    matching entry wins; a LaminaError, or an exception no entry matches, passes through.
+    Where an `except` does real work (cleans up, falls back, looks at the errno), write
+    the `except`: this is only for the plain translation.
+    """
+    try:
+        yield
+    except LaminaError:
+        raise
+    except Exception as err:
+        for foreign, kind in kinds.items():
+            if isinstance(err, foreign):
+                raise kind(f"{what}: {err}") from err
+        raise

@@ -1,11 +1,12 @@
-"""Every error lamina raises is a kind with an explicit status; a streaming answer
-reports errors in one shape."""
+"""Every error lamina raises is a kind with an explicit status; foreign errors are
+translated with their cause attached; a streaming answer reports errors in one shape."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import pkgutil
+import sqlite3
 
 import pytest
 
@@ -14,7 +15,7 @@ from lamina import errors
 from lamina.api.errors import STATUS, status_of, stream_error
 from lamina.build.runinstr import StepFailed
 from lamina.containers.runtime import RuntimeFailure
-from lamina.errors import Cancelled, LaminaError
+from lamina.errors import Cancelled, Internal, LaminaError, map_errors
 
 
 def _all_modules() -> None:
@@ -65,6 +66,30 @@ def test_every_error_anywhere_maps_through_a_row_not_a_default() -> None:
 )
 def test_module_errors_take_their_kinds_status(err: LaminaError, status: int) -> None:
     assert status_of(err) == status
+
+
+def test_map_errors_names_the_thing_and_keeps_the_cause() -> None:
+    full = pytest.raises(Internal, match=r"^writing /x/y: \[Errno 28\] No space")
+    with full as caught, map_errors({OSError: Internal}, what="writing /x/y"):
+        raise OSError(28, "No space left on device")
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_map_errors_takes_tuples_and_callables_first_match_wins() -> None:
+    def corrupt(message: str) -> LaminaError:
+        return errors.DataCorruption(message.upper())
+
+    kinds = {(ValueError, sqlite3.Error): corrupt, Exception: Internal}
+    with pytest.raises(errors.DataCorruption, match=r"^META: BAD$"), map_errors(kinds, what="meta"):
+        raise ValueError("bad")
+
+
+def test_map_errors_passes_lamina_errors_and_unmapped_ones_through() -> None:
+    not_found = pytest.raises(errors.NotFound, match=r"^no such image: x$")
+    with not_found, map_errors({Exception: Internal}, what="never"):
+        raise errors.NotFound("no such image: x")
+    with pytest.raises(KeyError), map_errors({OSError: Internal}, what="never"):
+        raise KeyError("k")
 
 
 def test_stream_error_is_dockers_json_message() -> None:
