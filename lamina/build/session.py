@@ -35,8 +35,8 @@ from lamina.build.workspace import Trash, Workspace, tree_view
 from lamina.errors import Cancelled, InvalidArgument, NotFound
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
-from lamina.oci.image import rfc3339
 from lamina.store.gc import Lease
+from lamina.timestamps import rfc3339
 
 
 class StateMemo:
