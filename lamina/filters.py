@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from lamina.errors import InvalidArgument, LaminaError
-from lamina.oci.image import parse_rfc3339
+from lamina.timestamps import parse_rfc3339
 
 Filters = dict[str, list[str]]
 

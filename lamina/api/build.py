@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamina.api import query
+from lamina.api.errors import stream_error
 from lamina.api.http import Request, Response, Stream, json_lines
-from lamina.api.router import Router, status_of
+from lamina.api.router import Router
 from lamina.build.builder import Builder
 from lamina.build.context import clean_relpath
-from lamina.build.events import Event, error_event
+from lamina.build.events import Event
 from lamina.build.legacy import LegacyMessages
 from lamina.build.plan import BuildPlan, BuildRequest, automatic_args
-from lamina.build.runinstr import StepFailed
 from lamina.build.tarcontext import extract_context, remove_context
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
@@ -195,12 +195,10 @@ def _run(
     def work() -> None:
         try:
             builder.build(plan, events.put, cancel=cancel)
-        except StepFailed as err:
-            events.put(error_event(str(err), code=err.code))
         except LaminaError as err:
-            events.put(error_event(str(err), code=status_of(err)))
+            events.put(stream_error(err))
         except Exception as err:  # reported to the client; the stream has begun
-            events.put(error_event(f"internal error: {type(err).__name__}: {err}"))
+            events.put(stream_error(err))
             raise
         finally:
             cleanup()

@@ -309,7 +309,7 @@ def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
-        return ""
+        return "Client Closed Request" if status == 499 else ""  # nginx's; not in HTTPStatus
 
 
 def _close_iterator(body: Iterable[bytes]) -> None:

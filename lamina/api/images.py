@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.api import query
+from lamina.api.errors import stream_error
 from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response, json_lines
-from lamina.api.router import Router, status_of
+from lamina.api.router import Router
 from lamina.engine import Engine
-from lamina.errors import InvalidArgument, LaminaError
+from lamina.errors import InvalidArgument
 from lamina.filters import labels_match, timestamp
 from lamina.images import views
 from lamina.images.bootstrap import bootstrap
@@ -160,12 +161,8 @@ def _run_with_progress(
     def run() -> None:
         try:
             messages.put(work(lambda text: messages.put({"status": text})))
-        except LaminaError as err:
-            messages.put(
-                {"error": str(err), "errorDetail": {"code": status_of(err), "message": str(err)}}
-            )
         except Exception as err:  # reported to the client; the stream has begun
-            messages.put({"error": f"internal error: {err}", "errorDetail": {"message": str(err)}})
+            messages.put(stream_error(err))
         messages.put(None)
 
     threading.Thread(target=run, daemon=True).start()

@@ -1,4 +1,4 @@
-"""Routes, API version prefixes, and the one table from error kinds to HTTP statuses."""
+"""Routes and API version prefixes; errors become statuses through `lamina.api.errors`."""
 
 from __future__ import annotations
 
@@ -9,36 +9,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from lamina import errors
+from lamina.api.errors import error_response, status_of
 from lamina.api.http import Request, Response
 from lamina.api.wire import check_text
 
 Handler = Callable[..., Any]
 
-STATUS: dict[type[errors.LaminaError], int] = {
-    errors.InvalidArgument: 400,
-    errors.TooLarge: 413,
-    errors.NotFound: 404,
-    errors.AlreadyExists: 409,
-    errors.Conflict: 409,
-    errors.FailedPrecondition: 500,
-    errors.DataCorruption: 500,
-    errors.Unavailable: 503,
-    errors.Unsupported: 501,
-    errors.Internal: 500,
-}
-
 _VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
-
-
-def status_of(err: errors.LaminaError) -> int:
-    for kind in type(err).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return 500
-
-
-def error_response(status: int, message: str) -> Response:
-    return Response.json({"message": message}, status)
 
 
 class Router:

@@ -16,8 +16,9 @@ from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
-from lamina.oci.image import host_platform, rfc3339
+from lamina.oci.image import host_platform
 from lamina.store.usage import tree_size
+from lamina.timestamps import rfc3339
 from lamina.volumes import views as volume_views
 
 

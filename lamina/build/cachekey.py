@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina import private
-from lamina.errors import Internal
+from lamina.errors import Internal, map_errors
 from lamina.oci import digest as digests
 from lamina.oci.digest import Digest
 
@@ -296,15 +296,13 @@ class CacheIndex:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         private.sqlite_file(db_path)
         self._lock = threading.Lock()
-        try:
+        with map_errors({sqlite3.Error: Internal}, what=f"build cache index {db_path}"):
             self._db = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # A lost record after a power cut is a cache miss, not damage: no fsync per
             # lookup (each marks its record used) keeps no-op rebuilds fast.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as err:
-            raise Internal(f"build cache index {db_path}: {err}") from err
 
     def close(self) -> None:
         self._db.close()
@@ -379,12 +377,9 @@ class CacheIndex:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                with self._db:
-                    yield self._db
-            except sqlite3.Error as err:
-                raise Internal(f"build cache index {self._path}: {err}") from err
+        index = f"build cache index {self._path}"
+        with self._lock, map_errors({sqlite3.Error: Internal}, what=index), self._db:
+            yield self._db
 
 
 def _record(row: tuple[Any, ...]) -> CacheRecord:

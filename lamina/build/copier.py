@@ -32,8 +32,7 @@ from typing import BinaryIO, cast
 from lamina.build.context import Entry, EntryType
 from lamina.build.copysources import CopyItem, CopyPlan
 from lamina.build.linkindex import FileKey, LinkIndex
-from lamina.build.runstep import Cancelled
-from lamina.errors import InvalidArgument
+from lamina.errors import Cancelled, InvalidArgument
 from lamina.store.archive import WHITEOUT_PREFIX, apply_layer
 from lamina.store.rootpath import resolve_in_root
 

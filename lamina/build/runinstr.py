@@ -31,13 +31,18 @@ from lamina.build.step import Result, Step
 from lamina.build.stubs import prune_copied_up
 from lamina.build.workspace import Workspace, rootfs_mounts
 from lamina.containers.spec import MountSpec
-from lamina.errors import InvalidArgument, LaminaError
+from lamina.errors import InvalidArgument
 
 _LONE_HEREDOC = re.compile(r"\s*\d*<<-?\s*(['\"]?)([^'\"\s]+)\1\s*")
 
 
-class StepFailed(LaminaError):
-    """A RUN command exited non-zero; `code` is its exit status."""
+class StepFailed(InvalidArgument):
+    """A RUN command exited non-zero; `code` is its exit status.
+
+    The Dockerfile's command failed, not the engine: the user's input, so an
+    InvalidArgument. Clients see it in the build stream with `code` as its
+    `errorDetail.code`, as Docker's builder reports it, not as an HTTP status.
+    """
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)

@@ -35,16 +35,12 @@ from lamina.build.stubs import MountStubs
 from lamina.build.workspace import Workspace, mounted
 from lamina.containers.runtime import Runtime, RuntimeFailure, error_text, exit_code_for
 from lamina.containers.spec import MountSpec, SpecInput, build_spec, default_mounts
-from lamina.errors import FailedPrecondition, LaminaError
+from lamina.errors import Cancelled, FailedPrecondition, LaminaError
 from lamina.store.mount import Mount
 
 HOSTNAME = "buildkitsandbox"  # BuildKit's, which some build scripts expect
 _HOSTS = f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 _POLL = 0.1  # seconds between checks for a cancelled build
-
-
-class Cancelled(LaminaError):
-    """The build was cancelled (the client went away)."""
 
 
 @dataclass(frozen=True, kw_only=True)

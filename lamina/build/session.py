@@ -29,14 +29,14 @@ from lamina.build.imagestate import ImageState, from_image
 from lamina.build.linkindex import LinkIndex
 from lamina.build.plan import EPOCH_ARG, BuildPlan, PlannedStage, automatic_args
 from lamina.build.planmemo import PlanMemo
-from lamina.build.runstep import Cancelled, StepRunner
+from lamina.build.runstep import StepRunner
 from lamina.build.singleflight import SingleFlight
 from lamina.build.workspace import Trash, Workspace, tree_view
-from lamina.errors import InvalidArgument, NotFound
+from lamina.errors import Cancelled, InvalidArgument, NotFound
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
-from lamina.oci.image import rfc3339
 from lamina.store.gc import Lease
+from lamina.timestamps import rfc3339
 
 
 class StateMemo:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina import private
-from lamina.errors import Internal, InvalidArgument
+from lamina.errors import Internal, InvalidArgument, map_errors
 
 # (size, mtime_ns, ctime_ns, inode, device): what must not change for a digest to hold.
 StatKey = tuple[int, int, int, int, int]
@@ -222,10 +222,8 @@ class _Connection:
     translated at this boundary."""
 
     def __init__(self, path: Path, *, begin: bool) -> None:
-        try:
+        with map_errors({sqlite3.Error: Internal}, what=f"stat cache {path}"):
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        except sqlite3.Error as err:
-            raise Internal(f"stat cache {path}: {err}") from err
         self._path = path
         self._begin = begin
         # Rows can always be recomputed: a crash may lose the last ones, never corrupt.

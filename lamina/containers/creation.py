@@ -29,7 +29,7 @@ from lamina.containers.mounts import resolve_mounts
 from lamina.containers.options import refuse_unhonoured
 from lamina.errors import InvalidArgument
 from lamina.images.service import Image, ImageService
-from lamina.oci.image import rfc3339
+from lamina.timestamps import rfc3339
 from lamina.volumes import VolumeService
 
 

@@ -25,6 +25,7 @@ from lamina.containers.service import ContainerService
 from lamina.errors import InvalidArgument, NotFound
 from lamina.store.archive import apply_layer
 from lamina.store.rootpath import resolve_in_root
+from lamina.timestamps import rfc3339
 
 _GO_DIR = 1 << 31
 _GO_SYMLINK = 1 << 27
@@ -73,8 +74,6 @@ def path_stat(root: Path, path: str) -> dict[str, Any]:
     if stat.S_ISLNK(st.st_mode):
         mode |= _GO_SYMLINK
         link = os.readlink(target)
-    from lamina.oci.image import rfc3339
-
     return {
         "name": target.name or "/",
         "size": st.st_size,

@@ -35,7 +35,7 @@ from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.images.service import ImageService
-from lamina.oci.image import rfc3339
+from lamina.timestamps import rfc3339
 from lamina.volumes import VolumeService
 
 Log = Callable[[str], None]

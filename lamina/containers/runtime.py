@@ -47,8 +47,12 @@ _CONFLICT_WORDS = (
 )
 
 
-class RuntimeFailure(LaminaError):
+class RuntimeFailure(Internal):
     """The runtime could not start a container's or an exec's process.
+
+    An Internal: dockerd answers a runtime's refusal with a 500 and runc's words. (A
+    container's monitor reports it, and the container service raises `StartFailed`
+    with the exit code instead; a RUN step's failure reaches the build stream as is.)
 
     `exit_code` is what Docker records for it: 127 when the command does not exist,
     126 when it cannot be executed, 128 otherwise. The message reads as Docker's:

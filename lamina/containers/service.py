@@ -24,7 +24,7 @@ from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
 from lamina.images.service import ImageUser
 from lamina.oci.digest import Digest
-from lamina.oci.image import parse_rfc3339
+from lamina.timestamps import parse_rfc3339
 
 __all__ = ["ContainerService", "StartFailed", "start_waiting"]
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from lamina.containers.model import Container, Status
-from lamina.oci.image import parse_rfc3339
+from lamina.timestamps import parse_rfc3339
 from lamina.units import human_duration
 
 _NOT_SET = "0001-01-01T00:00:00Z"

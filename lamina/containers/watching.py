@@ -18,7 +18,7 @@ from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Unavailable
-from lamina.oci.image import rfc3339
+from lamina.timestamps import rfc3339
 
 OnExit = Callable[[MonitorState], None]
 Log = Callable[[str], None]

@@ -14,9 +14,10 @@ from lamina.images.changes import apply_changes
 from lamina.images.service import CommittedLayer, ImageService
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest
-from lamina.oci.image import Descriptor, new_config, rfc3339
+from lamina.oci.image import Descriptor, new_config
 from lamina.oci.reference import Reference
 from lamina.store.archive import open_layer
+from lamina.timestamps import rfc3339
 
 
 def import_rootfs(

@@ -29,11 +29,12 @@ from lamina.images.records import ImageRecords, ImageRow, LayerRow
 from lamina.images.removal import Record, Removal
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
-from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config, parse_rfc3339
+from lamina.oci.image import Descriptor, canonical_json, new_manifest, parse_config
 from lamina.oci.reference import Reference, looks_like_id, parse_normalized
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collected, Collector, Lease, Usage
 from lamina.store.layers.store import LayerStore
+from lamina.timestamps import parse_rfc3339
 
 
 @dataclass(frozen=True)

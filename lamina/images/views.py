@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.images.service import Image, ImageService
-from lamina.oci.image import parse_rfc3339
+from lamina.timestamps import parse_rfc3339
 
 
 def summary(images: ImageService, image: Image, *, with_shared: bool = False) -> dict[str, Any]:

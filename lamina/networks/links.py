@@ -19,7 +19,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lamina.errors import Conflict, Internal
+from lamina.errors import Conflict, Internal, map_errors
 from lamina.networks import netns
 
 EEXIST = 17
@@ -47,12 +47,8 @@ def _ipr(namespace: Path | None = None) -> Iterator[IPRoute]:
     else:
         sock = netns.socket_in(namespace, 16, 2, 0)  # AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE
         ipr = IPRoute(fileno=sock.detach())
-    try:
+    with contextlib.closing(ipr), map_errors({NetlinkError: Internal}, what="netlink"):
         yield ipr
-    except NetlinkError as err:
-        raise Internal(f"netlink: {err}") from err
-    finally:
-        ipr.close()
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:

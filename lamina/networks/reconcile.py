@@ -26,7 +26,7 @@ from lamina.errors import LaminaError, NotFound
 from lamina.networks import ipam, links, naming, netns
 from lamina.networks.model import DEFAULT_BRIDGE, PREDEFINED, Driver, Member, Network
 from lamina.networks.service import NetworkService
-from lamina.oci.image import rfc3339
+from lamina.timestamps import rfc3339
 
 _LIVE = (Status.RUNNING, Status.PAUSED)  # restarting: its processes are gone meanwhile
 DEFAULT_BRIDGE_OPTIONS = {

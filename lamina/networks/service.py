@@ -39,8 +39,8 @@ from lamina.networks.names import NameTable
 from lamina.networks.publish import Publisher
 from lamina.networks.records import NetworkRecords
 from lamina.networks.resolver import Resolver
-from lamina.oci.image import parse_rfc3339, rfc3339
 from lamina.store.metadata import Metadata
+from lamina.timestamps import parse_rfc3339, rfc3339
 
 Log = Callable[[str], None]
 LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")

@@ -14,32 +14,24 @@ fields pass through. Every error is InvalidArgument("invalid <what>: <where>: <w
 
 from __future__ import annotations
 
-import calendar
 import copy
 import json
-import math
 import platform as _platform
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lamina.errors import InvalidArgument
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, parse
+from lamina.timestamps import parse_rfc3339, rfc3339
 
 _MEDIA_TYPE_RE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
 _SIZE_MAX = 2**63 - 1
-_RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
-    re.ASCII,  # \d would otherwise match any Unicode digit, which int() then accepts
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 # platform.machine() → GOARCH (+ variant), as Docker and the OCI platform field spell them.
 # arm64 carries no variant: containerd normalises "arm64/v8" to plain "arm64".
 _GOARCH: dict[str, tuple[str, str | None]] = {
@@ -332,41 +324,6 @@ def _descriptor(value: Any, where: str) -> Descriptor:
 # --- time and platform ------------------------------------------------------------------
 
 
-def rfc3339(ts: float) -> str:
-    """UTC RFC 3339 as Go's RFC3339Nano writes it: trailing zeros of the fraction dropped.
-
-    Precision is the microsecond: a float timestamp holds no more than that.
-    """
-    try:
-        whole = math.floor(ts)
-        micros = round((ts - whole) * 1_000_000)
-        whole, micros = whole + micros // 1_000_000, micros % 1_000_000
-        t = _EPOCH + timedelta(seconds=whole)
-    except (OverflowError, ValueError) as err:
-        raise InvalidArgument(f"timestamp {ts} is not a time in years 1-9999") from err
-    fraction = f".{micros:06d}".rstrip("0") if micros else ""
-    # Not strftime: glibc's %Y does not zero-pad years before 1000 (Go's zero time).
-    date = f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-    return date + fraction + "Z"
-
-
-def parse_rfc3339(s: str) -> float:
-    """Seconds since the epoch for an RFC 3339 time; digits beyond microseconds are cut."""
-    match = _RFC3339_RE.fullmatch(s)
-    if match is None:
-        raise InvalidArgument(f"invalid RFC 3339 time {s!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError as err:
-        raise InvalidArgument(f"invalid RFC 3339 time {s!r}: {err}") from err
-    seconds = calendar.timegm((year, month, day, hour, minute, second)) - _offset(match[8])
-    micros = int((match[7] or "0")[:6].ljust(6, "0"))
-    # Whole seconds and microseconds are summed as integers, so the float is the nearest
-    # one to the exact instant and rfc3339() gives the same string back.
-    return (seconds * 1_000_000 + micros) / 1_000_000
-
-
 def host_platform() -> dict[str, str]:
     """This host as an OCI platform: `{"architecture": "amd64", "os": "linux"}`."""
     return linux_platform(_platform.machine())
@@ -380,13 +337,6 @@ def linux_platform(machine: str) -> dict[str, str]:
     if variant:
         out["variant"] = variant
     return out
-
-
-def _offset(zone: str) -> int:
-    if zone in ("Z", "z"):
-        return 0
-    sign = -1 if zone[0] == "-" else 1
-    return sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
 
 
 def _check_time(obj: Mapping[str, Any], key: str, where: str = "") -> None:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lamina.errors import Internal
+from lamina.errors import Internal, map_errors
 
 MIGRATIONS: Sequence[str] = (
     # 0 → 1: images, their names, and the layers they use.
@@ -141,15 +141,13 @@ class Metadata:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        try:
+        with map_errors({sqlite3.Error: Internal}, what=f"metadata database {path}"):
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.Error as err:
-            raise Internal(f"metadata database {path}: {err}") from err
 
     @property
     def version(self) -> int:

@@ -19,7 +19,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from lamina.errors import Internal
+from lamina.errors import Internal, map_errors
 from lamina.store.durable import fsync_dir, syncfs
 from lamina.store.layers.copy import copy_tree
 from lamina.store.usage import tree_size
@@ -71,10 +71,8 @@ class VolumeDirs:
         if not path.exists():
             return None
         trash = self.root / f".gone-{secrets.token_hex(8)}"
-        try:
+        with map_errors({OSError: Internal}, what=f"remove volume directory {path}"):
             os.rename(path, trash)
-        except OSError as err:
-            raise Internal(f"remove volume directory {path}: {err}") from err
         fsync_dir(self.root)
         return trash
 
@@ -129,7 +127,7 @@ class VolumeDirs:
         """Move the staged entries into `_data` and give `_data` the owner and mode of
         the image directory, as Docker does. Safe to run again after a crash."""
         staging, data = self.root / name / COPYUP, self.data(name)
-        try:
+        with map_errors({OSError: Internal}, what=f"copy image content into volume {name}"):
             for entry in os.scandir(staging):
                 target = data / entry.name
                 if not target.exists() and not target.is_symlink():
@@ -137,7 +135,5 @@ class VolumeDirs:
             st = staging.lstat()
             os.chown(data, st.st_uid, st.st_gid)
             data.chmod(stat.S_IMODE(st.st_mode))
-        except OSError as err:
-            raise Internal(f"copy image content into volume {name}: {err}") from err
         self.drop_copy(name)
         fsync_dir(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.oci.image import rfc3339
+from lamina.timestamps import rfc3339
 from lamina.volumes.service import Volume, VolumeService
 
 

@@ -413,7 +413,7 @@ def options_argv(opts: Options) -> list[str]:
 
 
 def _nanos(text: str) -> int:
-    from lamina.containers.timestamps import parse_ns
+    from lamina.timestamps import parse_ns
 
     return parse_ns(text)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lamina.build.runmounts import RunMounts, hold_cache_locks
-from lamina.build.runstep import Cancelled
+from lamina.errors import Cancelled
 
 
 def session(locks: dict[str, threading.Lock], cancel: threading.Event) -> Any:

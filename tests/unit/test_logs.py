@@ -11,8 +11,8 @@ import pytest
 
 from lamina.containers.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
 from lamina.containers.logs.writer import LogWriter
-from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import InvalidArgument
+from lamina.timestamps import format_ns, parse_ns
 from tests.support.logs import read_entries
 
 T0 = 1_714_564_800_123_456_789  # 2024-05-01T12:00:00.123456789Z

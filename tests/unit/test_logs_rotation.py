@@ -16,7 +16,7 @@ from lamina.containers.logs import files
 from lamina.containers.logs.config import LogConfig
 from lamina.containers.logs.entries import decode_line
 from lamina.containers.logs.writer import LogWriter, RingBuffer
-from lamina.containers.timestamps import parse_ns
+from lamina.timestamps import parse_ns
 from tests.support.logs import read_entries
 
 

@@ -17,7 +17,7 @@ from json.encoder import encode_basestring as _json_text  # C, as json.dumps use
 from pathlib import Path
 from typing import NamedTuple
 
-from lamina.containers.timestamps import format_ns, parse_ns
+from lamina.timestamps import format_ns, parse_ns
 
 MAX_LINE = 16 * 1024
 _NS = 1_000_000_000

@@ -42,9 +42,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import LaminaError
 from lamina.private import PRIVATE_FILE
+from lamina.timestamps import format_ns, parse_ns
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _FEXTRA = 4

@@ -34,8 +34,8 @@ from lamina.containers.logs.tail import (
     last_entry_ns,
     tail_start,
 )
-from lamina.containers.timestamps import format_ns, parse_ns
 from lamina.errors import InvalidArgument
+from lamina.timestamps import format_ns, parse_ns
 
 
 def read_batches(

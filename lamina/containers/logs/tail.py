@@ -15,8 +15,8 @@ from typing import BinaryIO
 
 from lamina.containers.logs.entries import decode_line
 from lamina.containers.logs.files import Segment
-from lamina.containers.timestamps import parse_ns
 from lamina.errors import InvalidArgument
+from lamina.timestamps import parse_ns
 
 CHUNK = 256 * 1024
 MAX_LINE_BYTES = 1 << 20  # longer, with no newline in sight, is not an entry: skipped

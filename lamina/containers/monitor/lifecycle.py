@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lamina.containers import timestamps
+from lamina import timestamps
 from lamina.containers.logs.writer import LogWriter
 from lamina.containers.monitor import cgroups, reaper, sockets
 from lamina.containers.monitor.attach import AttachHub

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 
-from lamina.containers.timestamps import now
+from lamina.timestamps import now
 
 
 def note(message: str) -> None:

@@ -13,7 +13,7 @@ import socket
 import struct
 import termios
 
-from lamina.errors import Internal
+from lamina.errors import Internal, map_errors
 
 TIMEOUT = 10.0
 
@@ -21,13 +21,11 @@ TIMEOUT = 10.0
 def receive_master(listener: socket.socket) -> int:
     """Accept the runtime's connection and take the pty master it sends."""
     listener.settimeout(TIMEOUT)
-    try:
+    with map_errors({OSError: Internal}, what="no pty master from the runtime's console socket"):
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(TIMEOUT)
             _, fds, _, _ = socket.recv_fds(conn, 4096, 4)
-    except OSError as err:
-        raise Internal(f"no pty master from the runtime's console socket: {err}") from err
     if not fds:
         raise Internal("the runtime connected to the console socket but sent no pty master")
     for extra in fds[1:]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.containers.seccomp.profile_check import check_profile, kernel_version
-from lamina.errors import InvalidArgument
+from lamina.errors import InvalidArgument, map_errors
 
 # platform.machine() → (the name Docker's `arches` conditions use, its SCMP_ARCH_*).
 _ARCHES = {
@@ -120,8 +120,7 @@ def profile_from_json(text: str, origin: str = "") -> dict[str, Any]:
 
 def load_seccomp(path: Path, caps: Sequence[str]) -> dict[str, Any] | None:
     """Read a Docker-format profile from `path` and convert it for `caps`."""
-    try:
+    failed = f"opening seccomp profile ({path}) failed"
+    with map_errors({(OSError, UnicodeDecodeError): InvalidArgument}, what=failed):
         text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InvalidArgument(f"opening seccomp profile ({path}) failed: {err}") from err
     return seccomp_from_profile(profile_from_json(text, f"{path} "), caps)

@@ -55,7 +55,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lamina.errors import Conflict, DataCorruption, FailedPrecondition, Internal, NotFound
+from lamina.errors import (
+    Conflict,
+    DataCorruption,
+    FailedPrecondition,
+    Internal,
+    NotFound,
+    map_errors,
+)
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.store.archive import open_layer
 from lamina.store.durable import fsync_dir, syncfs
@@ -97,10 +104,8 @@ class LayerStore:
                 result = self.driver.apply(parent_dir, tar, diff)
             chain_id = chain_ids([parent, result.diff_id])[-1] if parent else result.diff_id
             if not self.exists(chain_id):
-                try:
+                with map_errors({OSError: Internal}, what=f"storing layer {chain_id} failed"):
                     self._commit(tmp, Layer(chain_id, result.diff_id, parent, result.size))
-                except OSError as err:
-                    raise Internal(f"storing layer {chain_id} failed: {err}") from err
             return self.get(chain_id)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -120,10 +125,8 @@ class LayerStore:
         try:
             os.rename(tree, tmp / "diff")
             if not self.exists(chain_id):
-                try:
+                with map_errors({OSError: Internal}, what=f"storing layer {chain_id} failed"):
                     self._commit(tmp, Layer(chain_id, diff_id, parent, size))
-                except OSError as err:
-                    raise Internal(f"storing layer {chain_id} failed: {err}") from err
             return self.get(chain_id)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -240,10 +243,9 @@ class LayerStore:
         if not self.exists(chain_id):
             raise NotFound(f"layer {chain_id} not found")
         path = self._dir(chain_id) / "meta.json"
-        try:
+        unreadable = f"layer {chain_id}: unreadable {path}"
+        with map_errors({(OSError, ValueError): DataCorruption}, what=unreadable):
             meta: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise DataCorruption(f"layer {chain_id}: unreadable {path}: {err}") from err
         if meta.get("driver") != self.driver.name:
             raise FailedPrecondition(
                 f"layer {chain_id} was stored by the {meta.get('driver')} driver, "
