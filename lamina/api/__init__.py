@@ -3,9 +3,8 @@
 Its one job is translation: a request's bytes become typed values (`query.py` for query
 parameters, `wire.py` and `shapes.py` for JSON bodies, checked against the spec), one
 call into a service of the `Engine`, and the answer encoded as dockerd encodes it; a
-`LaminaError` becomes its HTTP status (or its stream message) through the one table
-in `errors.py`. Nothing
-here decides what a container or image does.
+`LaminaError` becomes its HTTP status (or its stream message) through the one table in
+`errors.py`. Nothing here decides what a container or image does.
 
 Terms:
 - *route*: a method and path pattern (`/containers/{ref}/start`), registered by each
