@@ -24,15 +24,15 @@ from lamina.build.context import BuildContext, Selection
 from lamina.build.copier import Owner, carry_out
 from lamina.build.copysources import CopyPlan, Ownership, plan_copy
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import AddInstr, CopyInstr
 from lamina.build.plan import PlannedStage
 from lamina.build.planmemo import PlanMemo
 from lamina.build.scope import Scope, env_of
 from lamina.build.session import Session
-from lamina.build.shell import Lexer
 from lamina.build.statcache import StatCache
 from lamina.build.step import Result, Step
 from lamina.containers.users import resolve_user
+from lamina.dockerfile.instructions import AddInstr, CopyInstr
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
 from lamina.store.rootpath import resolve_in_root

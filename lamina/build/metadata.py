@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina.build.imagestate import ContainerChange, ImageState
-from lamina.build.instructions import (
+from lamina.build.scope import Scope, env_of
+from lamina.dockerfile.instructions import (
     CmdInstr,
     CommandLine,
     EntrypointInstr,
@@ -35,7 +36,6 @@ from lamina.build.instructions import (
     VolumeInstr,
     WorkdirInstr,
 )
-from lamina.build.scope import Scope, env_of
 from lamina.errors import InvalidArgument
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.build.instructions import ArgInstr, CopyInstr, RunInstr, Stage
-from lamina.build.parser import parse
-from lamina.build.shell import Lexer
-from lamina.build.stages import plan_stages
+from lamina.dockerfile.instructions import ArgInstr, CopyInstr, RunInstr, Stage
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import plan_stages
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest
 from lamina.oci.image import host_platform

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from lamina.build import cachekey
 from lamina.build.events import Reporter
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import RunInstr
 from lamina.build.metadata import command_argv
 from lamina.build.plan import PlannedStage
 from lamina.build.runmounts import RunMounts, hold_cache_locks, run_mounts
@@ -31,6 +30,7 @@ from lamina.build.step import Result, Step
 from lamina.build.stubs import prune_copied_up
 from lamina.build.workspace import Workspace, rootfs_mounts
 from lamina.containers.spec import MountSpec
+from lamina.dockerfile.instructions import RunInstr
 from lamina.errors import InvalidArgument, LaminaError
 
 _LONE_HEREDOC = re.compile(r"\s*\d*<<-?\s*(['\"]?)([^'\"\s]+)\1\s*")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lamina.build.instructions import ArgInstr
 from lamina.build.plan import PREDEFINED_ARGS
-from lamina.build.shell import Lexer
+from lamina.dockerfile.instructions import ArgInstr
+from lamina.dockerfile.words import Lexer
 
 
 class Scope:

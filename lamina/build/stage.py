@@ -24,7 +24,15 @@ from pathlib import Path
 from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
 from lamina.build.copystep import copy_step
 from lamina.build.imagestate import ContainerChange, ImageState, scratch
-from lamina.build.instructions import (
+from lamina.build.metadata import ConfigStep, config_step, workdir_path
+from lamina.build.plan import PlannedStage
+from lamina.build.runinstr import run_step
+from lamina.build.scope import Scope, env_of
+from lamina.build.session import Session
+from lamina.build.step import Result, Step
+from lamina.build.workspace import mounted, rootfs_mounts
+from lamina.containers.users import resolve_user
+from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,
     CmdInstr,
@@ -33,17 +41,9 @@ from lamina.build.instructions import (
     RunInstr,
     WorkdirInstr,
 )
-from lamina.build.metadata import ConfigStep, config_step, workdir_path
-from lamina.build.parser import parse
-from lamina.build.plan import PlannedStage
-from lamina.build.runinstr import run_step
-from lamina.build.scope import Scope, env_of
-from lamina.build.session import Session
-from lamina.build.shell import Lexer
-from lamina.build.stages import instructions_from_node
-from lamina.build.step import Result, Step
-from lamina.build.workspace import mounted, rootfs_mounts
-from lamina.containers.users import resolve_user
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import instructions_from_node
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.store.rootpath import resolve_in_root
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import ArgInstr
 from lamina.build.metadata import config_step
 from lamina.build.plan import BuildRequest, prepare
 from lamina.build.scope import Scope, env_of
-from lamina.build.shell import Lexer
-from lamina.build.stages import parse_stages
+from lamina.dockerfile.instructions import ArgInstr
+from lamina.dockerfile.stages import parse_stages
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest, of_bytes
 

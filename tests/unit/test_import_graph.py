@@ -67,6 +67,17 @@ def test_imports_go_down_only(package: str) -> None:
     assert {file: names for file, names in broken.items() if names} == {}
 
 
+def test_the_dockerfile_language_imports_only_errors_and_oci() -> None:
+    """The language is pure: the builder and `--change` share it, it shares nothing up."""
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(
+            imported(path) - {"dockerfile", "errors", "oci"}
+        )
+        for path in sorted((LAMINA / "dockerfile").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
 def test_nothing_but_the_cli_and_api_imports_them() -> None:
     reaching_up = {
         str(path.relative_to(LAMINA.parent))

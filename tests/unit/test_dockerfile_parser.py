@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lamina.build.arguments import extract_flags, parse_words
-from lamina.build.ast_dump import dump
-from lamina.build.go_text import quote
-from lamina.build.heredoc import parse_marker
-from lamina.build.instructions import (
+from lamina.dockerfile.arguments import extract_flags, parse_words
+from lamina.dockerfile.dump import dump
+from lamina.dockerfile.gotext import quote
+from lamina.dockerfile.heredoc import parse_marker
+from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,
     CmdInstr,
@@ -20,9 +20,9 @@ from lamina.build.instructions import (
     RunInstr,
     ShellInstr,
 )
-from lamina.build.parser import parse
-from lamina.build.run_mounts import MountType, Sharing, parse_mount
-from lamina.build.stages import parse_stages
+from lamina.dockerfile.mounts import MountType, Sharing, parse_mount
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import parse_stages
 from lamina.errors import InvalidArgument
 
 

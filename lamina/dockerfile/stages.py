@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 
-from lamina.build.instruction_flags import FlagError
-from lamina.build.instruction_parsers import CONVERTERS
-from lamina.build.instructions import (
+from lamina.dockerfile.convert import CONVERTERS
+from lamina.dockerfile.flags import FlagError
+from lamina.dockerfile.instructions import (
     ArgInstr,
     FromInstr,
     Instruction,
@@ -20,8 +20,8 @@ from lamina.build.instructions import (
     Stage,
     StagePlan,
 )
-from lamina.build.parser import Node, Result, parse
-from lamina.build.run_mounts import MountError
+from lamina.dockerfile.mounts import MountError
+from lamina.dockerfile.parser import Node, Result, parse
 from lamina.errors import InvalidArgument
 
 _INSTRUCTION_ERRORS = (InstructionError, FlagError, MountError)
