@@ -59,7 +59,7 @@ _ADD_FLAGS: FlagSpec = {
 
 
 def _loc(node: Node) -> dict[str, Any]:
-    return {"line": node.start_line, "end_line": node.end_line, "original": node.original}
+    return {"location": node.location, "original": node.original}
 
 
 def _flags(node: Node, spec: FlagSpec | None = None) -> Flags:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lamina.dockerfile.heredoc import Heredoc
+from lamina.dockerfile.location import Location
 from lamina.dockerfile.mounts import Mount
 
 CommandLine = tuple[str, ...] | str
@@ -28,9 +29,13 @@ class InstructionError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class Instruction:
-    line: int  # 1-based line where the instruction starts
-    end_line: int  # its last line (the last heredoc delimiter, if any)
+    location: Location  # file, first and last line (the last heredoc delimiter, if any)
     original: str  # the instruction as written, continuation lines joined
+
+    @property
+    def line(self) -> int:
+        """The 1-based line where the instruction starts, the one its errors name."""
+        return self.location.first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +171,12 @@ class Stage:
     base: str  # image reference, stage name or "scratch", unexpanded
     platform: str | None
     instructions: tuple[Instruction, ...]
-    line: int  # the FROM's line
+    location: Location  # the FROM's
+
+    @property
+    def line(self) -> int:
+        """The FROM's first line, the one errors about the base image name."""
+        return self.location.first
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Heredoc bodies (`RUN <<EOF`) are read from the lines after their instruction.
 Nothing is expanded here. `lamina.dockerfile.dump.dump` prints a tree in buildkit's
 `Node.Dump()` format; `lamina.dockerfile.stages` turns the tree into typed instructions.
 
-Errors are InvalidArgument reading `<filename>:<line>: <message>`.
+Errors are `DockerfileError`s naming the file and line.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from lamina.dockerfile import arguments, gotext, heredoc
 from lamina.dockerfile.directives import DEFAULT_ESCAPE, DirectiveError, DirectiveScanner
 from lamina.dockerfile.heredoc import Heredoc
+from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
 
 __all__ = ["Heredoc", "Node", "Result", "parse"]
@@ -47,6 +48,11 @@ class Node:
     trigger: Node | None = None
     children: tuple[Node, ...] = ()
     comments: tuple[str, ...] = ()  # the comment lines just above the instruction
+    file: str = "Dockerfile"  # the name errors give the file
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.start_line, self.end_line)
 
     @property
     def is_json(self) -> bool:
@@ -89,8 +95,8 @@ class _Parser:
         self.comments: list[str] = []
         self.warnings: list[str] = []
 
-    def error(self, line: int, message: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.filename}:{line}: {message}")
+    def error(self, line: int, message: str) -> DockerfileError:
+        return DockerfileError(message, file=self.filename, line=line)
 
     def read(self) -> str | None:
         if self.index >= len(self.lines):
@@ -110,6 +116,7 @@ class _Parser:
             children=tuple(children),
             start_line=children[0].start_line,
             end_line=children[-1].end_line,
+            file=self.filename,
         )
         found = dict(self.directives.found)
         return Result(root, found, self.escape, self.warnings, self.filename)
@@ -130,7 +137,10 @@ class _Parser:
         except arguments.ArgumentError as err:
             raise self.error(start, str(err)) from None
         node = self.attach_heredocs(node, line, start)
-        node = replace(node, start_line=start, end_line=self.index, comments=tuple(self.comments))
+        node = replace(
+            node, start_line=start, end_line=self.index, comments=tuple(self.comments),
+            file=self.filename,
+        )  # fmt: skip
         self.comments = []
         return node
 
