@@ -26,11 +26,12 @@ from lamina.build.copysources import CopyPlan, Ownership, plan_copy
 from lamina.build.imagestate import ImageState
 from lamina.build.plan import PlannedStage
 from lamina.build.planmemo import PlanMemo
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.statcache import StatCache
 from lamina.build.step import Result, Step
 from lamina.containers.users import resolve_user
+from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.dockerfile.words import Lexer

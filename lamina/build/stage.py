@@ -23,15 +23,16 @@ from pathlib import Path
 
 from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
 from lamina.build.copystep import copy_step
-from lamina.build.imagestate import ContainerChange, ImageState, scratch
-from lamina.build.metadata import ConfigStep, config_step, workdir_path
+from lamina.build.imagestate import ImageState, scratch
+from lamina.build.metadata import config_step, workdir_path
 from lamina.build.plan import PlannedStage
 from lamina.build.runinstr import run_step
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.step import Result, Step
 from lamina.build.workspace import mounted, rootfs_mounts
 from lamina.containers.users import resolve_user
+from lamina.dockerfile.config import ConfigStep, ContainerChange, env_of
 from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,

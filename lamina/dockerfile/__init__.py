@@ -16,7 +16,10 @@ Terms:
   them with `words.py` (quotes, escapes, `$VAR`; `parameters.py`, `patterns.py`).
 - *stage*: the instructions from one FROM to the next; `stages.py` groups a file's
   instructions into a `StagePlan`.
-- *location*: where an instruction came from (file name, first and last line).
+- *location*: where an instruction came from (file name, first and last line;
+  `location.py`); a `DockerfileError` carries its file and line as data.
+- *config instruction*: one that changes only the image config (ENV, EXPOSE, CMD, ...);
+  `config.py` says what it changes, for a build and for `import --change` alike.
 
 `gotext.py` holds the Go text rules (whitespace, `strconv.Quote`) that byte-for-byte
 compatibility with buildkit needs.

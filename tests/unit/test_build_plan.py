@@ -11,7 +11,8 @@ import pytest
 from lamina.build.imagestate import ImageState
 from lamina.build.metadata import config_step
 from lamina.build.plan import BuildRequest, prepare
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
+from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import ArgInstr
 from lamina.dockerfile.location import Location
 from lamina.dockerfile.stages import parse_stages
