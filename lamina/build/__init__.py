@@ -10,6 +10,6 @@ Terms:
   (`singleflight.py`).
 
 The Dockerfile language (parser, directives, heredocs, shell words, typed
-instructions) lives here today beside the build machinery; issue 10 moves it into a
-package of its own. `builder.py` is where to start reading.
+instructions) is `lamina.dockerfile`'s; this package runs what it reads.
+`builder.py` is where to start reading.
 """

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lamina.build.imagestate import ContainerChange, ImageState, derive
+from lamina.build.imagestate import ImageState, derive
+from lamina.dockerfile.config import ContainerChange
 from lamina.images.service import CommittedLayer, ImageService
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids

@@ -24,15 +24,17 @@ from lamina.build.context import BuildContext, Selection
 from lamina.build.copier import Owner, carry_out
 from lamina.build.copysources import CopyPlan, Ownership, plan_copy
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import AddInstr, CopyInstr
 from lamina.build.plan import PlannedStage
 from lamina.build.planmemo import PlanMemo
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
 from lamina.build.session import Session
-from lamina.build.shell import Lexer
 from lamina.build.statcache import StatCache
 from lamina.build.step import Result, Step
 from lamina.containers.users import resolve_user
+from lamina.dockerfile.config import env_of
+from lamina.dockerfile.instructions import AddInstr, CopyInstr
+from lamina.dockerfile.location import DockerfileError, Location
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
 from lamina.store.rootpath import resolve_in_root
@@ -79,7 +81,7 @@ def copy_step(
     parent_step: int | None,
 ) -> Step:
     words = _expand(instr, state, scope)
-    where = f"{session.plan.filename}:{instr.line}"
+    where = instr.location
     probe = _DirProbe()
     try:
         tree = _tree(session, words, stack)
@@ -91,7 +93,7 @@ def copy_step(
 
         plan = make_plan(probe)
     except InvalidArgument as err:
-        raise InvalidArgument(f"{where}: {err}") from err
+        raise DockerfileError.at(where, str(err)) from err
 
     def key(detail: bool) -> cachekey.CacheKey:
         return cachekey.copy_key(
@@ -217,7 +219,7 @@ def _execute(
     state: ImageState,
     final_plan: Callable[[Path], CopyPlan],
     words: _Words,
-    where: str,
+    where: Location,
 ) -> Result:
     space = session.workspace()
     try:
@@ -231,7 +233,7 @@ def _execute(
                     cancelled=session.cancel.is_set, index=session.links,
                 )  # fmt: skip
             except InvalidArgument as err:
-                raise InvalidArgument(f"{where}: {words.keyword} failed: {err}") from err
+                raise DockerfileError.at(where, f"{words.keyword} failed: {err}") from err
         new, diff_id = session.committer.commit(
             state, created=session.created(), created_by=words.text, upper=space.upper,
             epoch=session.epoch,
@@ -243,7 +245,7 @@ def _execute(
         space.remove()
 
 
-def _owner(ownership: Ownership | None, rootfs: Path, where: str) -> Owner | None:
+def _owner(ownership: Ownership | None, rootfs: Path, where: Location) -> Owner | None:
     """--chown resolved in the image: a numeric user is its own group (BuildKit's rule),
     a named one takes its primary group; a group given wins."""
     if ownership is None:
@@ -256,7 +258,7 @@ def _owner(ownership: Ownership | None, rootfs: Path, where: str) -> Owner | Non
         if ownership.group:
             _, gid, _ = resolve_user(rootfs, f"{uid}:{ownership.group}")
     except InvalidArgument as err:
-        raise InvalidArgument(f"{where}: --chown: {err}") from err
+        raise DockerfileError.at(where, f"--chown: {err}") from err
     return uid, gid
 
 

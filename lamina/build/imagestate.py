@@ -8,10 +8,10 @@ step never edits the state it was given.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.dockerfile.config import ContainerChange
 from lamina.images.service import CommittedLayer, Image, ImageService
 from lamina.oci.digest import Digest
 from lamina.oci.image import Descriptor, empty_layer_history, layer_history, new_config
@@ -20,8 +20,6 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 # BuildKit gives images built FROM scratch a PATH, so RUN and the image find programs.
 SCRATCH_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 HISTORY_COMMENT = "lamina.dockerfile.v0"
-
-ContainerChange = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)

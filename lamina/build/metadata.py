@@ -1,196 +1,38 @@
-"""Instructions that change only the image config: ENV, LABEL, EXPOSE, CMD, ENTRYPOINT,
-USER, VOLUME, HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD, MAINTAINER (and WORKDIR's
-config half).
+"""Config instructions in a build: `lamina.dockerfile.config` in the stage's setting.
 
-`config_step(instr, state, scope)` returns what the step does to the config (a
-function over the container config, applied by `imagestate.derive`) and its history
-text, in BuildKit's style (`ENV A=1`, `CMD ["node" "dist/index.js"]`,
-`EXPOSE map[80/tcp:{}]`). Words are expanded with the stage's ARGs and ENV where
-Docker expands them (not in CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD).
+What ENV, LABEL, EXPOSE, CMD, ... do to the config is the language's
+(`lamina.dockerfile.config`, shared with `import --change`); the builder adds where
+they run: the ARGs in scope and ENV so far, the current WORKDIR and SHELL, and whether
+the stage has set CMD (which ENTRYPOINT needs).
 """
 
 from __future__ import annotations
 
-import json
-import posixpath
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-from lamina.build.imagestate import ContainerChange, ImageState
-from lamina.build.instructions import (
-    CmdInstr,
-    CommandLine,
-    EntrypointInstr,
-    EnvInstr,
-    ExposeInstr,
-    HealthcheckInstr,
-    Instruction,
-    LabelInstr,
-    MaintainerInstr,
-    OnbuildInstr,
-    ShellInstr,
-    StopSignalInstr,
-    UserInstr,
-    VolumeInstr,
-    WorkdirInstr,
-)
-from lamina.build.scope import Scope, env_of
-from lamina.errors import InvalidArgument
-
-
-@dataclass(frozen=True)
-class ConfigStep:
-    created_by: str
-    change: ContainerChange
-    author: str | None = None
+from lamina.build.imagestate import ImageState
+from lamina.build.scope import Scope
+from lamina.dockerfile import config
+from lamina.dockerfile.config import ConfigStep, Setting, env_of
+from lamina.dockerfile.instructions import Instruction, WorkdirInstr
 
 
 def config_step(
     instr: Instruction, state: ImageState, scope: Scope, *, cmd_set: bool = False
 ) -> ConfigStep:
     """`cmd_set`: whether this stage has set CMD itself (see ENTRYPOINT)."""
-    env = env_of(state.env_list)
-    if isinstance(instr, EnvInstr | LabelInstr):
-        return _pairs(instr, scope, env)
-    if isinstance(instr, ExposeInstr):
-        return _expose(instr, scope, env)
-    if isinstance(instr, CmdInstr | EntrypointInstr):
-        return _command(instr, state, cmd_set=cmd_set)
-    if isinstance(instr, WorkdirInstr):
-        path = workdir_path(instr, state, scope)
-        return ConfigStep(f"WORKDIR {path}", _setter("WorkingDir", path))
-    if isinstance(instr, UserInstr):
-        user = scope.word(instr.user, env)
-        return ConfigStep(f"USER {user}", _setter("User", user))
-    if isinstance(instr, StopSignalInstr):
-        signal = scope.word(instr.signal, env)
-        return ConfigStep(f"STOPSIGNAL {signal}", _setter("StopSignal", signal))
-    if isinstance(instr, VolumeInstr):
-        return _volume(instr, scope, env)
-    if isinstance(instr, HealthcheckInstr):
-        return _healthcheck(instr)
-    if isinstance(instr, ShellInstr):
-        return ConfigStep(f"SHELL [{' '.join(instr.shell)}]", _setter("Shell", list(instr.shell)))
-    if isinstance(instr, OnbuildInstr):
-        return ConfigStep(f"ONBUILD {instr.expression}", _append("OnBuild", instr.expression))
-    if isinstance(instr, MaintainerInstr):
-        text = scope.word(instr.maintainer, env)
-        return ConfigStep(f"MAINTAINER {text}", _noop, author=text)
-    raise TypeError(f"not a config instruction: {type(instr).__name__}")
+    return config.config_step(instr, setting(state, scope, cmd_set=cmd_set))
 
 
 def workdir_path(instr: WorkdirInstr, state: ImageState, scope: Scope) -> str:
     """WORKDIR's absolute path: expanded, and relative ones joined to the current one."""
-    path = scope.word(instr.path, env_of(state.env_list))
-    if not path:
-        raise InvalidArgument("WORKDIR requires a path")
-    joined = posixpath.join(state.workdir, path) if not path.startswith("/") else path
-    return posixpath.normpath(joined).replace("//", "/")
+    return config.workdir_path(instr, setting(state, scope))
 
 
-def command_argv(cmd: CommandLine, *, is_json: bool, shell: list[str]) -> list[str]:
-    """Exec form as given; shell form wrapped in the stage's SHELL."""
-    if is_json and isinstance(cmd, tuple):
-        return list(cmd)
-    return [*shell, cmd if isinstance(cmd, str) else " ".join(cmd)]
-
-
-def go_list(items: list[str]) -> str:
-    """A string list as Go's `%q` prints it: `["a" "b"]` (BuildKit's history text)."""
-    return "[" + " ".join(json.dumps(item, ensure_ascii=False) for item in items) + "]"
-
-
-def _pairs(instr: EnvInstr | LabelInstr, scope: Scope, env: Mapping[str, str]) -> ConfigStep:
-    keyword = "ENV" if isinstance(instr, EnvInstr) else "LABEL"
-    pairs = [(scope.word(key, env), scope.word(value, env)) for key, value in instr.pairs]
-    for key, _ in pairs:
-        if not key:
-            raise InvalidArgument(f"{keyword} names can not be blank")
-    text = f"{keyword} " + " ".join(f"{k}={v}" for k, v in pairs)
-    if keyword == "LABEL":
-        return ConfigStep(
-            text, lambda c: c.update(Labels={**(c.get("Labels") or {}), **dict(pairs)})
-        )
-
-    def set_env(container: dict[str, Any]) -> None:
-        values = env_of(container.get("Env"))
-        values.update(pairs)  # an existing key keeps its place, as Docker's
-        container["Env"] = [f"{k}={v}" for k, v in values.items()]
-
-    return ConfigStep(text, set_env)
-
-
-def _expose(instr: ExposeInstr, scope: Scope, env: Mapping[str, str]) -> ConfigStep:
-    ports: dict[str, dict[str, Any]] = {}
-    for word in instr.ports:
-        for port in scope.words(word, env):
-            ports.update({key: {} for key in _port_keys(port)})
-    listed = " ".join(f"{key}:{{}}" for key in sorted(ports))
-    return ConfigStep(
-        f"EXPOSE map[{listed}]",
-        lambda c: c.update(ExposedPorts={**(c.get("ExposedPorts") or {}), **ports}),
+def setting(state: ImageState, scope: Scope, *, cmd_set: bool = False) -> Setting:
+    """Where a config instruction of this stage runs, after the steps that made `state`."""
+    return Setting(
+        lexer=scope.lexer,
+        variables=scope.variables(env_of(state.env_list)),
+        workdir=state.workdir,
+        shell=tuple(state.shell),
+        cmd_set=cmd_set,
     )
-
-
-def _port_keys(text: str) -> list[str]:
-    port, _, proto = text.partition("/")
-    proto = (proto or "tcp").lower()
-    low, _, high = port.partition("-")
-    if not low.isdigit() or (high and not high.isdigit()) or proto not in ("tcp", "udp", "sctp"):
-        raise InvalidArgument(f"invalid containerPort: {text}")
-    last = int(high) if high else int(low)
-    if last < int(low) or last > 65535:
-        raise InvalidArgument(f"invalid containerPort: {text}")
-    return [f"{number}/{proto}" for number in range(int(low), last + 1)]
-
-
-def _command(instr: CmdInstr | EntrypointInstr, state: ImageState, *, cmd_set: bool) -> ConfigStep:
-    argv = command_argv(instr.cmd, is_json=instr.is_json, shell=state.shell)
-    if isinstance(instr, CmdInstr):
-        return ConfigStep(f"CMD {go_list(argv)}", _setter("Cmd", argv))
-
-    def set_entrypoint(container: dict[str, Any]) -> None:
-        container["Entrypoint"] = argv
-        if not cmd_set:
-            # Docker: a CMD inherited from the base image was meant for the base's
-            # ENTRYPOINT, so a new ENTRYPOINT drops it; one set in this stage stays.
-            container.pop("Cmd", None)
-
-    return ConfigStep(f"ENTRYPOINT {go_list(argv)}", set_entrypoint)
-
-
-def _volume(instr: VolumeInstr, scope: Scope, env: Mapping[str, str]) -> ConfigStep:
-    paths = [scope.word(path, env) for path in instr.paths]
-    if not paths or any(not p.strip() for p in paths):
-        raise InvalidArgument("VOLUME specified can not be an empty string")
-    return ConfigStep(
-        f"VOLUME [{' '.join(paths)}]",
-        lambda c: c.update(Volumes={**(c.get("Volumes") or {}), **{p: {} for p in paths}}),
-    )
-
-
-def _healthcheck(instr: HealthcheckInstr) -> ConfigStep:
-    check: dict[str, Any] = {"Test": list(instr.test)}
-    for key, value in (
-        ("Interval", instr.interval_ns),
-        ("Timeout", instr.timeout_ns),
-        ("StartPeriod", instr.start_period_ns),
-        ("StartInterval", instr.start_interval_ns),
-        ("Retries", instr.retries),
-    ):
-        if value:
-            check[key] = value
-    return ConfigStep(f"HEALTHCHECK {go_list(list(instr.test))}", _setter("Healthcheck", check))
-
-
-def _setter(key: str, value: Any) -> ContainerChange:
-    return lambda container: container.update({key: value})
-
-
-def _append(key: str, value: str) -> ContainerChange:
-    return lambda container: container.update({key: [*(container.get(key) or []), value]})
-
-
-def _noop(container: dict[str, Any]) -> None:
-    return None

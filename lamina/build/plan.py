@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.build.instructions import ArgInstr, CopyInstr, RunInstr, Stage
-from lamina.build.parser import parse
-from lamina.build.shell import Lexer
-from lamina.build.stages import plan_stages
+from lamina.dockerfile.instructions import ArgInstr, CopyInstr, RunInstr, Stage
+from lamina.dockerfile.location import DockerfileError
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import plan_stages
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest
 from lamina.oci.image import host_platform
@@ -94,10 +95,10 @@ def prepare(request: BuildRequest, *, resolve: Resolve) -> BuildPlan:
         raise InvalidArgument(f"{filename}: no build stages (a Dockerfile needs a FROM)")
     lexer = Lexer(parsed.escape_token)
     meta = _meta_args(stage_plan.meta_args, request.build_args, lexer)
-    stages = _planned_stages(stage_plan.stages, meta, lexer, filename)
+    stages = _planned_stages(stage_plan.stages, meta, lexer)
     target = _target_index(stages, request.target)
     needed = _needed(stages, target, meta, lexer)
-    stages = tuple(_resolve_base(s, resolve, filename) if s.index in needed else s for s in stages)
+    stages = tuple(_resolve_base(s, resolve) if s.index in needed else s for s in stages)
     declared = {a.name for a in stage_plan.meta_args}
     for n in needed:
         declared |= {i.name for i in stages[n].stage.instructions if isinstance(i, ArgInstr)}
@@ -148,15 +149,15 @@ def _meta_args(
 
 
 def _planned_stages(
-    stages: tuple[Stage, ...], meta: Mapping[str, str | None], lexer: Lexer, filename: str
+    stages: tuple[Stage, ...], meta: Mapping[str, str | None], lexer: Lexer
 ) -> tuple[PlannedStage, ...]:
     env = {k: v for k, v in meta.items() if v is not None}
     out: list[PlannedStage] = []
     for index, stage in enumerate(stages):
         base = lexer.process_word(stage.base, env)
         if not base:
-            raise InvalidArgument(
-                f"{filename}:{stage.line}: base name ({stage.base}) should not be blank"
+            raise DockerfileError.at(
+                stage.location, f"base name ({stage.base}) should not be blank"
             )
         found = _stage_by_ref(tuple(out), base.lower())
         label = stage.name or str(index)
@@ -217,15 +218,15 @@ def _dependencies(
     return deps
 
 
-def _resolve_base(planned: PlannedStage, resolve: Resolve, filename: str) -> PlannedStage:
+def _resolve_base(planned: PlannedStage, resolve: Resolve) -> PlannedStage:
     if planned.base_stage is not None or planned.base == "scratch":
         return planned
     try:
         return dataclasses.replace(planned, base_id=resolve(planned.base))
-    except NotFound as err:
-        raise NotFound(f"{filename}:{planned.stage.line}: {err}") from err
+    except NotFound as err:  # a 404 still, naming the FROM's line as a build error does
+        raise NotFound(f"{planned.stage.location}: {err}") from err
     except InvalidArgument as err:
-        raise InvalidArgument(f"{filename}:{planned.stage.line}: {err}") from err
+        raise DockerfileError.at(planned.stage.location, str(err)) from err
 
 
 def _tag(text: str) -> Reference:

@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from lamina.build import cachekey
 from lamina.build.events import Reporter
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import RunInstr
-from lamina.build.metadata import command_argv
 from lamina.build.plan import PlannedStage
 from lamina.build.runmounts import RunMounts, hold_cache_locks, run_mounts
 from lamina.build.runstep import RunSpec
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.step import Result, Step
 from lamina.build.stubs import prune_copied_up
 from lamina.build.workspace import Workspace, rootfs_mounts
 from lamina.containers.spec import MountSpec
+from lamina.dockerfile.config import command_argv, env_of
+from lamina.dockerfile.instructions import RunInstr
+from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
 
 _LONE_HEREDOC = re.compile(r"\s*\d*<<-?\s*(['\"]?)([^'\"\s]+)\1\s*")
@@ -59,7 +60,7 @@ class _Run:
     network: str
     mounts: RunMounts
     text: str  # the history entry, also the key's instruction
-    where: str  # Dockerfile:line, for errors
+    where: Location  # the RUN's, for errors
 
 
 def run_step(
@@ -72,15 +73,15 @@ def run_step(
     stack: contextlib.ExitStack,
     parent_step: int | None,
 ) -> Step:
-    where = f"{session.plan.filename}:{instr.line}"
+    where = instr.location
     if instr.security != "sandbox":
-        raise InvalidArgument(f"{where}: RUN --security={instr.security} is not allowed")
+        raise DockerfileError.at(where, f"RUN --security={instr.security} is not allowed")
     env = env_of(state.env_list)
     network = instr.network if instr.network != "default" else session.plan.request.network
     try:
         mounts = run_mounts(session, state, scope, instr.mounts, stack)
     except InvalidArgument as err:
-        raise InvalidArgument(f"{where}: {err}") from err
+        raise DockerfileError.at(where, str(err)) from err
     run = _Run(instr, state, scope.run_args(env), network, mounts, _history_text(instr, state),
                where)  # fmt: skip
     key = cachekey.run_key(
@@ -105,7 +106,7 @@ def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -
         try:
             _run(session, n, state, space, spec)
         except InvalidArgument as err:  # from the spec: an unknown USER, a bad WORKDIR
-            raise InvalidArgument(f"{run.where}: {err}") from err
+            raise DockerfileError.at(run.where, str(err)) from err
         return session.committer.commit(
             state, created=session.created(), created_by=run.text, upper=space.upper,
             epoch=session.epoch,

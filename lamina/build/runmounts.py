@@ -29,11 +29,12 @@ from lamina.build.context import BuildContext, clean_relpath
 from lamina.build.copier import carry_out
 from lamina.build.copysources import plan_copy
 from lamina.build.imagestate import ImageState
-from lamina.build.run_mounts import Mount, MountType, Sharing
-from lamina.build.scope import Scope, env_of
+from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.statcache import StatCache
 from lamina.containers.spec import MountSpec
+from lamina.dockerfile.config import env_of
+from lamina.dockerfile.mounts import Mount, MountType, Sharing
 from lamina.errors import InvalidArgument
 
 _LOCK_POLL = 0.1  # seconds between checks for a cancelled build while a cache is busy

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lamina.build.instructions import ArgInstr
 from lamina.build.plan import PREDEFINED_ARGS
-from lamina.build.shell import Lexer
+from lamina.dockerfile.instructions import ArgInstr
+from lamina.dockerfile.words import Lexer
 
 
 class Scope:
@@ -64,12 +64,3 @@ class Scope:
             if name not in env and name not in out:
                 out[name] = self._build_args[name]
         return out
-
-
-def env_of(entries: list[str] | None) -> dict[str, str]:
-    """An image config's `Env` list as a mapping (later entries win)."""
-    out: dict[str, str] = {}
-    for entry in entries or []:
-        key, _, value = entry.partition("=")
-        out[key] = value
-    return out

@@ -23,8 +23,17 @@ from pathlib import Path
 
 from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
 from lamina.build.copystep import copy_step
-from lamina.build.imagestate import ContainerChange, ImageState, scratch
-from lamina.build.instructions import (
+from lamina.build.imagestate import ImageState, scratch
+from lamina.build.metadata import config_step, workdir_path
+from lamina.build.plan import PlannedStage
+from lamina.build.runinstr import run_step
+from lamina.build.scope import Scope
+from lamina.build.session import Session
+from lamina.build.step import Result, Step
+from lamina.build.workspace import mounted, rootfs_mounts
+from lamina.containers.users import resolve_user
+from lamina.dockerfile.config import ConfigStep, ContainerChange, env_of
+from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,
     CmdInstr,
@@ -33,17 +42,10 @@ from lamina.build.instructions import (
     RunInstr,
     WorkdirInstr,
 )
-from lamina.build.metadata import ConfigStep, config_step, workdir_path
-from lamina.build.parser import parse
-from lamina.build.plan import PlannedStage
-from lamina.build.runinstr import run_step
-from lamina.build.scope import Scope, env_of
-from lamina.build.session import Session
-from lamina.build.shell import Lexer
-from lamina.build.stages import instructions_from_node
-from lamina.build.step import Result, Step
-from lamina.build.workspace import mounted, rootfs_mounts
-from lamina.containers.users import resolve_user
+from lamina.dockerfile.location import DockerfileError, Location
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import instructions_from_node
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.store.rootpath import resolve_in_root
 
@@ -108,16 +110,16 @@ class StageBuilder:
         texts = list(state.container.get("OnBuild") or [])
         if not texts or self.planned.base_stage is not None:
             return state, []
-        line = self.planned.stage.line
+        at = self.planned.stage.location
+        where = Location(at.file, at.first, at.first)  # a trigger runs at its FROM's line
         triggers: list[Instruction] = []
         for text in texts:
             try:
-                nodes = parse(text, filename=self.session.plan.filename).ast.children
+                nodes = parse(text, filename=where.file).ast.children
                 found = [i for node in nodes for i in instructions_from_node(node)]
             except InvalidArgument as err:
-                where = f"{self.session.plan.filename}:{line}"
-                raise InvalidArgument(f"{where}: ONBUILD {text}: {err}") from err
-            triggers += [dataclasses.replace(i, line=line, end_line=line) for i in found]
+                raise DockerfileError.at(where, f"ONBUILD {text}: {err}") from err
+            triggers += [dataclasses.replace(i, location=where) for i in found]
         config = {**state.config, "config": {**state.container, "OnBuild": None}}
         return ImageState(config, state.layers, state.image_id), triggers
 
@@ -223,13 +225,12 @@ class StageBuilder:
             return copy_step(
                 session, planned, state, self.scope, instr, stack=stack, parent_step=parent_step
             )
-        where = f"{session.plan.filename}:{instr.line}"
         try:
             return self._config_step(instr, state, parent_step)
+        except DockerfileError:
+            raise
         except InvalidArgument as err:
-            if str(err).startswith(f"{session.plan.filename}:"):
-                raise
-            raise InvalidArgument(f"{where}: {err}") from err
+            raise DockerfileError.at(instr.location, str(err)) from err
 
     def _config_step(self, instr: Instruction, state: ImageState, parent_step: int | None) -> Step:
         if isinstance(instr, ArgInstr):
@@ -240,8 +241,7 @@ class StageBuilder:
         if isinstance(instr, WorkdirInstr):
             path = workdir_path(instr, state, self.scope)
             key = self._key(state, cfg.created_by, parent_step, instr.line)
-            where = f"{self.session.plan.filename}:{instr.line}"
-            return Step(key, lambda n: self._workdir(state, path, cfg, where))
+            return Step(key, lambda n: self._workdir(state, path, cfg, instr.location))
         return self._meta(state, cfg.created_by, cfg.change, cfg.author, parent_step, instr.line)
 
     def _key(self, state: ImageState, text: str, parent_step: int | None, line: int) -> CacheKey:
@@ -269,7 +269,7 @@ class StageBuilder:
 
         return Step(self._key(state, text, parent_step, line), execute)
 
-    def _workdir(self, state: ImageState, path: str, cfg: ConfigStep, where: str) -> Result:
+    def _workdir(self, state: ImageState, path: str, cfg: ConfigStep, where: Location) -> Result:
         """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
         session = self.session
         space = session.workspace()
@@ -279,7 +279,7 @@ class StageBuilder:
                 try:
                     _make_dirs(rootfs, path, state.user)
                 except InvalidArgument as err:
-                    raise InvalidArgument(f"{where}: {err}") from err
+                    raise DockerfileError.at(where, str(err)) from err
             return session.committer.commit(
                 state, created=session.created(), created_by=cfg.created_by,
                 change=cfg.change, upper=space.upper, epoch=session.epoch,

@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.instructions import ArgInstr
 from lamina.build.metadata import config_step
 from lamina.build.plan import BuildRequest, prepare
-from lamina.build.scope import Scope, env_of
-from lamina.build.shell import Lexer
-from lamina.build.stages import parse_stages
+from lamina.build.scope import Scope
+from lamina.dockerfile.config import env_of
+from lamina.dockerfile.instructions import ArgInstr
+from lamina.dockerfile.location import Location
+from lamina.dockerfile.stages import parse_stages
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest, of_bytes
 
@@ -97,11 +99,15 @@ def scope(build_args: dict[str, str] | None = None) -> Scope:
     return Scope(lexer=Lexer(), build_args=build_args or {}, meta_args={"V": "meta"})
 
 
+def _at(line: int) -> Location:
+    return Location("Dockerfile", line, line)
+
+
 def test_arg_scope_rules() -> None:
     s = scope({"GIVEN": "cli"})
-    assert s.declare(ArgInstr(line=1, end_line=1, original="", name="V"), {}) == "ARG V=meta"
-    s.declare(ArgInstr(line=2, end_line=2, original="", name="GIVEN", default="x"), {})
-    s.declare(ArgInstr(line=3, end_line=3, original="", name="D", default="${V}-d"), {})
+    assert s.declare(ArgInstr(location=_at(1), original="", name="V"), {}) == "ARG V=meta"
+    s.declare(ArgInstr(location=_at(2), original="", name="GIVEN", default="x"), {})
+    s.declare(ArgInstr(location=_at(3), original="", name="D", default="${V}-d"), {})
     assert s.args == {"V": "meta", "GIVEN": "cli", "D": "meta-d"}
     assert s.word("$V/$E", {"V": "env wins", "E": "e"}) == "env wins/e"
     assert s.run_args({"V": "env"}) == {"GIVEN": "cli", "D": "meta-d"}

@@ -67,6 +67,16 @@ def test_imports_go_down_only(package: str) -> None:
     assert {file: names for file, names in broken.items() if names} == {}
 
 
+def test_the_dockerfile_language_imports_only_errors() -> None:
+    """The language is pure (DESIGN.md): the builder and `--change` share it, and it
+    imports nothing of lamina but the error kinds."""
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(imported(path) - {"dockerfile", "errors"})
+        for path in sorted((LAMINA / "dockerfile").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
 def test_nothing_but_the_cli_and_api_imports_them() -> None:
     reaching_up = {
         str(path.relative_to(LAMINA.parent))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lamina.build.shell import Lexer
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 
 # Instructions whose shell-form line may carry heredocs, and ONBUILD, whose trigger may.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lamina.build import go_text
-from lamina.build.instruction_flags import FlagKind, Flags, FlagSpec
-from lamina.build.instructions import InstructionError
+from lamina.dockerfile import gotext
+from lamina.dockerfile.flags import FlagKind, Flags, FlagSpec
+from lamina.dockerfile.instructions import InstructionError
 
 FLAGS: FlagSpec = {
     name: FlagKind.STRING
@@ -29,7 +29,7 @@ def health_test(kind: str, rest: Sequence[str], *, is_json: bool) -> tuple[str, 
             raise InstructionError("HEALTHCHECK NONE takes no arguments")
         return ("NONE",)
     if kind != "CMD":
-        raise InstructionError(f"Unknown type {go_text.quote(kind)} in HEALTHCHECK (try CMD)")
+        raise InstructionError(f"Unknown type {gotext.quote(kind)} in HEALTHCHECK (try CMD)")
     if not rest:
         raise InstructionError("Missing command after HEALTHCHECK CMD")
     return ("CMD", *rest) if is_json else ("CMD-SHELL", " ".join(rest))
@@ -41,11 +41,11 @@ def duration(flags: Flags, name: str) -> int:
     if not text:
         return 0
     try:
-        value = go_text.parse_duration(text)
+        value = gotext.parse_duration(text)
     except ValueError as err:
         raise InstructionError(str(err)) from None
     if value != 0 and value < _MIN_INTERVAL_NS:
-        raise InstructionError(f"Interval {go_text.quote(name)} cannot be less than 1ms")
+        raise InstructionError(f"Interval {gotext.quote(name)} cannot be less than 1ms")
     return value
 
 
@@ -54,7 +54,7 @@ def retries(flags: Flags) -> int:
     if not text:
         return 0
     if not re.fullmatch(r"[+-]?[0-9]+", text) or abs(int(text)) >= 1 << 31:
-        raise InstructionError(f"invalid value for --retries: {go_text.quote(text)}")
+        raise InstructionError(f"invalid value for --retries: {gotext.quote(text)}")
     if int(text) < 0:
         raise InstructionError(f"--retries cannot be negative ({int(text)})")
     return int(text)

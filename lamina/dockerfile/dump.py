@@ -8,19 +8,19 @@ parentheses. Heredoc bodies, line numbers and comments are not shown.
 
 from __future__ import annotations
 
-from lamina.build import go_text
-from lamina.build.parser import Node
+from lamina.dockerfile import gotext
+from lamina.dockerfile.parser import Node
 
 
 def dump(node: Node) -> str:
     """The dump of `node` (a root or an instruction), without a trailing newline."""
     text = node.value.lower()
     if node.flags:
-        text += " " + go_text.quote_list(node.flags)
+        text += " " + gotext.quote_list(node.flags)
     for child in node.children:
         text += "(" + dump(child) + ")\n"
     for arg in node.args:
-        text += " " + go_text.quote(arg)
+        text += " " + gotext.quote(arg)
     if node.trigger is not None:
         text += " (" + dump(node.trigger) + ")"
-    return go_text.trim_space(text)
+    return gotext.trim_space(text)

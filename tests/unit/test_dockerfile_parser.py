@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lamina.build.arguments import extract_flags, parse_words
-from lamina.build.ast_dump import dump
-from lamina.build.go_text import quote
-from lamina.build.heredoc import parse_marker
-from lamina.build.instructions import (
+from lamina.dockerfile.arguments import extract_flags, parse_words
+from lamina.dockerfile.dump import dump
+from lamina.dockerfile.gotext import quote
+from lamina.dockerfile.heredoc import parse_marker
+from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,
     CmdInstr,
@@ -20,9 +20,10 @@ from lamina.build.instructions import (
     RunInstr,
     ShellInstr,
 )
-from lamina.build.parser import parse
-from lamina.build.run_mounts import MountType, Sharing, parse_mount
-from lamina.build.stages import parse_stages
+from lamina.dockerfile.location import DockerfileError, Location
+from lamina.dockerfile.mounts import MountType, Sharing, parse_mount
+from lamina.dockerfile.parser import parse
+from lamina.dockerfile.stages import parse_stages
 from lamina.errors import InvalidArgument
 
 
@@ -263,8 +264,7 @@ def test_run_forms_flags_and_mounts() -> None:
 def test_copy_and_add() -> None:
     copy = _only("COPY --from=build --chown=1:2 --chmod=644 --link a b /dst/")
     assert copy == CopyInstr(
-        line=2,
-        end_line=2,
+        location=Location("Dockerfile", 2, 2),
         original="COPY --from=build --chown=1:2 --chmod=644 --link a b /dst/",
         sources=("a", "b"),
         dest="/dst/",
@@ -286,9 +286,10 @@ def test_env_arg_and_commands_keep_words_as_written() -> None:
     env = _only('ENV A="x y" B=z')
     assert isinstance(env, EnvInstr) and env.pairs == (("A", '"x y"'), ("B", "z"))
     (stage,) = parse_stages("FROM a\nARG X Y=1\n").stages
+    line_2 = Location("Dockerfile", 2, 2)
     assert stage.instructions == (
-        ArgInstr(line=2, end_line=2, original="ARG X Y=1", name="X"),
-        ArgInstr(line=2, end_line=2, original="ARG X Y=1", name="Y", default="1"),
+        ArgInstr(location=line_2, original="ARG X Y=1", name="X"),
+        ArgInstr(location=line_2, original="ARG X Y=1", name="Y", default="1"),
     )
     cmd = _only("CMD echo $HOME")
     assert isinstance(cmd, CmdInstr) and (cmd.cmd, cmd.is_json) == ("echo $HOME", False)
@@ -301,8 +302,7 @@ def test_env_arg_and_commands_keep_words_as_written() -> None:
 def test_healthcheck() -> None:
     check = _only("HEALTHCHECK --interval=1m30s --timeout=500ms --retries=2 CMD curl -f x")
     assert check == HealthcheckInstr(
-        line=2,
-        end_line=2,
+        location=Location("Dockerfile", 2, 2),
         original="HEALTHCHECK --interval=1m30s --timeout=500ms --retries=2 CMD curl -f x",
         test=("CMD-SHELL", "curl -f x"),
         interval_ns=90_000_000_000,
@@ -387,3 +387,29 @@ def test_mount_options(spec: str, fields: dict[str, object]) -> None:
 def test_mount_errors(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("$", "\\$")):
         parse_mount(spec)
+
+
+def test_instructions_carry_their_location() -> None:
+    (stage,) = parse_stages("FROM a\nRUN <<EOF\nhi\nEOF\nUSER me\n", filename="x.Dockerfile").stages
+    assert stage.location == Location("x.Dockerfile", 1, 1)
+    assert [i.location for i in stage.instructions] == [
+        Location("x.Dockerfile", 2, 4),
+        Location("x.Dockerfile", 5, 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("FROM a\n\nFOO bar\n", 3, "unknown instruction: FOO"),
+        ("FROM a\nCOPY --bogus a b\n", 2, "unknown flag: --bogus"),
+        ("FROM a AS x\nFROM b AS x\n", 2, 'duplicate stage name "x"'),
+        ("RUN true\n", 1, "no build stage in current context"),
+    ],
+)
+def test_errors_carry_file_and_line_as_data(text: str, line: int, message: str) -> None:
+    with pytest.raises(DockerfileError) as caught:
+        parse_stages(text, filename="df")
+    assert (caught.value.file, caught.value.line, caught.value.message) == ("df", line, message)
+    assert str(caught.value) == f"df:{line}: {message}"
+    assert isinstance(caught.value, InvalidArgument)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.shell import Lexer
+from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 
 WORDS_TEST = (

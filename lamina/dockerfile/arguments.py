@@ -4,7 +4,7 @@ Each instruction has its own rule, as in buildkit: `RUN`/`CMD` take a JSON array
 keep the shell text whole, `COPY`/`ADD`/`VOLUME` take a JSON array or split on
 whitespace, `ENV`/`LABEL` take `key=value` words (or the legacy `KEY value`), and so
 on. Quotes and escapes are kept here; variable expansion and quote removal happen when
-the builder processes each word with `lamina.build.shell`.
+the builder processes each word with `lamina.dockerfile.words`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lamina.build import go_text
+from lamina.dockerfile import gotext
 
 # buildkit's "whitespace" between a keyword and its arguments, and in word lists:
 # deliberately not \n and not Unicode spaces.
@@ -39,11 +39,11 @@ class Arguments:
 
 def split_command(line: str) -> tuple[str, tuple[str, ...], str]:
     """Split a logical line into (keyword as written, `--flags`, rest of the line)."""
-    parts = _WHITESPACE_RE.split(go_text.trim_space(line), maxsplit=1)
+    parts = _WHITESPACE_RE.split(gotext.trim_space(line), maxsplit=1)
     if len(parts) == 1:
         return parts[0], (), ""
     flags, rest = extract_flags(parts[1])
-    return parts[0], flags, go_text.trim_space(rest)
+    return parts[0], flags, gotext.trim_space(rest)
 
 
 def extract_flags(text: str) -> tuple[tuple[str, ...], str]:
@@ -55,7 +55,7 @@ def extract_flags(text: str) -> tuple[tuple[str, ...], str]:
     flags: list[str] = []
     pos = 0
     while True:
-        while pos < len(text) and go_text.is_space(text[pos]):
+        while pos < len(text) and gotext.is_space(text[pos]):
             pos += 1
         if not text.startswith("--", pos):
             return tuple(flags), text[pos:]
@@ -70,7 +70,7 @@ def _flag_word(text: str, pos: int) -> tuple[str, int]:
     quote = ""
     while pos < len(text):
         ch = text[pos]
-        if not quote and go_text.is_space(ch):
+        if not quote and gotext.is_space(ch):
             break
         pos += 1
         if ch == quote:
@@ -98,10 +98,10 @@ def parse_words(text: str, escape: str) -> list[str]:
     while i < len(text):
         ch = text[i]
         i += 1
-        if not in_word and go_text.is_space(ch):
+        if not in_word and gotext.is_space(ch):
             continue
         in_word = True
-        if not quote and go_text.is_space(ch):
+        if not quote and gotext.is_space(ch):
             if blank_ok or buf:
                 words.append("".join(buf))
             buf, in_word, blank_ok = [], False, False
@@ -138,7 +138,7 @@ def parse_key_values(rest: str, keyword: str, escape: str) -> Arguments:
         key, sep, value = word.partition("=")
         if not sep:
             raise ArgumentError(
-                f"Syntax error - can't find = in {go_text.quote(word)}. "
+                f"Syntax error - can't find = in {gotext.quote(word)}. "
                 "Must be of the form: name=value"
             )
         values += (key, value, "=")
@@ -181,11 +181,11 @@ def parse_maybe_json_list(rest: str, escape: str = "\\") -> Arguments:
 def parse_healthcheck(rest: str, escape: str = "\\") -> Arguments:
     """HEALTHCHECK: a type word (CMD, NONE, ...) then, like RUN, the command."""
     end = 0
-    while end < len(rest) and not go_text.is_space(rest[end]):
+    while end < len(rest) and not gotext.is_space(rest[end]):
         end += 1
     if end == 0:
         return Arguments()
-    command = parse_maybe_json(go_text.trim_left_space(rest[end:]))
+    command = parse_maybe_json(gotext.trim_left_space(rest[end:]))
     return Arguments((rest[:end], *command.values), command.is_json)
 
 
@@ -196,7 +196,7 @@ def parse_unknown(rest: str, escape: str = "\\") -> Arguments:
 
 
 def _parse_json(rest: str) -> Arguments:
-    text = go_text.trim_left_space(rest)
+    text = gotext.trim_left_space(rest)
     if not text.startswith("["):
         raise _NotJSON
     try:

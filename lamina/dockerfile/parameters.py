@@ -4,7 +4,7 @@ Forms: `${V}`; defaults and alternatives `${V:-w}` `${V-w}` `${V:+w}` `${V+w}`; 
 `${V:?msg}` `${V?msg}`; trims `${V#p}` `${V##p}` `${V%p}` `${V%%p}`; replacements
 `${V/p/r}` `${V//p/r}`. The colon forms treat an empty value as unset. Operands may
 themselves contain quotes and expansions; patterns are read with their escapes kept
-(`\\*` is a literal star, see `shell_patterns`).
+(`\\*` is a literal star, see `patterns`).
 
 The lexer drives this through the small `Cursor` interface, so this module needs
 nothing else from it.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from lamina.build import shell_patterns
+from lamina.dockerfile import patterns
 
 _EOF = ""  # what Cursor.peek and Cursor.next return at the end of the word
 
@@ -90,7 +90,7 @@ def _modifier(cur: Cursor, name: str, op: str) -> str:
     if kind in ("#", "%"):
         greedy = word.startswith(kind)
         pattern = word[1:] if greedy else word
-        trim = shell_patterns.trim_prefix if kind == "#" else shell_patterns.trim_suffix
+        trim = patterns.trim_prefix if kind == "#" else patterns.trim_suffix
         return _with_pattern(pattern, lambda: trim(pattern, value, greedy=greedy))
     raise ExpansionError(f"unsupported modifier ({op}) in substitution")
 
@@ -105,10 +105,8 @@ def _substitution(cur: Cursor, name: str) -> str:
     if cur.skip_unset_env and not found:
         return f"${{{name}/{pattern}/{replacement}}}"
     if replace_all:
-        return _with_pattern(
-            pattern, lambda: shell_patterns.replace_all(pattern, value, replacement)
-        )
-    return _with_pattern(pattern, lambda: shell_patterns.replace_first(pattern, value, replacement))
+        return _with_pattern(pattern, lambda: patterns.replace_all(pattern, value, replacement))
+    return _with_pattern(pattern, lambda: patterns.replace_first(pattern, value, replacement))
 
 
 def _read_operand(cur: Cursor, stop: str, *, raw: bool, missing: str) -> str:
@@ -124,5 +122,5 @@ def _read_operand(cur: Cursor, stop: str, *, raw: bool, missing: str) -> str:
 def _with_pattern(pattern: str, apply: Callable[[], str]) -> str:
     try:
         return apply()
-    except shell_patterns.PatternError as err:
+    except patterns.PatternError as err:
         raise ExpansionError(f"invalid pattern ({pattern}) in substitution: {err}") from None

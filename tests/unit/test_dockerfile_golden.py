@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.ast_dump import dump
-from lamina.build.parser import parse
+from lamina.dockerfile.dump import dump
+from lamina.dockerfile.parser import parse
 from lamina.errors import InvalidArgument
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "dockerfile-parser"

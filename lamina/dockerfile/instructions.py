@@ -4,33 +4,38 @@ These are what the builder consumes. Each instruction is a frozen value carrying
 source lines; arguments are kept as written in the Dockerfile (quotes, escapes and
 `$VARS` included) except where parsing needs them resolved (JSON arrays are decoded,
 flags are split off and checked). The builder expands each word with
-`lamina.build.shell.Lexer` using the stage's ARG and ENV values at that point.
+`lamina.dockerfile.words.Lexer` using the stage's ARG and ENV values at that point.
 
 Command lines are a `str` in shell form (`RUN make all`, run via the stage's SHELL) and
 a tuple in exec (JSON) form (`RUN ["make", "all"]`); `is_json` says which.
 
-`lamina.build.stages.parse_stages` produces a `StagePlan` from Dockerfile text.
+`lamina.dockerfile.stages.parse_stages` produces a `StagePlan` from Dockerfile text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lamina.build.heredoc import Heredoc
-from lamina.build.run_mounts import Mount
+from lamina.dockerfile.heredoc import Heredoc
+from lamina.dockerfile.location import Location
+from lamina.dockerfile.mounts import Mount
 
 CommandLine = tuple[str, ...] | str
 
 
 class InstructionError(ValueError):
-    """An instruction is malformed; `lamina.build.stages` adds file and line."""
+    """An instruction is malformed; `lamina.dockerfile.stages` adds file and line."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Instruction:
-    line: int  # 1-based line where the instruction starts
-    end_line: int  # its last line (the last heredoc delimiter, if any)
+    location: Location  # file, first and last line (the last heredoc delimiter, if any)
     original: str  # the instruction as written, continuation lines joined
+
+    @property
+    def line(self) -> int:
+        """The 1-based line where the instruction starts, the one its errors name."""
+        return self.location.first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +171,12 @@ class Stage:
     base: str  # image reference, stage name or "scratch", unexpanded
     platform: str | None
     instructions: tuple[Instruction, ...]
-    line: int  # the FROM's line
+    location: Location  # the FROM's
+
+    @property
+    def line(self) -> int:
+        """The FROM's first line, the one errors about the base image name."""
+        return self.location.first
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """One converter per instruction: a parsed `Node` -> typed instruction(s).
 
 Each converter checks its instruction's flags and argument count and raises
-`InstructionError` with buildkit's wording where it has one; `lamina.build.stages`
-adds the file and line. Arguments stay as written (see `lamina.build.instructions`).
+`InstructionError` with buildkit's wording where it has one; `lamina.dockerfile.stages`
+adds the file and line. Arguments stay as written (see `lamina.dockerfile.instructions`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lamina.build import go_text, healthcheck_options
-from lamina.build.heredoc import parse_marker
-from lamina.build.instruction_flags import FlagKind, Flags, FlagSpec, parse_flags
-from lamina.build.instructions import (
+from lamina.dockerfile import gotext, healthcheck
+from lamina.dockerfile.flags import FlagKind, Flags, FlagSpec, parse_flags
+from lamina.dockerfile.heredoc import parse_marker
+from lamina.dockerfile.instructions import (
     AddInstr,
     ArgInstr,
     CmdInstr,
@@ -37,8 +37,8 @@ from lamina.build.instructions import (
     VolumeInstr,
     WorkdirInstr,
 )
-from lamina.build.parser import Node
-from lamina.build.run_mounts import parse_mount
+from lamina.dockerfile.mounts import parse_mount
+from lamina.dockerfile.parser import Node
 
 _STAGE_NAME_RE = re.compile(r"[a-z][a-z0-9-_.]*")
 _ONBUILD_PREFIX_RE = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE | re.ASCII)
@@ -59,7 +59,7 @@ _ADD_FLAGS: FlagSpec = {
 
 
 def _loc(node: Node) -> dict[str, Any]:
-    return {"line": node.start_line, "end_line": node.end_line, "original": node.original}
+    return {"location": node.location, "original": node.original}
 
 
 def _flags(node: Node, spec: FlagSpec | None = None) -> Flags:
@@ -91,7 +91,7 @@ def _from(node: Node) -> list[Instruction]:
         name = args[2].lower()
         if not _STAGE_NAME_RE.fullmatch(name):
             raise InstructionError(
-                f"invalid name for build stage: {go_text.quote(args[2])}, "
+                f"invalid name for build stage: {gotext.quote(args[2])}, "
                 "name can't start with a number or contain symbols"
             )
     elif len(args) != 1:
@@ -104,10 +104,10 @@ def _run(node: Node) -> list[Instruction]:
     flags = _flags(node, _RUN_FLAGS)
     network = flags.string("network") or "default"
     if network not in _NETWORKS:
-        raise InstructionError(f"invalid network mode {go_text.quote(network)}")
+        raise InstructionError(f"invalid network mode {gotext.quote(network)}")
     security = flags.string("security") or "sandbox"
     if security not in _SECURITY:
-        raise InstructionError(f"unsupported security mode {go_text.quote(security)}")
+        raise InstructionError(f"unsupported security mode {gotext.quote(security)}")
     mounts = tuple(parse_mount(spec) for spec in flags.strings("mount"))
     return [
         RunInstr(
@@ -191,19 +191,19 @@ def _arg(node: Node) -> list[Instruction]:
 
 def _healthcheck(node: Node) -> list[Instruction]:
     kind, *rest = _at_least_one(node, "HEALTHCHECK")
-    flags = _flags(node, healthcheck_options.FLAGS)
-    test = healthcheck_options.health_test(kind, rest, is_json=node.is_json)
+    flags = _flags(node, healthcheck.FLAGS)
+    test = healthcheck.health_test(kind, rest, is_json=node.is_json)
     if test == ("NONE",):
         return [HealthcheckInstr(**_loc(node), test=test)]
     return [
         HealthcheckInstr(
             **_loc(node),
             test=test,
-            interval_ns=healthcheck_options.duration(flags, "interval"),
-            timeout_ns=healthcheck_options.duration(flags, "timeout"),
-            start_period_ns=healthcheck_options.duration(flags, "start-period"),
-            start_interval_ns=healthcheck_options.duration(flags, "start-interval"),
-            retries=healthcheck_options.retries(flags),
+            interval_ns=healthcheck.duration(flags, "interval"),
+            timeout_ns=healthcheck.duration(flags, "timeout"),
+            start_period_ns=healthcheck.duration(flags, "start-period"),
+            start_interval_ns=healthcheck.duration(flags, "start-interval"),
+            retries=healthcheck.retries(flags),
         )
     ]
 
@@ -219,7 +219,7 @@ def _shell(node: Node) -> list[Instruction]:
 
 def _volume(node: Node) -> list[Instruction]:
     _flags(node)
-    paths = tuple(go_text.trim_space(path) for path in _at_least_one(node, "VOLUME"))
+    paths = tuple(gotext.trim_space(path) for path in _at_least_one(node, "VOLUME"))
     if not all(paths):
         raise InstructionError("VOLUME specified can not be an empty string")
     return [VolumeInstr(**_loc(node), paths=paths)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from lamina.build import go_text
+from lamina.dockerfile import gotext
 
 KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 DEFAULT_ESCAPE = "\\"
@@ -48,7 +48,7 @@ class DirectiveScanner:
         """
         if self.done:
             return None
-        match = _DIRECTIVE_RE.match(go_text.trim_left_space(line[1:])) if line[:1] == "#" else None
+        match = _DIRECTIVE_RE.match(gotext.trim_left_space(line[1:])) if line[:1] == "#" else None
         name = match.group(1).lower() if match else ""
         if match is None or name not in KNOWN_DIRECTIVES:
             self.done = True

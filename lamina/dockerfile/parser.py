@@ -3,13 +3,13 @@
 The parse works on physical lines: parser directives are read from the top, comment
 lines are dropped (also inside a continued instruction), lines ending in the escape
 token continue onto the next, and each resulting logical line becomes one instruction
-`Node`, whose arguments follow that instruction's rule (`lamina.build.arguments`).
+`Node`, whose arguments follow that instruction's rule (`lamina.dockerfile.arguments`).
 Heredoc bodies (`RUN <<EOF`) are read from the lines after their instruction.
 
-Nothing is expanded here. `lamina.build.ast_dump.dump` prints a tree in buildkit's
-`Node.Dump()` format; `lamina.build.stages` turns the tree into typed instructions.
+Nothing is expanded here. `lamina.dockerfile.dump.dump` prints a tree in buildkit's
+`Node.Dump()` format; `lamina.dockerfile.stages` turns the tree into typed instructions.
 
-Errors are InvalidArgument reading `<filename>:<line>: <message>`.
+Errors are `DockerfileError`s naming the file and line.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from lamina.build import arguments, go_text, heredoc
-from lamina.build.directives import DEFAULT_ESCAPE, DirectiveError, DirectiveScanner
-from lamina.build.heredoc import Heredoc
+from lamina.dockerfile import arguments, gotext, heredoc
+from lamina.dockerfile.directives import DEFAULT_ESCAPE, DirectiveError, DirectiveScanner
+from lamina.dockerfile.heredoc import Heredoc
+from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
 
 __all__ = ["Heredoc", "Node", "Result", "parse"]
@@ -47,6 +48,11 @@ class Node:
     trigger: Node | None = None
     children: tuple[Node, ...] = ()
     comments: tuple[str, ...] = ()  # the comment lines just above the instruction
+    file: str = "Dockerfile"  # the name errors give the file
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.start_line, self.end_line)
 
     @property
     def is_json(self) -> bool:
@@ -89,8 +95,8 @@ class _Parser:
         self.comments: list[str] = []
         self.warnings: list[str] = []
 
-    def error(self, line: int, message: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.filename}:{line}: {message}")
+    def error(self, line: int, message: str) -> DockerfileError:
+        return DockerfileError(message, file=self.filename, line=line)
 
     def read(self) -> str | None:
         if self.index >= len(self.lines):
@@ -110,6 +116,7 @@ class _Parser:
             children=tuple(children),
             start_line=children[0].start_line,
             end_line=children[-1].end_line,
+            file=self.filename,
         )
         found = dict(self.directives.found)
         return Result(root, found, self.escape, self.warnings, self.filename)
@@ -118,7 +125,7 @@ class _Parser:
         """Read the instruction that starts at physical line `raw`, if it starts one."""
         start = self.index
         self.note_comment(raw)
-        text, is_directive = self.process(go_text.trim_left_space(_trim_newline(raw)))
+        text, is_directive = self.process(gotext.trim_left_space(_trim_newline(raw)))
         if is_directive:
             self.comments.pop()  # a directive is not documentation for what follows
         text, done = self.trim_continuation(text)
@@ -130,14 +137,17 @@ class _Parser:
         except arguments.ArgumentError as err:
             raise self.error(start, str(err)) from None
         node = self.attach_heredocs(node, line, start)
-        node = replace(node, start_line=start, end_line=self.index, comments=tuple(self.comments))
+        node = replace(
+            node, start_line=start, end_line=self.index, comments=tuple(self.comments),
+            file=self.filename,
+        )  # fmt: skip
         self.comments = []
         return node
 
     def note_comment(self, raw: str) -> None:
         if not _is_comment(raw):
             return
-        comment = go_text.trim_space(go_text.trim_left_space(raw)[1:])
+        comment = gotext.trim_space(gotext.trim_left_space(raw)[1:])
         # A bare `#` line cuts the comment block off from the next instruction.
         self.comments = [*self.comments, comment] if comment else []
 
@@ -160,7 +170,7 @@ class _Parser:
             text, _ = self.process(_trim_newline(raw))
             if _is_comment(raw):
                 continue
-            if not go_text.trim_left_space(text):
+            if not gotext.trim_left_space(text):
                 empty_seen = True  # deprecated by buildkit, so warned about
                 continue
             text, done = self.trim_continuation(text)
@@ -232,7 +242,7 @@ def _trim_newline(text: str) -> str:
 
 
 def _is_comment(text: str) -> bool:
-    return go_text.trim_left_space(text).startswith("#")
+    return gotext.trim_left_space(text).startswith("#")
 
 
 def _continuation_re(escape: str) -> re.Pattern[str]:

@@ -2,17 +2,16 @@
 
 Instructions before the first FROM may only be ARGs (they parameterise FROM lines);
 every FROM starts a stage that owns the instructions up to the next FROM. Errors are
-InvalidArgument reading `<filename>:<line>: <message>`, the line being where the
-offending instruction starts.
+`DockerfileError`s at the line where the offending instruction starts.
 """
 
 from __future__ import annotations
 
 import difflib
 
-from lamina.build.instruction_flags import FlagError
-from lamina.build.instruction_parsers import CONVERTERS
-from lamina.build.instructions import (
+from lamina.dockerfile.convert import CONVERTERS
+from lamina.dockerfile.flags import FlagError
+from lamina.dockerfile.instructions import (
     ArgInstr,
     FromInstr,
     Instruction,
@@ -20,9 +19,9 @@ from lamina.build.instructions import (
     Stage,
     StagePlan,
 )
-from lamina.build.parser import Node, Result, parse
-from lamina.build.run_mounts import MountError
-from lamina.errors import InvalidArgument
+from lamina.dockerfile.location import DockerfileError
+from lamina.dockerfile.mounts import MountError
+from lamina.dockerfile.parser import Node, Result, parse
 
 _INSTRUCTION_ERRORS = (InstructionError, FlagError, MountError)
 
@@ -37,28 +36,28 @@ def plan_stages(result: Result) -> StagePlan:
     meta_args: list[ArgInstr] = []
     stages: list[_StageDraft] = []
     for node in result.ast.children:
-        for instr in instructions_from_node(node, filename=result.filename):
+        for instr in instructions_from_node(node):
             if isinstance(instr, FromInstr):
-                _check_name_unused(instr, stages, result.filename)
+                _check_name_unused(instr, stages)
                 stages.append(_StageDraft(instr))
             elif stages:
                 stages[-1].instructions.append(instr)
             elif isinstance(instr, ArgInstr):
                 meta_args.append(instr)
             else:
-                raise _located(result.filename, node, "no build stage in current context")
+                raise DockerfileError.at(node.location, "no build stage in current context")
     return StagePlan(tuple(meta_args), tuple(draft.freeze() for draft in stages))
 
 
-def instructions_from_node(node: Node, *, filename: str = "Dockerfile") -> list[Instruction]:
+def instructions_from_node(node: Node) -> list[Instruction]:
     """The typed instruction(s) for one instruction node (ARG may give several)."""
     convert = CONVERTERS.get(node.value)
     if convert is None:
-        raise _located(filename, node, _unknown_instruction(node.keyword))
+        raise DockerfileError.at(node.location, _unknown_instruction(node.keyword))
     try:
         return convert(node)
     except _INSTRUCTION_ERRORS as err:
-        raise _located(filename, node, str(err)) from None
+        raise DockerfileError.at(node.location, str(err)) from None
 
 
 class _StageDraft:
@@ -68,20 +67,17 @@ class _StageDraft:
 
     def freeze(self) -> Stage:
         start = self.start
-        return Stage(start.name, start.image, start.platform, tuple(self.instructions), start.line)
+        return Stage(
+            start.name, start.image, start.platform, tuple(self.instructions), start.location
+        )
 
 
-def _check_name_unused(instr: FromInstr, stages: list[_StageDraft], filename: str) -> None:
+def _check_name_unused(instr: FromInstr, stages: list[_StageDraft]) -> None:
     if instr.name is not None and any(draft.start.name == instr.name for draft in stages):
-        message = f'duplicate stage name "{instr.name}"'
-        raise InvalidArgument(f"{filename}:{instr.line}: {message}")
+        raise DockerfileError.at(instr.location, f'duplicate stage name "{instr.name}"')
 
 
 def _unknown_instruction(keyword: str) -> str:
     message = f"unknown instruction: {keyword}"
     close = difflib.get_close_matches(keyword.lower(), list(CONVERTERS), n=1)
     return f"{message} (did you mean {close[0].upper()}?)" if close else message
-
-
-def _located(filename: str, node: Node, message: str) -> InvalidArgument:
-    return InvalidArgument(f"{filename}:{node.start_line}: {message}")

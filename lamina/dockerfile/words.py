@@ -8,7 +8,7 @@ in splits too (`ENV space="a  b"` then `x${space}y` gives `xa`, `by`). An unquot
 
 Supported forms: `$V`, `${V}`, `${V:-word}`, `${V-word}`, `${V:+word}`, `${V+word}`,
 `${V:?msg}`, `${V?msg}`, `${V#pat}`, `${V##pat}`, `${V%pat}`, `${V%%pat}`,
-`${V/pat/repl}`, `${V//pat/repl}` (see `shell_params`); single quotes (literal),
+`${V/pat/repl}`, `${V//pat/repl}` (see `parameters`); single quotes (literal),
 double quotes (only `$`, `"` and the escape token are special), and the escape token
 (`\\` or a backtick, from `# escape=`). Unset variables expand to "" unless
 `skip_unset_env` keeps them as written. Errors are InvalidArgument:
@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from lamina.build import go_text
-from lamina.build.directives import DEFAULT_ESCAPE, check_escape_token
-from lamina.build.shell_params import ExpansionError, expand_braced
+from lamina.dockerfile import gotext
+from lamina.dockerfile.directives import DEFAULT_ESCAPE, check_escape_token
+from lamina.dockerfile.parameters import ExpansionError, expand_braced
 from lamina.errors import InvalidArgument
 
 _EOF = ""
@@ -81,7 +81,7 @@ class Lexer:
         try:
             result, words = scan.until(_EOF, raw_escapes=self.raw_escapes)
         except ExpansionError as err:
-            raise InvalidArgument(f"failed to process {go_text.quote(word)}: {err}") from None
+            raise InvalidArgument(f"failed to process {gotext.quote(word)}: {err}") from None
         return Expansion(result, tuple(words), frozenset(scan.matched), frozenset(scan.unmatched))
 
 
@@ -94,7 +94,7 @@ class _Fields:
         self.in_word = False
 
     def add_char(self, ch: str) -> None:
-        if not go_text.is_space(ch):
+        if not gotext.is_space(ch):
             self.add_raw(ch)
         elif self.in_word and self.word:
             self.words.append(self.word)
