@@ -14,25 +14,25 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None or shutil.which("docker") is None,
     reason="needs root, runc and the docker CLI",
 )
+PROMPT = b"/ # "  # busybox sh's, as root in /
 
 
 def run_in_pty(
     cmd: list[str], env: dict[str, str], send: bytes = b"", timeout: float = 20
 ) -> tuple[int, bytes]:
-    """Run `cmd` with a real terminal as its stdio; return its exit code and output."""
+    """Run `cmd` with a real terminal as its stdio; return its exit code and output.
+    `send` is typed once the shell's prompt shows (so the container is attached)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         cmd, env=env, stdin=follower, stdout=follower, stderr=follower, start_new_session=True
     )
     os.close(follower)
-    if send:
-        time.sleep(0.5)
-        os.write(leader, send)
     out = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -45,9 +45,13 @@ def run_in_pty(
             if not data:
                 break
             out += data
+            if send and PROMPT in out:
+                os.write(leader, send)
+                send = b""
         elif proc.poll() is not None:
             break
     os.close(leader)
+    assert not send, f"no prompt to type at: {out!r}"
     return proc.wait(timeout=5), out
 
 
@@ -89,7 +93,7 @@ def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path:
     assert len(cid) == 64
     ps = daemon.docker("ps").stdout.splitlines()
     assert ps[0].split()[:2] == ["CONTAINER", "ID"] and "web" in ps[1] and "Up" in ps[1]
-    time.sleep(0.3)
+    wait_for(lambda: daemon.docker("logs", "web").stdout, what="the container's first line")
     assert daemon.docker("logs", "web").stdout == "started\n"
     assert daemon.docker("exec", "web", "sh", "-c", "echo $((1+2))").stdout == "3\n"
     assert daemon.docker("exec", "web", "sh", "-c", "exit 9", check=False).returncode == 9
