@@ -22,11 +22,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_exit_codes_and_missing_things(daemon: Daemon, busybox: str) -> None:
+def test_run_prints_output_and_passes_on_the_exit_code(daemon: Daemon, busybox: str) -> None:
     assert daemon.lamina("run", "--rm", "busybox", "echo", "hello").stdout == "hello\n"
     assert (
         daemon.lamina("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
     )
+    assert daemon.lamina("ps", "-aq").stdout == ""  # --rm removed them
+
+
+def test_missing_command_and_image_fail_like_docker(daemon: Daemon, busybox: str) -> None:
     missing = daemon.lamina("run", "--rm", "busybox", "nosuchcmd", check=False)
     assert missing.returncode == 127
     assert 'exec: "nosuchcmd": executable file not found in $PATH' in missing.stderr
@@ -118,7 +122,7 @@ def test_anonymous_volume_from_image_volume_and_rm_v(daemon: Daemon, busybox: st
     assert mount["Name"] not in daemon.lamina("volume", "ls", "-q").stdout
 
 
-def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path: object) -> None:
+def run_ticker(daemon: Daemon) -> None:
     daemon.lamina(
         "run",
         "-d",
@@ -129,6 +133,10 @@ def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path:
         "-c",
         "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
     )
+
+
+def test_logs_tail_and_timestamps(daemon: Daemon, busybox: str) -> None:
+    run_ticker(daemon)
     wait_for(
         lambda: len(daemon.lamina("logs", "ticker").stdout.splitlines()) >= 2, what="two ticks"
     )
@@ -136,6 +144,12 @@ def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path:
     assert len(tail) == 2 and all(line.startswith("tick ") for line in tail)
     stamped = daemon.lamina("logs", "-t", "--tail", "1", "ticker").stdout
     assert stamped[:4].isdigit() and "Z tick" in stamped
+
+
+def test_exec_top_and_cp_in_a_running_container(
+    daemon: Daemon, busybox: str, tmp_path: object
+) -> None:
+    run_ticker(daemon)
     assert (
         daemon.lamina(
             "exec", "-e", "X=7", "ticker", "sh", "-c", "echo $X; exit 5", check=False
@@ -152,6 +166,10 @@ def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path:
     daemon.lamina("cp", "ticker:/etc/hostname", out)
     with open(out) as f:
         assert len(f.read().strip()) == 12
+
+
+def test_rename_a_running_container_then_kill_it(daemon: Daemon, busybox: str) -> None:
+    run_ticker(daemon)
     daemon.lamina("rename", "ticker", "renamed")
     [info] = json.loads(daemon.lamina("inspect", "renamed").stdout)
     assert info["Name"] == "/renamed" and info["State"]["Running"] is True

@@ -55,7 +55,7 @@ def run_in_pty(
     return proc.wait(timeout=5), out
 
 
-def test_run_variants(daemon: Daemon, busybox: str) -> None:
+def test_run_without_a_terminal(daemon: Daemon, busybox: str) -> None:
     assert daemon.docker("run", "--rm", "busybox", "echo", "hi").stdout == "hi\n"
     failed = daemon.docker(
         "run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3", check=False
@@ -67,6 +67,9 @@ def test_run_variants(daemon: Daemon, busybox: str) -> None:
     )
     missing = daemon.docker("run", "--rm", "busybox", "nosuchcmd", check=False)
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
+
+
+def test_run_with_a_terminal(daemon: Daemon, busybox: str) -> None:
     code, out = run_in_pty(
         ["docker", "run", "--rm", "-t", "busybox", "sh", "-c", "tty; stty size"], daemon.env
     )
@@ -79,8 +82,8 @@ def test_run_variants(daemon: Daemon, busybox: str) -> None:
     assert code == 4 and b"inside-42" in out
 
 
-def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path: Path) -> None:
-    cid = daemon.docker(
+def run_web(daemon: Daemon) -> str:
+    return daemon.docker(
         "run",
         "-d",
         "--name",
@@ -90,11 +93,23 @@ def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path:
         "-c",
         "echo started; while true; do sleep 0.1; done",
     ).stdout.strip()
+
+
+def test_detached_lifecycle_ps_logs_stop_rm(daemon: Daemon, busybox: str) -> None:
+    cid = run_web(daemon)
     assert len(cid) == 64
     ps = daemon.docker("ps").stdout.splitlines()
     assert ps[0].split()[:2] == ["CONTAINER", "ID"] and "web" in ps[1] and "Up" in ps[1]
     wait_for(lambda: daemon.docker("logs", "web").stdout, what="the container's first line")
     assert daemon.docker("logs", "web").stdout == "started\n"
+    daemon.docker("stop", "-t", "1", "web")
+    assert "Exited (137)" in daemon.docker("ps", "-a").stdout
+    assert daemon.docker("rm", "web").stdout.strip() == "web"
+    assert daemon.docker("ps", "-aq").stdout == ""
+
+
+def test_exec_and_cp_in_a_detached_container(daemon: Daemon, busybox: str, tmp_path: Path) -> None:
+    run_web(daemon)
     assert daemon.docker("exec", "web", "sh", "-c", "echo $((1+2))").stdout == "3\n"
     assert daemon.docker("exec", "web", "sh", "-c", "exit 9", check=False).returncode == 9
     code, out = run_in_pty(
@@ -105,10 +120,6 @@ def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path:
     daemon.docker("cp", str(tmp_path / "note.txt"), "web:/tmp/note.txt")
     daemon.docker("cp", "web:/tmp/note.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_text() == "note\n"
-    daemon.docker("stop", "-t", "1", "web")
-    assert "Exited (137)" in daemon.docker("ps", "-a").stdout
-    assert daemon.docker("rm", "web").stdout.strip() == "web"
-    assert daemon.docker("ps", "-aq").stdout == ""
 
 
 def test_python_sdk_runs_containers(daemon: Daemon, busybox: str) -> None:
