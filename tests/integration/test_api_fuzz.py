@@ -46,6 +46,7 @@ from tests.support.create_bodies import create_bodies
 from tests.support.rawhttp import Answer, request, send
 from tests.support.spec_shapes import load_spec
 from tests.support.spec_strategies import TEXT, Schemas, query_value
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, pytest.mark.slow, needs_root()]
 
@@ -85,8 +86,7 @@ def _pool(daemon: Daemon, busybox: str) -> dict[str, list[str]]:
     """Objects to aim at: real ones, and names that do not exist."""
     script = "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"
     target = daemon.lamina("run", "-d", busybox, "sh", "-c", script).stdout.strip()
-    while "ready" not in daemon.lamina("logs", target).stdout:
-        time.sleep(0.05)
+    wait_for(lambda: "ready" in daemon.lamina("logs", target).stdout, what="the target's ready")
     volume = daemon.lamina("volume", "create", "fuzzvol").stdout.strip()
     network = daemon.lamina("network", "create", "fuzznet").stdout.strip()
     sock = str(daemon.paths.socket)

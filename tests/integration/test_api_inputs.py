@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import Daemon, needs_root
 from tests.support.rawhttp import Answer, request, send
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.root, needs_root()]
 
@@ -37,10 +38,7 @@ def running(daemon: Daemon, busybox: str) -> Iterator[str]:
     SIGTERM until its trap is set)."""
     script = "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done"
     cid = daemon.lamina("run", "-d", busybox, "sh", "-c", script).stdout.strip()
-    deadline = time.monotonic() + 10
-    while "ready" not in daemon.lamina("logs", cid).stdout:
-        assert time.monotonic() < deadline, "the container never said ready"
-        time.sleep(0.05)
+    wait_for(lambda: "ready" in daemon.lamina("logs", cid).stdout, what="the container's ready")
     yield cid
 
 

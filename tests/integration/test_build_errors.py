@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from tests.conftest import Daemon, needs_root, start_daemon
 from tests.support.builds import build, leftovers, steps, write_tree
 from tests.support.store_audit import audit
+from tests.support.wait import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -110,10 +110,7 @@ def test_client_going_away_cancels_and_cleans_up(
             break
     client.send_signal(signal.SIGINT)
     assert client.wait(timeout=10) == 130
-    deadline = time.monotonic() + 10
-    while leftovers(daemon) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert leftovers(daemon) == []
+    wait_for(lambda: leftovers(daemon) == [], what="no build leftovers")
     # The daemon is fine and the step was not recorded as built.
     result = build(daemon, write_tree(tmp_path / "ok", {"Dockerfile": "FROM busybox\n"}))
     assert "DONE" in result.stderr

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
+from typing import Any
 
 import pytest
 
+from lamina.containers.state import MonitorFiles, read_state
 from tests.conftest import Daemon, start_daemon
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
 )
 
 
-def test_exit_codes_and_missing_things(daemon: Daemon, busybox: str) -> None:
+def test_run_prints_output_and_passes_on_the_exit_code(daemon: Daemon, busybox: str) -> None:
     assert daemon.lamina("run", "--rm", "busybox", "echo", "hello").stdout == "hello\n"
     assert (
         daemon.lamina("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
     )
+    assert daemon.lamina("ps", "-aq").stdout == ""  # --rm removed them
+
+
+def test_missing_command_and_image_fail_like_docker(daemon: Daemon, busybox: str) -> None:
     missing = daemon.lamina("run", "--rm", "busybox", "nosuchcmd", check=False)
     assert missing.returncode == 127
     assert 'exec: "nosuchcmd": executable file not found in $PATH' in missing.stderr
@@ -95,7 +102,12 @@ def test_two_containers_share_a_volume(daemon: Daemon, busybox: str) -> None:
             "-c",
             loop.format(n=n),
         )
-    time.sleep(1)
+
+    def both_wrote() -> bool:
+        seen = daemon.lamina("exec", "writer-a", "cat", "/shared/log").stdout.split()
+        return any(s.startswith("a-") for s in seen) and any(s.startswith("b-") for s in seen)
+
+    wait_for(both_wrote, what="lines from both writers in the shared volume")
     for reader in ("writer-a", "writer-b"):
         seen = daemon.lamina("exec", reader, "cat", "/shared/log").stdout.split()
         assert any(s.startswith("a-") for s in seen) and any(s.startswith("b-") for s in seen)
@@ -110,7 +122,7 @@ def test_anonymous_volume_from_image_volume_and_rm_v(daemon: Daemon, busybox: st
     assert mount["Name"] not in daemon.lamina("volume", "ls", "-q").stdout
 
 
-def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path: object) -> None:
+def run_ticker(daemon: Daemon) -> None:
     daemon.lamina(
         "run",
         "-d",
@@ -121,11 +133,23 @@ def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path:
         "-c",
         "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
     )
-    time.sleep(0.6)
+
+
+def test_logs_tail_and_timestamps(daemon: Daemon, busybox: str) -> None:
+    run_ticker(daemon)
+    wait_for(
+        lambda: len(daemon.lamina("logs", "ticker").stdout.splitlines()) >= 2, what="two ticks"
+    )
     tail = daemon.lamina("logs", "--tail", "2", "ticker").stdout.splitlines()
     assert len(tail) == 2 and all(line.startswith("tick ") for line in tail)
     stamped = daemon.lamina("logs", "-t", "--tail", "1", "ticker").stdout
     assert stamped[:4].isdigit() and "Z tick" in stamped
+
+
+def test_exec_top_and_cp_in_a_running_container(
+    daemon: Daemon, busybox: str, tmp_path: object
+) -> None:
+    run_ticker(daemon)
     assert (
         daemon.lamina(
             "exec", "-e", "X=7", "ticker", "sh", "-c", "echo $X; exit 5", check=False
@@ -142,6 +166,10 @@ def test_logs_exec_top_cp_rename_inspect(daemon: Daemon, busybox: str, tmp_path:
     daemon.lamina("cp", "ticker:/etc/hostname", out)
     with open(out) as f:
         assert len(f.read().strip()) == 12
+
+
+def test_rename_a_running_container_then_kill_it(daemon: Daemon, busybox: str) -> None:
+    run_ticker(daemon)
     daemon.lamina("rename", "ticker", "renamed")
     [info] = json.loads(daemon.lamina("inspect", "renamed").stdout)
     assert info["Name"] == "/renamed" and info["State"]["Running"] is True
@@ -164,12 +192,13 @@ def test_restart_policy_and_security_defaults(daemon: Daemon, busybox: str) -> N
     daemon.lamina(
         "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1"
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def given_up() -> dict[str, Any] | None:
         [info] = json.loads(daemon.lamina("inspect", "flaky").stdout)
-        if info["RestartCount"] == 2 and not info["State"]["Running"]:
-            break
-        time.sleep(0.2)
+        done = info["RestartCount"] == 2 and not info["State"]["Running"]
+        return info if done else None
+
+    info = wait_for(given_up, timeout=15, interval=0.2, what="two restarts, then no more")
     assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 1
     status = daemon.lamina(
         "run", "--rm", "busybox", "grep", "-E", "CapEff|Seccomp:", "/proc/self/status"
@@ -183,7 +212,9 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     loop = "i=0; while true; do echo n$i; i=$((i+1)); sleep 0.1; done"
     for n in range(5):
         daemon.lamina("run", "-d", "--name", f"c{n}", "busybox", "sh", "-c", loop)
-    daemon.lamina("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7")
+    short_id = daemon.lamina(
+        "run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 7"
+    ).stdout.strip()
     reply = 'echo ready; read line; echo "got $line"; exit 3'
     daemon.lamina("run", "-di", "--name", "talker", "busybox", "sh", "-c", reply)
     daemon.process.send_signal(signal.SIGKILL)
@@ -191,7 +222,13 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     # A removal the kill interrupted: the record is gone, its files are not yet.
     orphan = daemon.paths.root / "containers" / ("0" * 64) / "upper"
     orphan.mkdir(parents=True)
-    time.sleep(1.5)  # "short" exits while no daemon runs
+    short_files = MonitorFiles(daemon.paths.run_dir / "c" / short_id[:16])
+
+    def short_exited() -> bool:  # while no daemon runs: its monitor records it
+        state = read_state(short_files.state)
+        return state is not None and state.final
+
+    wait_for(short_exited, what='"short" to exit while no daemon runs')
     daemon.process = start_daemon(daemon.paths)
     assert not orphan.parent.exists()
     rows = daemon.lamina("ps", "--format", "{{.Names}} {{.State}}").stdout.split("\n")
@@ -208,8 +245,12 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
         env=daemon.env,
         stdout=subprocess.PIPE,
     )
-    time.sleep(0.5)
-    assert len(daemon.lamina("logs", "c0").stdout.splitlines()) > before
+    wait_for(
+        lambda: len(daemon.lamina("logs", "c0").stdout.splitlines()) > before,
+        what="c0's log to grow under the new daemon",
+    )
+    assert follow.stdout is not None
+    wait_for(lambda: select.select([follow.stdout], [], [], 0)[0], what="logs -f to print a line")
     daemon.lamina("stop", "-t", "1", "c1")  # logs -f follows new lines, then ends with it
     out, _ = follow.communicate(timeout=10)
     assert follow.returncode == 0 and len(out.split()) >= 2
@@ -303,10 +344,13 @@ def test_seed_volume_experiment_with_redis(daemon: Daemon) -> None:
 
     def run_db(name: str, *volume: str) -> None:
         daemon.lamina("run", "-d", "--name", name, *volume, "redis-test", *serve)
-        deadline = time.monotonic() + 20
-        while daemon.lamina("exec", name, "redis-cli", "ping", check=False).stdout != "PONG\n":
-            assert time.monotonic() < deadline, "redis did not start"
-            time.sleep(0.2)
+        wait_for(
+            lambda: daemon.lamina("exec", name, "redis-cli", "ping", check=False).stdout
+            == "PONG\n",
+            timeout=20,
+            interval=0.2,
+            what="redis to start",
+        )
 
     def cycle(*volume: str) -> str:
         run_db("db1", *volume)

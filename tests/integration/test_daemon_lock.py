@@ -15,6 +15,7 @@ import pytest
 
 from lamina.config import Paths
 from tests.conftest import Daemon, daemon_log, start_daemon, stop_daemon
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
@@ -34,12 +35,12 @@ def test_two_daemons_started_at_once_one_serves(instance: Paths, shared: str) ->
     both = [(instance, _daemon(instance.root, instance.host))]
     both.append((other, _daemon(other.root, other.host)))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ended = [p for _, p in both if p.poll() is not None]
-            if ended or (other.host != instance.host and all(_answers(i.host) for i, _ in both)):
-                break
-            time.sleep(0.05)
+
+        def settled() -> bool:  # one gave up, or (on two sockets) both answer: a bug
+            ended = any(p.poll() is not None for _, p in both)
+            return ended or (other.host != instance.host and all(_answers(i.host) for i, _ in both))
+
+        wait_for(settled, timeout=60, what="one of the two daemons to give up")
         [(_, loser)] = [(i, p) for i, p in both if p.poll() is not None]
         [(paths, winner)] = [(i, p) for i, p in both if p is not loser]
         assert loser.returncode != 0 and loser.stderr is not None

@@ -21,23 +21,28 @@ def test_version_and_info(daemon: Daemon) -> None:
     assert "Server Version: 0.1.0" in daemon.docker("info").stdout
 
 
-def test_images_inspect_tag_history_rmi_df(daemon: Daemon, busybox: str) -> None:
+def test_images_inspect_history_df_and_rmi(daemon: Daemon, busybox: str) -> None:
     rows = daemon.docker("images").stdout.splitlines()
     assert rows[1].split()[:3] == ["busybox", "latest", busybox[7:19]]
     [image] = json.loads(daemon.docker("image", "inspect", "busybox").stdout)
     assert image["Id"] == busybox and image["Config"]["Cmd"] == ["sh"]
-    daemon.docker("tag", "busybox", "localhost:5000/tools/bb:1.0")
-    assert "localhost:5000/tools/bb" in daemon.docker("images").stdout
     history = daemon.docker("history", "busybox").stdout.splitlines()
     assert history[1].startswith(busybox[7:19])
+    df = daemon.docker("system", "df").stdout.splitlines()
+    assert df[1].split()[:3] == ["Images", "1", "0"]
+    removed = daemon.docker("rmi", "busybox").stdout
+    assert "Untagged: busybox:latest" in removed and f"Deleted: {busybox}" in removed
+
+
+def test_tag_then_untag_with_a_registry_name(daemon: Daemon, busybox: str) -> None:
+    daemon.docker("tag", "busybox", "localhost:5000/tools/bb:1.0")
+    assert "localhost:5000/tools/bb" in daemon.docker("images").stdout
     assert (
         daemon.docker("rmi", "localhost:5000/tools/bb:1.0").stdout.strip()
         == "Untagged: localhost:5000/tools/bb:1.0"
     )
     df = daemon.docker("system", "df").stdout.splitlines()
-    assert df[1].split()[:3] == ["Images", "1", "0"]
-    removed = daemon.docker("rmi", "busybox").stdout
-    assert "Untagged: busybox:latest" in removed and f"Deleted: {busybox}" in removed
+    assert df[1].split()[:3] == ["Images", "1", "0"]  # the untag left busybox's one image
 
 
 def test_docker_cli_errors(daemon: Daemon) -> None:

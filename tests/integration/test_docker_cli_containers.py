@@ -14,25 +14,25 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None or shutil.which("docker") is None,
     reason="needs root, runc and the docker CLI",
 )
+PROMPT = b"/ # "  # busybox sh's, as root in /
 
 
 def run_in_pty(
     cmd: list[str], env: dict[str, str], send: bytes = b"", timeout: float = 20
 ) -> tuple[int, bytes]:
-    """Run `cmd` with a real terminal as its stdio; return its exit code and output."""
+    """Run `cmd` with a real terminal as its stdio; return its exit code and output.
+    `send` is typed once the shell's prompt shows (so the container is attached)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         cmd, env=env, stdin=follower, stdout=follower, stderr=follower, start_new_session=True
     )
     os.close(follower)
-    if send:
-        time.sleep(0.5)
-        os.write(leader, send)
     out = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -45,13 +45,17 @@ def run_in_pty(
             if not data:
                 break
             out += data
+            if send and PROMPT in out:
+                os.write(leader, send)
+                send = b""
         elif proc.poll() is not None:
             break
     os.close(leader)
+    assert not send, f"no prompt to type at: {out!r}"
     return proc.wait(timeout=5), out
 
 
-def test_run_variants(daemon: Daemon, busybox: str) -> None:
+def test_run_without_a_terminal(daemon: Daemon, busybox: str) -> None:
     assert daemon.docker("run", "--rm", "busybox", "echo", "hi").stdout == "hi\n"
     failed = daemon.docker(
         "run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3", check=False
@@ -63,6 +67,9 @@ def test_run_variants(daemon: Daemon, busybox: str) -> None:
     )
     missing = daemon.docker("run", "--rm", "busybox", "nosuchcmd", check=False)
     assert missing.returncode == 127 and "executable file not found" in missing.stderr
+
+
+def test_run_with_a_terminal(daemon: Daemon, busybox: str) -> None:
     code, out = run_in_pty(
         ["docker", "run", "--rm", "-t", "busybox", "sh", "-c", "tty; stty size"], daemon.env
     )
@@ -75,8 +82,8 @@ def test_run_variants(daemon: Daemon, busybox: str) -> None:
     assert code == 4 and b"inside-42" in out
 
 
-def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path: Path) -> None:
-    cid = daemon.docker(
+def run_web(daemon: Daemon) -> str:
+    return daemon.docker(
         "run",
         "-d",
         "--name",
@@ -86,11 +93,23 @@ def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path:
         "-c",
         "echo started; while true; do sleep 0.1; done",
     ).stdout.strip()
+
+
+def test_detached_lifecycle_ps_logs_stop_rm(daemon: Daemon, busybox: str) -> None:
+    cid = run_web(daemon)
     assert len(cid) == 64
     ps = daemon.docker("ps").stdout.splitlines()
     assert ps[0].split()[:2] == ["CONTAINER", "ID"] and "web" in ps[1] and "Up" in ps[1]
-    time.sleep(0.3)
+    wait_for(lambda: daemon.docker("logs", "web").stdout, what="the container's first line")
     assert daemon.docker("logs", "web").stdout == "started\n"
+    daemon.docker("stop", "-t", "1", "web")
+    assert "Exited (137)" in daemon.docker("ps", "-a").stdout
+    assert daemon.docker("rm", "web").stdout.strip() == "web"
+    assert daemon.docker("ps", "-aq").stdout == ""
+
+
+def test_exec_and_cp_in_a_detached_container(daemon: Daemon, busybox: str, tmp_path: Path) -> None:
+    run_web(daemon)
     assert daemon.docker("exec", "web", "sh", "-c", "echo $((1+2))").stdout == "3\n"
     assert daemon.docker("exec", "web", "sh", "-c", "exit 9", check=False).returncode == 9
     code, out = run_in_pty(
@@ -101,10 +120,6 @@ def test_detached_lifecycle_logs_exec_cp(daemon: Daemon, busybox: str, tmp_path:
     daemon.docker("cp", str(tmp_path / "note.txt"), "web:/tmp/note.txt")
     daemon.docker("cp", "web:/tmp/note.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_text() == "note\n"
-    daemon.docker("stop", "-t", "1", "web")
-    assert "Exited (137)" in daemon.docker("ps", "-a").stdout
-    assert daemon.docker("rm", "web").stdout.strip() == "web"
-    assert daemon.docker("ps", "-aq").stdout == ""
 
 
 def test_python_sdk_runs_containers(daemon: Daemon, busybox: str) -> None:

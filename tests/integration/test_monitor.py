@@ -31,6 +31,7 @@ from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, demultiplex
 from lamina.errors import Conflict, NotFound
 from tests.support.busybox_bundle import available, make_bundle, process
 from tests.support.logs import read_entries
+from tests.support.wait import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -190,7 +191,7 @@ def test_closing_stdin_ends_cat(lab: Lab, how: str) -> None:
     if once:
         sock.shutdown(socket.SHUT_WR)
     else:
-        time.sleep(0.2)  # let the input reach cat before its stdin goes
+        wait_for(lambda: log_entries(opts), what="cat's echo of the input before its stdin goes")
         client.control(files(opts), "close-stdin")
     assert demultiplex(read_until_eof(sock)) == {STDOUT: b"hello\n"}
     assert client.wait(files(opts), timeout=20).exit_code == 0
@@ -237,8 +238,7 @@ def test_container_survives_its_daemon(lab: Lab) -> None:
     assert os.getsid(monitor_pid) == monitor_pid  # its own session, not the daemon's
     assert opts.log is not None
     size = opts.log.stat().st_size
-    time.sleep(0.6)
-    assert opts.log.stat().st_size > size, "the log stopped growing"
+    wait_for(lambda: opts.log.stat().st_size > size, what="the log to keep growing")
     runtime_state = lab.runtime.state(opts.id)
     assert runtime_state is not None and runtime_state["status"] == "running"
     adopted = client.attach(files(opts), AttachRequest())  # what a new daemon does
@@ -248,7 +248,7 @@ def test_container_survives_its_daemon(lab: Lab) -> None:
     lab.runtime.kill(opts.id, signal.SIGKILL)
     final = client.wait(files(opts), timeout=20)
     assert final.status == Status.EXITED and final.exit_code == 137 and not final.oom_killed
-    _wait_gone(monitor_pid)
+    wait_for(lambda: not _alive(monitor_pid), what=f"the monitor {monitor_pid} to end")
 
 
 def test_exec_waits_for_attach_and_stays_out_of_the_log(lab: Lab) -> None:
@@ -284,12 +284,19 @@ def test_two_attach_clients_both_get_output(lab: Lab) -> None:
     opts = lab.options("c", ["sh", "-c", loop])
     lab.spawn(opts)
     socks = [client.attach(files(opts), AttachRequest()) for _ in range(2)]
+    before = len(log_entries(opts))  # lines from before the clients came
     received: list[bytes] = []
     threads = [threading.Thread(target=lambda s=s: received.append(read_until_eof(s)))
                for s in socks]  # fmt: skip
     for thread in threads:
         thread.start()
-    time.sleep(0.8)
+
+    def ticked() -> bool:  # what the log got since, both clients get before EOF
+        texts = [text for _, text in log_entries(opts)[before:]]
+        # one more each: a line read just before an attach may be logged just after `before`
+        return texts.count("tick\n") >= 4 and texts.count("tock\n") >= 4
+
+    wait_for(ticked, what="four ticks and tocks since the clients attached")
     lab.runtime.kill(opts.id, signal.SIGKILL)
     assert client.wait(files(opts), timeout=20).exit_code == 137
     for thread in threads:
@@ -345,9 +352,15 @@ def test_oom_kill_is_recorded(lab: Lab) -> None:
 def test_idle_monitor_memory(lab: Lab) -> None:
     opts = lab.options("c", ["sleep", "1000"])
     state = lab.spawn(opts)
-    time.sleep(0.5)
-    status = Path(f"/proc/{state.monitor_pid}/status").read_text()
-    rss_kb = int(status.split("VmRSS:")[1].split()[0])
+    readings: list[int] = []
+
+    def settled() -> bool:  # idle: the same size three looks in a row
+        status = Path(f"/proc/{state.monitor_pid}/status").read_text()
+        readings.append(int(status.split("VmRSS:")[1].split()[0]))
+        return len(readings) >= 3 and len(set(readings[-3:])) == 1
+
+    wait_for(settled, interval=0.1, what="the monitor's memory to settle")
+    rss_kb = readings[-1]
     print(f"\nidle monitor VmRSS: {rss_kb} kB ({rss_kb / 1024:.1f} MiB)")
     assert rss_kb < 40 * 1024
     lab.runtime.kill(opts.id, "KILL")
@@ -376,10 +389,11 @@ def test_runtime_start_through_the_exec_fifo(lab: Lab) -> None:
     assert lab.runtime.state(cid)["status"] == "created"  # type: ignore[index]
     lab.runtime.start(cid, pid=pid)
     assert lab.runtime.state(cid)["status"] == "running"  # type: ignore[index]
-    deadline = time.monotonic() + 5  # runc init execs the process a moment after the fifo
-    while not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"):
-        assert time.monotonic() < deadline, "the process never became sleep"
-        time.sleep(0.01)
+    # runc init execs the process a moment after the fifo
+    wait_for(
+        lambda: Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"sleep"),
+        what="the process to become sleep",
+    )
     with pytest.raises(Conflict):
         lab.runtime.start(cid, pid=pid)  # no fifo any more: runc's own answer
     lab.runtime.delete(cid, force=True)
@@ -416,13 +430,6 @@ def _nanos(text: str) -> int:
     from lamina.timestamps import parse_ns
 
     return parse_ns(text)
-
-
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"process {pid} still runs"
-        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:

@@ -21,13 +21,13 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 
 import pytest
 
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.networks import naming
 from tests.conftest import Daemon, start_daemon
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None or shutil.which("iptables") is None,
@@ -103,7 +103,9 @@ def test_a_connect_that_fails_leaves_no_member(daemon: Daemon, busybox: str) -> 
 def _await_exit_recorded(d: Daemon, container_id: str) -> None:
     """Its monitor records the exit (then restore has it to read, not to wait for)."""
     files = MonitorFiles(d.paths.run_dir / "c" / container_id[:16])
-    deadline = time.monotonic() + 10
-    while (state := read_state(files.state)) is None or not state.final:
-        assert time.monotonic() < deadline, "the monitor did not record the exit"
-        time.sleep(0.02)
+
+    def recorded() -> bool:
+        state = read_state(files.state)
+        return state is not None and state.final
+
+    wait_for(recorded, interval=0.02, what="the monitor to record the exit")

@@ -175,12 +175,16 @@ def test_published_ports(daemon: Daemon, busybox: str) -> None:
     assert talk(28100) == b"port80\n"
 
 
-def test_network_options_lifecycle_and_errors(daemon: Daemon, busybox: str) -> None:
+def create_custom(daemon: Daemon) -> None:
     created = daemon.lamina(
         "network", "create", "--subnet", "10.123.0.0/16", "--gateway", "10.123.0.254",
         "--ip-range", "10.123.5.0/24", "--label", "team=seed", "custom",
     )  # fmt: skip
     assert len(created.stdout.strip()) == 64
+
+
+def test_network_options_reach_inspect_and_the_container(daemon: Daemon, busybox: str) -> None:
+    create_custom(daemon)
     dup = daemon.lamina("network", "create", "custom", check=False)
     assert "network with name custom already exists" in dup.stderr
     [info] = json.loads(daemon.lamina("network", "inspect", "custom").stdout)
@@ -192,9 +196,17 @@ def test_network_options_lifecycle_and_errors(daemon: Daemon, busybox: str) -> N
     assert "default via 10.123.0.254" in out and "10.123.5.1" in out
     fixed = sh(daemon, "--network", "custom", "--ip", "10.123.9.9", "busybox", "ip", "addr")
     assert "10.123.9.9/16" in fixed.stdout
+
+
+def test_an_internal_network_has_no_default_route(daemon: Daemon, busybox: str) -> None:
     daemon.lamina("network", "create", "--internal", "sealed")
     out = sh(daemon, "--network", "sealed", "busybox", "ip", "route").stdout
     assert "default" not in out
+
+
+def test_network_rm_refusals_ls_and_prune(daemon: Daemon, busybox: str) -> None:
+    create_custom(daemon)
+    daemon.lamina("network", "create", "--internal", "sealed")
     daemon.lamina("run", "-d", "--name", "member", "--network", "custom", "busybox", "sleep", "60")
     busy = daemon.lamina("network", "rm", "custom", check=False)
     assert "error while removing network: network custom has active endpoints" in busy.stderr
@@ -206,13 +218,16 @@ def test_network_options_lifecycle_and_errors(daemon: Daemon, busybox: str) -> N
     names = daemon.lamina("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert names == ["bridge", "custom", "host", "none", "sealed"]
     assert daemon.lamina("network", "ls", "-q", "-f", "label=team=seed").stdout.strip()
+    daemon.lamina("rm", "-f", "member")
+    assert daemon.lamina("network", "prune", "-f").stdout.split()[2:] == ["custom", "sealed"]
+
+
+def test_host_and_none_network_modes(daemon: Daemon, busybox: str) -> None:
     out = sh(daemon, "--network", "host", "busybox", "ls", "/sys/class/net").stdout.split()
     assert "lo" in out and len(out) > 1  # the host's devices
     assert sh(daemon, "--network", "none", "busybox", "ls", "/sys/class/net").stdout.split() == [
         "lo"
     ]
-    daemon.lamina("rm", "-f", "member")
-    assert daemon.lamina("network", "prune", "-f").stdout.split()[2:] == ["custom", "sealed"]
 
 
 def test_docker_cli_drives_networks(daemon: Daemon, busybox: str) -> None:

@@ -17,8 +17,7 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from tests.conftest import (
     start_daemon,
     stop_daemon,
 )
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None, reason="needs root and runc"
@@ -125,7 +125,9 @@ def test_a_start_tightens_a_root_an_older_lamina_left_open(exposed: Paths) -> No
                  "busybox", "sh", "-c", talk)  # fmt: skip
         ids = d.lamina("inspect", "-f", "{{.Id}}", "rotated", "local").stdout.split()
         json_log = exposed.root / "containers" / ids[0] / f"{ids[0]}-json.log"
-        _await(lambda: Path(f"{json_log}.2.gz").exists())
+        wait_for(
+            Path(f"{json_log}.2.gz").exists, timeout=20, what="the log's second compressed file"
+        )
         stop_daemon(d.process)  # containers keep running, as they do across an upgrade
         try:
             (exposed.root / "daemon.log").write_text("an older autostart's log\n")
@@ -199,13 +201,6 @@ def loose_modes(container: Path) -> dict[str, str]:
 
 
 ETC_FILES = frozenset({"hosts", "hostname", "resolv.conf"})
-
-
-def _await(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_clis_autostart_under_umask_077(exposed: Paths) -> None:

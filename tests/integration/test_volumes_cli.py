@@ -34,11 +34,17 @@ def both(daemon: Daemon, *args: str, check: bool = True) -> str:
     return ours.stdout
 
 
-def test_both_clis_create_list_and_inspect_alike(daemon: Daemon) -> None:
+def create_three(daemon: Daemon) -> str:
+    """vol10 with lamina, vol2 (labelled) and an anonymous one with docker: its name."""
     assert daemon.lamina("volume", "create", "vol10").stdout == "vol10\n"
     assert daemon.docker("volume", "create", "--label", "app=web", "vol2").stdout == "vol2\n"
     anonymous = daemon.docker("volume", "create").stdout.strip()
     assert re.fullmatch(r"[0-9a-f]{64}", anonymous)
+    return anonymous
+
+
+def test_both_clis_create_and_list_alike(daemon: Daemon) -> None:
+    anonymous = create_three(daemon)
     assert daemon.lamina("volume", "create", "vol10").stdout == "vol10\n"  # idempotent
     listing = both(daemon, "volume", "ls")
     assert listing.splitlines() == [
@@ -48,6 +54,10 @@ def test_both_clis_create_list_and_inspect_alike(daemon: Daemon) -> None:
         "local     vol10",
     ]
     assert both(daemon, "volume", "ls", "-q").split() == [anonymous, "vol2", "vol10"]
+
+
+def test_both_clis_filter_alike(daemon: Daemon) -> None:
+    anonymous = create_three(daemon)
     assert both(daemon, "volume", "ls", "-f", "label=app=web", "-q").split() == ["vol2"]
     assert both(daemon, "volume", "ls", "-f", "name=vol1", "-q").split() == ["vol10"]
     assert both(daemon, "volume", "ls", "-f", "dangling=true", "-q").split() == [
@@ -55,6 +65,10 @@ def test_both_clis_create_list_and_inspect_alike(daemon: Daemon) -> None:
         "vol2",
         "vol10",
     ]
+
+
+def test_both_clis_format_alike(daemon: Daemon) -> None:
+    anonymous = create_three(daemon)
     table = both(daemon, "volume", "ls", "--format", "table {{.Name}}\t{{.Labels}}")
     lines = table.splitlines()
     assert lines[0].split("   ")[0] == "VOLUME NAME" and lines[0].endswith("LABELS")
@@ -74,6 +88,10 @@ def test_both_clis_create_list_and_inspect_alike(daemon: Daemon) -> None:
     )
     as_json = both(daemon, "volume", "ls", "--format", "json", "-f", "name=vol2")
     assert json.loads(as_json)["Labels"] == "app=web"
+
+
+def test_both_clis_inspect_alike(daemon: Daemon) -> None:
+    anonymous = create_three(daemon)
     inspected = json.loads(both(daemon, "volume", "inspect", "vol2", "vol10"))
     assert [v["Name"] for v in inspected] == ["vol2", "vol10"]
     vol2 = inspected[0]
