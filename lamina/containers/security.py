@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.errors import InvalidArgument
+from lamina.process import effective_capabilities
 
 
 def _caps(names: str) -> tuple[str, ...]:
@@ -96,13 +97,9 @@ def host_capabilities() -> tuple[str, ...]:
     """
     try:
         last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-        status = Path("/proc/self/status").read_text()
     except (OSError, ValueError):
         return CAPABILITIES
-    effective = next(
-        (int(line.split()[1], 16) for line in status.splitlines() if line.startswith("CapEff:")),
-        (1 << (last + 1)) - 1,
-    )
+    effective = effective_capabilities(unknown=(1 << (last + 1)) - 1)
     return tuple(c for i, c in enumerate(CAPABILITIES) if i <= last and effective >> i & 1)
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from lamina.errors import FailedPrecondition, Internal, InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
+from lamina.process import CAP_CHOWN, CAP_MKNOD, effective_capabilities
 from lamina.store.rootpath import TooManyLinks, resolve_relative
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Failures of the host rather than of the tar's content.
-_CAP_CHOWN = 0
-_CAP_MKNOD = 27
 _HOST_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.EMFILE}
 
 
@@ -185,8 +184,8 @@ class _Extractor:
         self.whiteouts = whiteouts
         capabilities = effective_capabilities()
         # What root may do, by capability: root in a container may lack some.
-        self.may_chown = bool(capabilities >> _CAP_CHOWN & 1)
-        self.may_mknod = bool(capabilities >> _CAP_MKNOD & 1)
+        self.may_chown = bool(capabilities >> CAP_CHOWN & 1)
+        self.may_mknod = bool(capabilities >> CAP_MKNOD & 1)
         self.written: set[str] = set()  # entries this layer made (whiteouts spare them)
         self.dirs: dict[str, tuple[int, float]] = {}  # dir → (mode, mtime), set at the end
         self.parents: dict[str, str] = {}  # cleaned parent name → resolved parent
@@ -608,16 +607,3 @@ def _opaque(path: str) -> bool:
         return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
         return False
-
-
-def effective_capabilities() -> int:
-    """This process's effective capabilities (CapEff) as a bit mask; without /proc, all
-    of them for root and none for others."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("CapEff:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError):
-        pass
-    return -1 if os.geteuid() == 0 else 0

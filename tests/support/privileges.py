@@ -3,10 +3,9 @@ unit tests as root with every capability dropped (uid 0, and no power of root's)
 
 from __future__ import annotations
 
-from lamina.store.archive import effective_capabilities
+from lamina.process import CAP_CHOWN, CAP_MKNOD, effective_capabilities
 
-CAP_CHOWN = 0
-CAP_MKNOD = 27
+__all__ = ["CAP_CHOWN", "CAP_MKNOD", "capable"]
 
 
 def capable(*capabilities: int) -> bool:
