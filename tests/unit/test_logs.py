@@ -7,12 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from lamina.containers.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
 from lamina.containers.logs.writer import LogWriter
-from lamina.errors import InvalidArgument
-from lamina.timestamps import format_ns, parse_ns
 from tests.support.logs import read_entries
 
 T0 = 1_714_564_800_123_456_789  # 2024-05-01T12:00:00.123456789Z
@@ -31,17 +27,6 @@ def test_entry_format_is_dockers() -> None:
     line = encode_entry("stdout", "héllo <b>\n", "2024-05-01T12:00:00.123456789Z")
     want = '{"log":"héllo <b>\\n","stream":"stdout","time":"2024-05-01T12:00:00.123456789Z"}\n'
     assert line == want.encode()
-
-
-def test_times_have_nine_digits_and_round_trip() -> None:
-    assert format_ns(T0) == "2024-05-01T12:00:00.123456789Z"
-    assert format_ns(T0 - 123_456_789) == "2024-05-01T12:00:00.000000000Z"
-    assert parse_ns(format_ns(T0)) == T0
-    assert parse_ns("2024-05-01T14:00:00.123456789+02:00") == T0
-    assert parse_ns("2024-05-01T12:00:00Z") == T0 - 123_456_789
-    assert parse_ns("2024-05-01T12:00:00.5Z") == T0 - 123_456_789 + 500_000_000
-    with pytest.raises(InvalidArgument, match="yesterday"):
-        parse_ns("yesterday")
 
 
 def test_line_buffer_holds_the_partial_line() -> None:

@@ -87,8 +87,15 @@ def test_parse_rfc3339_wants_ascii_digits() -> None:
 
 def test_nanosecond_form_keeps_nine_digits_and_reads_back_exactly() -> None:
     assert format_ns(T0) == "2024-05-01T12:00:00.123456789Z"
+    assert format_ns(T0 - 123_456_789) == "2024-05-01T12:00:00.000000000Z"
     assert format_ns(0) == "1970-01-01T00:00:00.000000000Z"
+    assert parse_ns(format_ns(T0)) == T0
     assert parse_ns("2024-05-01T12:00:00.1234567891Z") == T0
+    assert parse_ns("2024-05-01T14:00:00.123456789+02:00") == T0
+    assert parse_ns("2024-05-01T12:00:00Z") == T0 - 123_456_789
+    assert parse_ns("2024-05-01T12:00:00.5Z") == T0 - 123_456_789 + 500_000_000
+    with pytest.raises(InvalidArgument, match="yesterday"):
+        parse_ns("yesterday")
     assert len(now()) == len("2024-05-01T12:00:00.123456789Z")
 
 
