@@ -4,7 +4,6 @@ and tar entries built by hand."""
 
 from __future__ import annotations
 
-import io
 import os
 import stat
 import tarfile
@@ -15,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from lamina.store.archive import apply_layer
+from tests.support.tars import apply, build_tar
+
+__all__ = [
+    "HOST_NAME",
+    "Jail",
+    "build_tar",
+    "entry",
+    "hardlink",
+    "symlink",
+    "whiteouts_through_symlinks",
+]
 
 
 def entry(
@@ -29,14 +38,6 @@ def entry(
     for key, value in attrs.items():
         setattr(info, key, value)
     return info, data
-
-
-def build_tar(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for info, data in members:
-            tf.addfile(info, io.BytesIO(data) if info.size else None)
-    return out.getvalue()
 
 
 def symlink(name: str, to: str) -> tuple[tarfile.TarInfo, bytes]:
@@ -78,7 +79,7 @@ class Jail:
     target: Path  # tmp/<...>/jail/a/b/target: deep, so "../../.." has room to climb
 
     def apply(self, tar: bytes, whiteouts: str = "delete") -> None:
-        apply_layer(io.BytesIO(tar), self.target, whiteouts=whiteouts)  # type: ignore[arg-type]
+        apply(tar, self.target, whiteouts)
 
     def inside(self, path: str) -> Path:
         return self.target / path.lstrip("/")
@@ -117,3 +118,14 @@ def untouched(jail: Jail) -> Iterator[Callable[[], None]]:
     for path in HOST_PATHS:
         if os.path.lexists(path):
             os.unlink(path)
+
+
+def whiteouts_through_symlinks(jail: Jail) -> bytes:
+    """Whiteouts and an opaque marker reached through symlinks that point outside."""
+    return build_tar(
+        symlink("evil", str(jail.outside)),
+        entry("evil/.wh.secret"),
+        entry("evil/dir/.wh..wh..opq"),
+        symlink("up", "../../.."),
+        entry("up/.wh.outside"),
+    )

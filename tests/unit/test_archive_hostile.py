@@ -13,7 +13,15 @@ from collections.abc import Callable
 import pytest
 
 from lamina.errors import InvalidArgument
-from tests.support.jail import HOST_NAME, Jail, build_tar, entry, hardlink, symlink
+from tests.support.jail import (
+    HOST_NAME,
+    Jail,
+    build_tar,
+    entry,
+    hardlink,
+    symlink,
+    whiteouts_through_symlinks,
+)
 from tests.support.privileges import CAP_MKNOD, capable
 
 REFUSED = [
@@ -188,14 +196,7 @@ def test_hardlink_to_absolute_path_stays_inside(jail: Jail, untouched: Callable[
 
 
 def test_whiteouts_through_symlinks_stay_inside(jail: Jail, untouched: Callable[[], None]) -> None:
-    tar = build_tar(
-        symlink("evil", str(jail.outside)),
-        entry("evil/.wh.secret"),
-        entry("evil/dir/.wh..wh..opq"),
-        symlink("up", "../../.."),
-        entry("up/.wh.outside"),
-    )
-    jail.apply(tar)
+    jail.apply(whiteouts_through_symlinks(jail))
     untouched()
 
 
