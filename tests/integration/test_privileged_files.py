@@ -9,7 +9,6 @@ import io
 import os
 import stat
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from lamina.store.metadata import Metadata
 from lamina.volumes import VolumeService
 from tests.conftest import needs_root
 from tests.support import jail as hostile
-from tests.support.builds import write_tree
+from tests.support.builds import aged_tree, write_tree
 from tests.support.tars import (
     apply,
     build_tar,
@@ -148,15 +147,6 @@ def test_device_nodes_are_made_inside_only(
 
 
 # -- build context and COPY --------------------------------------------------------
-
-
-def aged_tree(root: Path, files: dict[str, str]) -> Path:
-    """Files older than the stat cache's racy window, as a user's are."""
-    write_tree(root, files)
-    old = time.time() - 60
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (old, old))
-    return root
 
 
 def test_chown_changes_the_checksum_unless_ownership_is_reset(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.conftest import Daemon
@@ -24,6 +25,16 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
             path.write_bytes(content)
         else:
             path.write_text(content)
+    return root
+
+
+def aged_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """`write_tree`, with every entry dated a minute back: older than the stat cache's
+    racy window, as a user's files are."""
+    write_tree(root, files)
+    old = time.time() - 60
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (old, old))
     return root
 
 

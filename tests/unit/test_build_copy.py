@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,7 @@ from lamina.build.planmemo import PlanMemo
 from lamina.build.statcache import StatCache
 from lamina.build.tarcontext import extract_context
 from lamina.errors import InvalidArgument
-
-OLD = time.time() - 60  # older than the racy window
-
-
-def tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (OLD, OLD))
-    return root
+from tests.support.builds import aged_tree
 
 
 def never(_: str) -> bool:
@@ -43,7 +31,7 @@ def memo_plan(memo: PlanMemo, context: BuildContext, sources: list[str]) -> obje
 
 
 def test_plans_are_remembered_until_something_they_saw_changes(tmp_path: Path) -> None:
-    root = tree(tmp_path / "ctx", {"a.txt": "a", "src/b.js": "b", "package.json": "{}"})
+    root = aged_tree(tmp_path / "ctx", {"a.txt": "a", "src/b.js": "b", "package.json": "{}"})
     memo = PlanMemo(racy_window_ns=0)  # utime cannot make ctimes old
 
     def context() -> BuildContext:
@@ -62,7 +50,7 @@ def test_plans_are_remembered_until_something_they_saw_changes(tmp_path: Path) -
 
 
 def test_not_remembered_young_files_or_exceptions(tmp_path: Path) -> None:
-    root = tree(tmp_path / "ctx", {"a.txt": "a", "skip/keep.txt": "k"})
+    root = aged_tree(tmp_path / "ctx", {"a.txt": "a", "skip/keep.txt": "k"})
     young = BuildContext(root, IgnoreMatcher(), stat_cache=StatCache(None))
     memo = PlanMemo()  # files changed in the last 2 s may change again unseen
     assert memo_plan(memo, young, ["."]) is not memo_plan(memo, young, ["."])
@@ -73,9 +61,9 @@ def test_not_remembered_young_files_or_exceptions(tmp_path: Path) -> None:
 
 
 def test_copy_into_an_upper_dir_over_a_view(tmp_path: Path) -> None:
-    view = tree(tmp_path / "view", {"etc/passwd": "root", "app/old.txt": "old", "bin/x": "x"})
+    view = aged_tree(tmp_path / "view", {"etc/passwd": "root", "app/old.txt": "old", "bin/x": "x"})
     os.symlink("app", view / "link")
-    context = BuildContext(tree(tmp_path / "ctx", {"new.txt": "n", "sub/deep.txt": "d"}),
+    context = BuildContext(aged_tree(tmp_path / "ctx", {"new.txt": "n", "sub/deep.txt": "d"}),
                            reset_ownership=True, stat_cache=StatCache(None))  # fmt: skip
     upper = tmp_path / "upper"
     upper.mkdir()
