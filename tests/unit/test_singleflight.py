@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lamina.build.singleflight import SingleFlight
+from tests.support.wait import wait_for
 
 BOUND = 5.0  # seconds: any wait in these tests ends long before this unless it hangs
 
@@ -78,13 +79,6 @@ class Waiters:
             self._seen.clear()
 
 
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-
-
 def test_concurrent_callers_of_one_key_share_one_run() -> None:
     flights: SingleFlight[str] = SingleFlight(poll=BOUND)  # `check` only as a wait begins
     leader, waiters = Gate("layer"), Waiters()
@@ -97,7 +91,9 @@ def test_concurrent_callers_of_one_key_share_one_run() -> None:
     with threads(lambda: flights.run("k", leader, check=no_check)) as first:
         assert leader.began.wait(BOUND)
         with threads(*[lambda: flights.run("k", other, check=waiters)] * 7) as rest:
-            wait_for(lambda: waiters.count() == 7)
+            wait_for(
+                lambda: waiters.count() == 7, what="seven waiters", timeout=BOUND, interval=0.005
+            )
             leader.release.set()
     assert first == [("layer", True)]
     assert rest == [("layer", False)] * 7
@@ -119,10 +115,17 @@ def test_a_waiter_takes_over_when_the_leader_fails() -> None:
     with threads(lambda: flights.run("k", leader, check=no_check)) as first:
         assert leader.began.wait(BOUND)
         with threads(*[lambda: flights.run("k", take_over, check=waiters)] * 3) as rest:
-            wait_for(lambda: waiters.count() == 3)
+            wait_for(
+                lambda: waiters.count() == 3, what="three waiters", timeout=BOUND, interval=0.005
+            )
             waiters.reset()
             leader.release.set()
-            wait_for(lambda: len(takers) == 1 and waiters.count() == 2)
+            wait_for(
+                lambda: len(takers) == 1 and waiters.count() == 2,
+                what="one taker and two waiters",
+                timeout=BOUND,
+                interval=0.005,
+            )
             second.set()
     assert isinstance(first[0], RuntimeError)  # the leader's failure is its own
     assert takers == ["ran"]  # exactly one waiter ran it again
@@ -191,7 +194,7 @@ def test_join_waits_for_another_key_but_never_takes_it_over() -> None:
     with threads(lambda: flights.run("no-cache k", fresh, check=no_check)) as leader:
         assert fresh.began.wait(BOUND)
         with threads(cached) as joined:
-            wait_for(lambda: waiters.count() == 1)
+            wait_for(lambda: waiters.count() == 1, what="one waiter", timeout=BOUND, interval=0.005)
             assert not flights.in_flight("k")
             fresh.release.set()
     assert leader == [("fresh", True)] and joined == [("fresh", False)]
@@ -200,7 +203,7 @@ def test_join_waits_for_another_key_but_never_takes_it_over() -> None:
     with threads(lambda: flights.run("no-cache k", failing, check=no_check)):
         assert failing.began.wait(BOUND)
         with threads(cached) as own:
-            wait_for(lambda: waiters.count() == 1)
+            wait_for(lambda: waiters.count() == 1, what="one waiter", timeout=BOUND, interval=0.005)
             failing.release.set()
     assert own == [("own", True)]  # its own key, its own work: not the no-cache flight
 
@@ -226,8 +229,10 @@ def test_falsy_results_are_results(value: object) -> None:
 
     waiters = Waiters()
     with threads(lambda: flights.run("k", work, check=no_check)) as first:
-        wait_for(lambda: flights.in_flight("k"))
+        wait_for(
+            lambda: flights.in_flight("k"), what='a flight of "k"', timeout=BOUND, interval=0.005
+        )
         with threads(lambda: flights.run("k", lambda: "again", check=waiters)) as second:
-            wait_for(lambda: waiters.count() == 1)
+            wait_for(lambda: waiters.count() == 1, what="one waiter", timeout=BOUND, interval=0.005)
             gate.set()
     assert first == [(value, True)] and second == [(value, False)]
