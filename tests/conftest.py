@@ -57,6 +57,20 @@ class Daemon:
         """Run the real docker CLI against this daemon."""
         return _run(["docker", *args], self.env, input, check)
 
+    def wait_exit_recorded(self, container_id: str, *, what: str) -> None:
+        """Until the container's monitor has recorded its exit in its state file (it
+        does so with or without a daemon running)."""
+        from lamina.containers.state import MonitorFiles, read_state
+        from tests.support.wait import wait_for
+
+        files = MonitorFiles(self.paths.run_dir / "c" / container_id[:16])
+
+        def recorded() -> bool:
+            state = read_state(files.state)
+            return state is not None and state.final
+
+        wait_for(recorded, interval=0.02, what=what)
+
 
 def _run(
     cmd: list[str], env: dict[str, str], input: bytes | None, check: bool

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from lamina.containers.state import MonitorFiles, read_state
 from tests.conftest import Daemon, start_daemon
 from tests.support.wait import wait_for
 
@@ -222,13 +221,7 @@ def test_containers_survive_a_daemon_kill(daemon: Daemon, busybox: str) -> None:
     # A removal the kill interrupted: the record is gone, its files are not yet.
     orphan = daemon.paths.root / "containers" / ("0" * 64) / "upper"
     orphan.mkdir(parents=True)
-    short_files = MonitorFiles(daemon.paths.run_dir / "c" / short_id[:16])
-
-    def short_exited() -> bool:  # while no daemon runs: its monitor records it
-        state = read_state(short_files.state)
-        return state is not None and state.final
-
-    wait_for(short_exited, what='"short" to exit while no daemon runs')
+    daemon.wait_exit_recorded(short_id, what='"short" to exit while no daemon runs')
     daemon.process = start_daemon(daemon.paths)
     assert not orphan.parent.exists()
     rows = daemon.lamina("ps", "--format", "{{.Names}} {{.State}}").stdout.split("\n")

@@ -24,10 +24,8 @@ import subprocess
 
 import pytest
 
-from lamina.containers.state import MonitorFiles, read_state
 from lamina.networks import naming
 from tests.conftest import Daemon, start_daemon
-from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runc") is None or shutil.which("iptables") is None,
@@ -49,7 +47,7 @@ def test_restart_after_a_kill_inside_connect_or_disconnect(daemon: Daemon, busyb
     # A container that ends while no daemon runs: the container service's restore
     # detaches it (its veth lives on meanwhile, in its pinned namespace).
     os.kill(brief["State"]["Pid"], signal.SIGKILL)
-    _await_exit_recorded(d, brief["Id"])
+    d.wait_exit_recorded(brief["Id"], what="the monitor to record the exit")
     # disconnect deletes the veth, frees the address, then forgets the member. Killed
     # after the first step: recorded attached, no device.
     gone_veth = naming.host_veth(prefix, cid, ids["gone"])
@@ -98,14 +96,3 @@ def test_a_connect_that_fails_leaves_no_member(daemon: Daemon, busybox: str) -> 
     assert sorted(second["NetworkSettings"]["Networks"]) == ["bridge"]
     d.lamina("rm", "-f", "first")
     d.lamina("network", "connect", "tiny", "second")  # the address is free again: it works
-
-
-def _await_exit_recorded(d: Daemon, container_id: str) -> None:
-    """Its monitor records the exit (then restore has it to read, not to wait for)."""
-    files = MonitorFiles(d.paths.run_dir / "c" / container_id[:16])
-
-    def recorded() -> bool:
-        state = read_state(files.state)
-        return state is not None and state.final
-
-    wait_for(recorded, interval=0.02, what="the monitor to record the exit")
