@@ -100,8 +100,8 @@ def test_detached_lifecycle_ps_logs_stop_rm(daemon: Daemon, busybox: str) -> Non
     assert len(cid) == 64
     ps = daemon.docker("ps").stdout.splitlines()
     assert ps[0].split()[:2] == ["CONTAINER", "ID"] and "web" in ps[1] and "Up" in ps[1]
-    wait_for(lambda: daemon.docker("logs", "web").stdout, what="the container's first line")
-    assert daemon.docker("logs", "web").stdout == "started\n"
+    logs = wait_for(lambda: daemon.docker("logs", "web").stdout, what="the container's first line")
+    assert logs == "started\n"
     daemon.docker("stop", "-t", "1", "web")
     assert "Exited (137)" in daemon.docker("ps", "-a").stdout
     assert daemon.docker("rm", "web").stdout.strip() == "web"
