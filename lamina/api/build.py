@@ -29,11 +29,11 @@ from lamina.api.errors import stream_error
 from lamina.api.http import Request, Response, Stream, json_lines
 from lamina.api.router import Router
 from lamina.build.builder import Builder
-from lamina.build.context import clean_relpath
-from lamina.build.events import Event
-from lamina.build.legacy import LegacyMessages
+from lamina.build.context.folder import clean_relpath
+from lamina.build.context.tar import extract_context, remove_context
 from lamina.build.plan import BuildPlan, BuildRequest, automatic_args
-from lamina.build.tarcontext import extract_context, remove_context
+from lamina.build.progress.classic import LegacyMessages
+from lamina.build.progress.events import Event
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.labels import check_labels

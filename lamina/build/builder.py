@@ -35,21 +35,21 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.build.cachekey import CacheIndex
+from lamina.build.cache.key import CacheIndex
+from lamina.build.cache.singleflight import SingleFlight
 from lamina.build.commit import Committer
-from lamina.build.context import BuildContext
-from lamina.build.dockerignore import IgnoreMatcher
-from lamina.build.events import Reporter, Sink
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.memo import PlanMemo
 from lamina.build.imagestate import ImageState
-from lamina.build.linkindex import LinkIndex
 from lamina.build.plan import BuildPlan, BuildRequest, prepare
-from lamina.build.planmemo import PlanMemo
-from lamina.build.runstep import StepRunner
+from lamina.build.progress.events import Reporter, Sink
+from lamina.build.sandbox.runner import StepRunner
+from lamina.build.sandbox.workspace import ID_PREFIX, Trash, recover
 from lamina.build.session import Session, StateMemo
-from lamina.build.singleflight import SingleFlight
-from lamina.build.stage import StageBuilder
-from lamina.build.statcache import StatCache
-from lamina.build.workspace import ID_PREFIX, Trash, recover
+from lamina.build.stage_builder import StageBuilder
 from lamina.containers.runtime import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService

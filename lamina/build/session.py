@@ -21,17 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.build.cachekey import CacheIndex, CacheKey
+from lamina.build.cache.key import CacheIndex, CacheKey
+from lamina.build.cache.singleflight import SingleFlight
 from lamina.build.commit import Committer
-from lamina.build.context import BuildContext
-from lamina.build.events import Reporter
+from lamina.build.context.folder import BuildContext
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.memo import PlanMemo
 from lamina.build.imagestate import ImageState, from_image
-from lamina.build.linkindex import LinkIndex
 from lamina.build.plan import EPOCH_ARG, BuildPlan, PlannedStage, automatic_args
-from lamina.build.planmemo import PlanMemo
-from lamina.build.runstep import StepRunner
-from lamina.build.singleflight import SingleFlight
-from lamina.build.workspace import Trash, Workspace, tree_view
+from lamina.build.progress.events import Reporter
+from lamina.build.sandbox.runner import StepRunner
+from lamina.build.sandbox.workspace import Trash, Workspace, tree_view
 from lamina.errors import Cancelled, InvalidArgument, NotFound
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest

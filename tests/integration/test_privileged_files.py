@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.context import BuildContext
-from lamina.build.copier import carry_out
-from lamina.build.copysources import plan_copy
-from lamina.build.linkindex import LinkIndex
-from lamina.build.statcache import StatCache
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.apply import carry_out
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.select import plan_copy
 from lamina.store.archive import write_tar
 from lamina.store.metadata import Metadata
 from lamina.volumes import VolumeService

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.context import BuildContext
-from lamina.build.copier import carry_out
-from lamina.build.copysources import plan_copy
-from lamina.build.dockerignore import IgnoreMatcher
-from lamina.build.planmemo import PlanMemo
-from lamina.build.statcache import StatCache
-from lamina.build.tarcontext import extract_context
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.context.statcache import StatCache
+from lamina.build.context.tar import extract_context
+from lamina.build.copy.apply import carry_out
+from lamina.build.copy.memo import PlanMemo
+from lamina.build.copy.select import plan_copy
 from lamina.errors import InvalidArgument
 from tests.support.builds import aged_tree
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lamina.build.events import Reporter, error_event
-from lamina.build.legacy import LegacyMessages
-from lamina.build.output import render
+from lamina.build.progress.classic import LegacyMessages
+from lamina.build.progress.events import Reporter, error_event
+from lamina.cli.build_progress import render
 
 IMAGE = "sha256:" + "ab" * 32
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.metadata import config_step
 from lamina.build.plan import BuildRequest, prepare
 from lamina.build.scope import Scope
+from lamina.build.steps.config import config_step
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import ArgInstr
 from lamina.dockerfile.location import Location

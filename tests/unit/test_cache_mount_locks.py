@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lamina.build.runmounts import RunMounts, hold_cache_locks
+from lamina.build.steps.run_mounts import RunMounts, hold_cache_locks
 from lamina.errors import Cancelled
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.cachekey import (
+from lamina.build.cache.key import (
     CacheIndex,
     CacheKey,
     CacheResult,
@@ -16,8 +16,8 @@ from lamina.build.cachekey import (
     meta_key,
     run_key,
 )
-from lamina.build.context import BuildContext
-from lamina.build.copysources import plan_copy
+from lamina.build.context.folder import BuildContext
+from lamina.build.copy.select import plan_copy
 from tests.unit.test_build_context import TREE, make_tree
 
 PARENT = "sha256:" + "a" * 64 + " sha256:" + "c" * 64

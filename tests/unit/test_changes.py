@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.metadata import config_step
 from lamina.build.scope import Scope
+from lamina.build.steps.config import config_step
 from lamina.dockerfile.instructions import CmdInstr
 from lamina.dockerfile.stages import parse_stages
 from lamina.dockerfile.words import Lexer

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.context import BuildContext
-from lamina.build.copysources import (
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.copy.select import (
     Ownership,
     contains_wildcards,
     is_archive,
@@ -21,7 +22,6 @@ from lamina.build.copysources import (
     plan_copy,
     resolve_dest,
 )
-from lamina.build.dockerignore import IgnoreMatcher
 from lamina.errors import InvalidArgument
 from tests.unit.test_build_context import make_tree
 

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from lamina.build.context import BuildContext, Entry, EntryType, Selection, clean_relpath
-from lamina.build.dockerignore import filepath_match
+from lamina.build.context.folder import BuildContext, Entry, EntryType, Selection, clean_relpath
+from lamina.build.context.ignore import filepath_match
 from lamina.errors import InvalidArgument
 
 _URL_PREFIXES = ("http://", "https://", "git://", "git@", "ssh://")

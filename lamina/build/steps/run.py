@@ -17,17 +17,17 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from lamina.build import cachekey
-from lamina.build.events import Reporter
+from lamina.build.cache import key as cachekey
 from lamina.build.imagestate import ImageState
 from lamina.build.plan import PlannedStage
-from lamina.build.runmounts import RunMounts, hold_cache_locks, run_mounts
-from lamina.build.runstep import RunSpec
+from lamina.build.progress.events import Reporter
+from lamina.build.sandbox.runner import RunSpec
+from lamina.build.sandbox.stubs import prune_copied_up
+from lamina.build.sandbox.workspace import Workspace, rootfs_mounts
 from lamina.build.scope import Scope
 from lamina.build.session import Session
-from lamina.build.step import Result, Step
-from lamina.build.stubs import prune_copied_up
-from lamina.build.workspace import Workspace, rootfs_mounts
+from lamina.build.steps.run_mounts import RunMounts, hold_cache_locks, run_mounts
+from lamina.build.steps.step import Result, Step
 from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr

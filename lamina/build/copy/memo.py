@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lamina.build.context import BuildContext, Entry, clean_relpath
-from lamina.build.copysources import CopyPlan, contains_wildcards, plan_copy
-from lamina.build.statcache import RACY_WINDOW_NS, StatKey, stat_key
+from lamina.build.context.folder import BuildContext, Entry, clean_relpath
+from lamina.build.context.statcache import RACY_WINDOW_NS, StatKey, stat_key
+from lamina.build.copy.select import CopyPlan, contains_wildcards, plan_copy
 
 _LIMIT = 256  # plans kept
 

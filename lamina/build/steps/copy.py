@@ -19,17 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lamina.build import cachekey
-from lamina.build.context import BuildContext, Selection
-from lamina.build.copier import Owner, carry_out
-from lamina.build.copysources import CopyPlan, Ownership, plan_copy
+from lamina.build.cache import key as cachekey
+from lamina.build.context.folder import BuildContext, Selection
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.apply import Owner, carry_out
+from lamina.build.copy.memo import PlanMemo
+from lamina.build.copy.select import CopyPlan, Ownership, plan_copy
 from lamina.build.imagestate import ImageState
 from lamina.build.plan import PlannedStage
-from lamina.build.planmemo import PlanMemo
 from lamina.build.scope import Scope
 from lamina.build.session import Session
-from lamina.build.statcache import StatCache
-from lamina.build.step import Result, Step
+from lamina.build.steps.step import Result, Step
 from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr

@@ -21,16 +21,16 @@ import os
 import posixpath
 from pathlib import Path
 
-from lamina.build.cachekey import CacheKey, CacheResult, explain, meta_key
-from lamina.build.copystep import copy_step
+from lamina.build.cache.key import CacheKey, CacheResult, explain, meta_key
 from lamina.build.imagestate import ImageState, scratch
-from lamina.build.metadata import config_step, workdir_path
 from lamina.build.plan import PlannedStage
-from lamina.build.runinstr import run_step
+from lamina.build.sandbox.workspace import mounted, rootfs_mounts
 from lamina.build.scope import Scope
 from lamina.build.session import Session
-from lamina.build.step import Result, Step
-from lamina.build.workspace import mounted, rootfs_mounts
+from lamina.build.steps.config import config_step, workdir_path
+from lamina.build.steps.copy import copy_step
+from lamina.build.steps.run import run_step
+from lamina.build.steps.step import Result, Step
 from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import ConfigStep, ContainerChange, env_of
 from lamina.dockerfile.instructions import (

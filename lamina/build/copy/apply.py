@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from lamina.build.context import Entry, EntryType
-from lamina.build.copysources import CopyItem, CopyPlan
-from lamina.build.linkindex import FileKey, LinkIndex
+from lamina.build.context.folder import Entry, EntryType
+from lamina.build.copy.links import FileKey, LinkIndex
+from lamina.build.copy.select import CopyItem, CopyPlan
 from lamina.errors import Cancelled, InvalidArgument
 from lamina.store.archive import WHITEOUT_PREFIX, apply_layer
 from lamina.store.rootpath import resolve_in_root

@@ -1,9 +1,9 @@
 """What a build reports while it runs: one small event model, rendered at the edges.
 
 The builder emits plain JSON-able dicts through a `Sink`; two renderers turn them into
-what a client wants: `lamina.build.legacy` into Docker's classic JSON messages
+what a client wants: `lamina.build.progress.classic` into Docker's classic JSON messages
 (`{"stream": "Step 1/7 : FROM busybox\\n"}`, for `POST /build`), and
-`lamina.build.output` into BuildKit-style text on the lamina CLI, which receives the
+`lamina.cli.build_progress` into BuildKit-style text on the lamina CLI, which receives the
 events themselves from `POST /lamina/build`. Shapes:
 
     {"step": {"n": 3, "status": "started", "name": "[2/6] WORKDIR /app",

@@ -25,13 +25,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.build.context import BuildContext, clean_relpath
-from lamina.build.copier import carry_out
-from lamina.build.copysources import plan_copy
+from lamina.build.context.folder import BuildContext, clean_relpath
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.apply import carry_out
+from lamina.build.copy.select import plan_copy
 from lamina.build.imagestate import ImageState
 from lamina.build.scope import Scope
 from lamina.build.session import Session
-from lamina.build.statcache import StatCache
 from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.mounts import Mount, MountType, Sharing

@@ -32,8 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-from lamina.build.dockerignore import IgnoreMatcher, MatchState, go_clean
-from lamina.build.statcache import StatCache, StatKey
+from lamina.build.context.ignore import IgnoreMatcher, MatchState, go_clean
+from lamina.build.context.statcache import StatCache, StatKey
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
 from lamina.store.rootpath import resolve_relative
@@ -94,7 +94,7 @@ class Selection:
     """The checksum of selected entries, and what each entry contributed to it.
 
     `files` maps each name to "<type> <mode> <uid>:<gid> <content digest prefix or
-    link target>" for `lamina.build.cachekey.explain`. It is derived on first use: a
+    link target>" for `lamina.build.cache.key.explain`. It is derived on first use: a
     no-op rebuild only compares checksums and never needs it.
     """
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lamina.build.events import Event
+from lamina.build.progress.events import Event
 
 
 class LegacyMessages:
