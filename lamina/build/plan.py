@@ -86,6 +86,43 @@ class BuildPlan:
         """The stage `ref` names (its `AS` name or its index), if it names one."""
         return _stage_by_ref(self.stages, ref)
 
+    @property
+    def step_count(self) -> int:
+        """Steps of the stages to build (each FROM counts), as "Step N/M" counts them."""
+        return sum(1 + len(self.stages[i].stage.instructions) for i in self.needed)
+
+    @property
+    def epoch(self) -> int | None:
+        """SOURCE_DATE_EPOCH: clamps file times and sets every `created` when given."""
+        value = self.request.build_args.get(EPOCH_ARG)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid {EPOCH_ARG} {value!r}: not an integer") from None
+
+    @property
+    def platform(self) -> str:
+        """The cache key's `platform` input; SOURCE_DATE_EPOCH changes every step's
+        result (times), so it is part of it when given."""
+        text = automatic_args()["TARGETPLATFORM"]
+        epoch = self.epoch
+        return text if epoch is None else f"{text} source-date-epoch={epoch}"
+
+    def site(self, stage: PlannedStage, line: int) -> str:
+        """Where a step is, for explaining its misses: Dockerfile, stage and line."""
+        name = self.request.site or str(self.request.dockerfile)
+        return f"{name}:{stage.index}:{line}"
+
+    def uses_cache(self, stage: PlannedStage) -> bool:
+        """Whether the stage's steps may come from the cache (`--no-cache`,
+        `--no-cache-filter`)."""
+        if self.request.no_cache:
+            return False
+        names = {stage.label, str(stage.index)}
+        return not names & {n.lower() for n in self.request.no_cache_filter}
+
 
 def prepare(request: BuildRequest, *, resolve: Resolve) -> BuildPlan:
     filename = request.dockerfile.name

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lamina.build.progress.classic import LegacyMessages
+from lamina.build.progress.classic import ClassicMessages
 from lamina.build.progress.events import Reporter, error_event
 from lamina.cli.build_progress import render
 
@@ -15,12 +15,12 @@ IMAGE = "sha256:" + "ab" * 32
 
 def events() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    report = Reporter(out.append)
-    n = report.start("[1/3] FROM busybox", legacy="Step 1/3 : FROM busybox")
+    report = Reporter(out.append, steps=3)
+    n = report.start("[1/3] FROM busybox", legacy="FROM busybox")
     report.done(n, image="sha256:" + "11" * 32)
-    n = report.start("[2/3] WORKDIR /app", legacy="Step 2/3 : WORKDIR /app")
+    n = report.start("[2/3] WORKDIR /app", legacy="WORKDIR /app")
     report.cached(n, image="sha256:" + "22" * 32)
-    n = report.start("[3/3] RUN make", legacy="Step 3/3 : RUN make")
+    n = report.start("[3/3] RUN make", legacy="RUN make")
     report.note(n, "cache miss: files changed: a.c (content)")
     report.running(n, "build-0123456789abcdef")
     report.log(n, "compiling\npart")
@@ -33,8 +33,8 @@ def events() -> list[dict[str, Any]]:
     return out
 
 
-def test_legacy_messages() -> None:
-    convert = LegacyMessages().convert
+def test_classic_messages() -> None:
+    convert = ClassicMessages().convert
     text = "".join(m.get("stream", "") for e in events() for m in convert(e))
     assert text == (
         "Step 1/3 : FROM busybox\n ---> 111111111111\n"
@@ -43,7 +43,7 @@ def test_legacy_messages() -> None:
         " ---> Removed intermediate container 0123456789ab\n ---> abababababab\n"
         "Successfully built abababababab\nSuccessfully tagged app:latest\n"
     )
-    quiet = [m for e in events() for m in LegacyMessages(quiet=True).convert(e)]
+    quiet = [m for e in events() for m in ClassicMessages(quiet=True).convert(e)]
     assert quiet == [{"aux": {"ID": IMAGE}}, {"stream": IMAGE + "\n"}]
     failure = error_event("The command 'x' returned a non-zero code: 3", code=3)
     assert list(convert(failure)) == [failure]

@@ -11,7 +11,7 @@ import pytest
 from lamina.build.imagestate import ImageState
 from lamina.build.plan import BuildRequest, prepare
 from lamina.build.scope import Scope
-from lamina.build.steps.config import config_step
+from lamina.build.steps.config import effect
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import ArgInstr
 from lamina.dockerfile.location import Location
@@ -121,7 +121,7 @@ def state(container: dict[str, Any]) -> ImageState:
 
 def apply(line: str, container: dict[str, Any], **kw: Any) -> tuple[str, dict[str, Any]]:
     [instr] = parse_stages(f"FROM x\n{line}\n").stages[0].instructions
-    step = config_step(instr, state(container), scope(), **kw)
+    step = effect(instr, state(container), scope(), **kw)
     changed = dict(container)
     step.change(changed)
     return step.created_by, changed

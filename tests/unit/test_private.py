@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lamina import private
-from lamina.build.cache.key import CacheIndex
+from lamina.build.cache.index import CacheIndex
 from lamina.build.context.statcache import StatCache
 from lamina.config import Paths
 from lamina.engine import make_private

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from lamina.build.progress.events import Event
 
 
-class LegacyMessages:
+class ClassicMessages:
     """Converts one build's events; keeps which steps ran a container."""
 
     def __init__(self, *, quiet: bool = False) -> None:
