@@ -160,22 +160,11 @@ class Builder:
             trees=self.root / "trees", states=self.states,
             memo=None if plan.request.transient else self.copies_memo,
         )  # fmt: skip
-        scratch = Scratch(self.root, self.trash, self.images.layers)
-        tools = StepTools(
-            run=RunTools(
-                sources=sources, caches=self.cache_mounts, scratch=scratch, runner=self.runner,
-                committer=committer, progress=progress, network=plan.request.network,
-            ),
-            copy=CopyTools(
-                sources=sources, scratch=scratch, links=self.links, committer=committer,
-                progress=progress,
-            ),
-            config=ConfigTools(scratch=scratch, committer=committer),
-        )  # fmt: skip
         cache = StepCache(
             index=self.cache, flights=self.flights, sources=sources, committer=committer,
             progress=progress, explain=plan.request.explain,
         )  # fmt: skip
+        tools = self._tools(plan, sources, committer, progress)
         for index in plan.needed:
             stage = StageBuilder(
                 plan, plan.stages[index], sources=sources, cache=cache, tools=tools,
@@ -183,6 +172,23 @@ class Builder:
             )  # fmt: skip
             sources.results[index] = stage.build()
         return self._export(plan, report, committer, sources.results[plan.needed[-1]])
+
+    def _tools(
+        self, plan: BuildPlan, sources: Sources, committer: Committer, progress: Progress
+    ) -> StepTools:
+        """What each kind of step of this build uses."""
+        scratch = Scratch(self.root, self.trash, self.images.layers)
+        run = RunTools(
+            sources=sources, caches=self.cache_mounts, scratch=scratch, runner=self.runner,
+            committer=committer, progress=progress, network=plan.request.network,
+        )  # fmt: skip
+        copy = CopyTools(
+            sources=sources, scratch=scratch, links=self.links, committer=committer,
+            progress=progress,
+        )  # fmt: skip
+        return StepTools(
+            run=run, copy=copy, config=ConfigTools(scratch=scratch, committer=committer)
+        )
 
     def _context(self, plan: BuildPlan) -> BuildContext:
         request = plan.request
