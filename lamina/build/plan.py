@@ -18,7 +18,7 @@ from pathlib import Path
 from lamina.dockerfile.instructions import ArgInstr, CopyInstr, RunInstr, Stage
 from lamina.dockerfile.location import DockerfileError
 from lamina.dockerfile.parser import parse
-from lamina.dockerfile.stages import plan_stages
+from lamina.dockerfile.stages import split_stages
 from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest
@@ -127,16 +127,16 @@ class BuildPlan:
 def prepare(request: BuildRequest, *, resolve: Resolve) -> BuildPlan:
     filename = request.dockerfile.name
     parsed = parse(read_dockerfile(request.dockerfile), filename=filename)
-    stage_plan = plan_stages(parsed)
-    if not stage_plan.stages:
+    staged = split_stages(parsed)
+    if not staged.stages:
         raise InvalidArgument(f"{filename}: no build stages (a Dockerfile needs a FROM)")
     lexer = Lexer(parsed.escape_token)
-    meta = _meta_args(stage_plan.meta_args, request.build_args, lexer)
-    stages = _planned_stages(stage_plan.stages, meta, lexer)
+    meta = _meta_args(staged.meta_args, request.build_args, lexer)
+    stages = _planned_stages(staged.stages, meta, lexer)
     target = _target_index(stages, request.target)
     needed = _needed(stages, target, meta, lexer)
     stages = tuple(_resolve_base(s, resolve) if s.index in needed else s for s in stages)
-    declared = {a.name for a in stage_plan.meta_args}
+    declared = {a.name for a in staged.meta_args}
     for n in needed:
         declared |= {i.name for i in stages[n].stage.instructions if isinstance(i, ArgInstr)}
     unused = sorted(set(request.build_args) - declared - PREDEFINED_ARGS - {EPOCH_ARG})

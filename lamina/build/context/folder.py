@@ -10,7 +10,7 @@ the way COPY follows a source path: inside the root, as if the root were `/`.
 
 Reading in place has one race a tar upload does not: a file edited while a build runs
 may be copied in a newer state than the one its checksum saw. The executor copies what
-the plan names; the next build sees the edit and misses.
+the selected copies name; the next build sees the edit and misses.
 
 A `Selection` is what a COPY/ADD cache key needs of some entries: one checksum over,
 per entry in order, its name, type, mode (permission, setuid/setgid/sticky bits), uid,
