@@ -77,3 +77,14 @@ def test_failures_show_the_steps_output() -> None:
         assert (
             "ERROR: The command '/bin/sh -c exit 3' returned a non-zero code: 3" in out.getvalue()
         )
+
+
+def test_classic_step_numbers_count_only_steps_it_shows_and_grow_past_the_plan() -> None:
+    """`Step N/M`: M is what the plan expects; ONBUILD triggers may add steps to it."""
+    out: list[dict[str, Any]] = []
+    report = Reporter(out.append, steps=2)
+    report.start("[internal] load build definition from Dockerfile")
+    for text in ("FROM base", "RUN trigger", "RUN make"):
+        report.start(text, legacy=text)
+    legacy = [e["step"]["legacy"] for e in out]
+    assert legacy == ["", "Step 1/2 : FROM base", "Step 2/2 : RUN trigger", "Step 3/3 : RUN make"]

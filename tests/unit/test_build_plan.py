@@ -35,6 +35,22 @@ def plan_for(tmp_path: Path, dockerfile: str, **options: Any) -> Any:
     return prepare(request, resolve=resolve)
 
 
+def test_what_a_plan_says_about_its_steps(tmp_path: Path) -> None:
+    """The key inputs and stamps every step takes from the plan: SOURCE_DATE_EPOCH, the
+    platform (which it changes), where a step is, which stages use the cache."""
+    plan = plan_for(tmp_path, "FROM busybox AS a\nRUN x\nFROM a\nENV A=1\n")
+    assert plan.epoch is None and plan.step_count == 4
+    assert plan.site(plan.stages[1], 4) == f"{tmp_path}/Dockerfile:1:4"
+    assert plan.uses_cache(plan.stages[0]) and plan.uses_cache(plan.stages[1])
+    dated = plan_for(tmp_path, "FROM busybox\n", build_args={"SOURCE_DATE_EPOCH": "5"})
+    assert dated.epoch == 5 and dated.platform == f"{plan.platform} source-date-epoch=5"
+    filtered = plan_for(tmp_path, "FROM busybox AS a\nFROM a\n", no_cache_filter=("A",))
+    assert not filtered.uses_cache(filtered.stages[0]) and filtered.uses_cache(filtered.stages[1])
+    bad = plan_for(tmp_path, "FROM busybox\n", build_args={"SOURCE_DATE_EPOCH": "soon"})
+    with pytest.raises(InvalidArgument, match="SOURCE_DATE_EPOCH 'soon': not an integer"):
+        bad.epoch  # noqa: B018
+
+
 MULTI = """ARG TAG=3
 FROM alpine:$TAG AS base
 FROM busybox AS tools
