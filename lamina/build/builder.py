@@ -50,10 +50,10 @@ from lamina.build.singleflight import SingleFlight
 from lamina.build.stage import StageBuilder
 from lamina.build.statcache import StatCache
 from lamina.build.workspace import ID_PREFIX, Trash, recover
-from lamina.containers.runtime import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
+from lamina.runtime.runc import Runtime
 from lamina.store.gc import Lease
 
 

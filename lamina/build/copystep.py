@@ -30,13 +30,13 @@ from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.statcache import StatCache
 from lamina.build.step import Result, Step
-from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
+from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
 

@@ -28,11 +28,11 @@ from lamina.build.session import Session
 from lamina.build.step import Result, Step
 from lamina.build.stubs import prune_copied_up
 from lamina.build.workspace import Workspace, rootfs_mounts
-from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
+from lamina.runtime.spec import MountSpec
 
 _LONE_HEREDOC = re.compile(r"\s*\d*<<-?\s*(['\"]?)([^'\"\s]+)\1\s*")
 

@@ -32,10 +32,10 @@ from lamina.build.imagestate import ImageState
 from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.statcache import StatCache
-from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.mounts import Mount, MountType, Sharing
 from lamina.errors import InvalidArgument
+from lamina.runtime.spec import MountSpec
 
 _LOCK_POLL = 0.1  # seconds between checks for a cancelled build while a cache is busy
 

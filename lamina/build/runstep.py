@@ -33,9 +33,9 @@ from subprocess import DEVNULL, Popen
 
 from lamina.build.stubs import MountStubs
 from lamina.build.workspace import Workspace, mounted
-from lamina.containers.runtime import Runtime, RuntimeFailure, error_text, exit_code_for
-from lamina.containers.spec import MountSpec, SpecInput, build_spec, default_mounts
 from lamina.errors import Cancelled, FailedPrecondition, LaminaError
+from lamina.runtime.runc import Runtime, RuntimeFailure, error_text, exit_code_for
+from lamina.runtime.spec import MountSpec, SpecInput, build_spec, default_mounts
 from lamina.store.mount import Mount
 
 HOSTNAME = "buildkitsandbox"  # BuildKit's, which some build scripts expect

@@ -31,7 +31,6 @@ from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.step import Result, Step
 from lamina.build.workspace import mounted, rootfs_mounts
-from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import ConfigStep, ContainerChange, env_of
 from lamina.dockerfile.instructions import (
     AddInstr,
@@ -47,6 +46,7 @@ from lamina.dockerfile.parser import parse
 from lamina.dockerfile.stages import instructions_from_node
 from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, LaminaError
+from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
 

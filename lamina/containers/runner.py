@@ -34,11 +34,11 @@ from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
-from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
+from lamina.runtime.runc import Runtime
 from lamina.store.layers.store import LayerStore
 from lamina.store.mount import Mount, is_mounted, mount, unmount_all
 from lamina.store.rootpath import resolve_in_root

@@ -28,13 +28,13 @@ from lamina.containers.monitor import client as monitor
 from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
-from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.images.service import ImageService
+from lamina.runtime.runc import Runtime
 from lamina.timestamps import rfc3339
 from lamina.volumes import VolumeService
 

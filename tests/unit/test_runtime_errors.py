@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.runtime import Runtime, RuntimeFailure, error_text, exit_code_for
 from lamina.errors import Conflict, FailedPrecondition, Internal, NotFound
+from lamina.runtime.runc import Runtime, RuntimeFailure, error_text, exit_code_for
 
 NOT_FOUND = 'runc create failed: unable to start container process: exec: "nosuch": ' \
     "executable file not found in $PATH"  # fmt: skip

@@ -31,10 +31,10 @@ from lamina.containers.monitor.loop import Listener, Reactor, Reader, SocketChan
 from lamina.containers.monitor.notes import note
 from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.terminal import receive_master, set_size
-from lamina.containers.runtime import Runtime, Stdio
 from lamina.containers.state import MonitorFiles, State, Status, write_state
 from lamina.containers.stdio import STDERR, STDOUT
 from lamina.errors import Conflict, Internal, LaminaError
+from lamina.runtime.runc import Runtime, Stdio
 
 DRAIN_SECONDS = 2.0  # after the exit, how long output from lingering writers is awaited
 FLUSH_SECONDS = 2.0  # how long clients get to read their last queued bytes
