@@ -231,7 +231,9 @@ class ContainerLifecycle:
         if c.auto_remove:
             self._remove_quietly(cid)
         elif c.wants_restart:
-            threading.Thread(target=self._restart_later, args=(c,), daemon=True).start()
+            threading.Thread(
+                target=self._restart_later, args=(c,), daemon=True, name=f"restart-{cid[:12]}"
+            ).start()
 
     def _restart_later(self, c: Container) -> None:
         time.sleep(c.restart_delay)
