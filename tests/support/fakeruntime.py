@@ -19,6 +19,7 @@ Everything it was asked is in `calls` as (operation, id), in order.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import signal as signals
@@ -41,6 +42,7 @@ from lamina.oci.reference import parse_normalized
 from lamina.runtime.protocol import Output, RuntimeFailure, Stdio
 from lamina.store.mount import Mount
 from lamina.timestamps import rfc3339
+from tests.support.wait import wait_for
 
 _PIDS = itertools.count(4_100_000)  # above any real pid a test host hands out
 
@@ -392,3 +394,17 @@ def scratch_image(engine: Engine, name: str, cmd: list[str]) -> Digest:
         diff_ids=[], history=[{"created_by": "test", "empty_layer": True}], config={"Cmd": cmd}
     )
     return engine.images.commit(config, [], tags=[parse_normalized(name).with_default_tag()])
+
+
+def quiesce(engine: Engine) -> None:
+    """Every container removed, and the threads that record exits and restarts done:
+    after `engine.close()` they would find its database closed."""
+    for c in engine.containers.all():
+        with contextlib.suppress(NotFound):
+            engine.containers.remove(c.id, force=True)
+    wait_for(lambda: not threads("watch-", "restart-"), what="the service's threads to end")
+
+
+def threads(*prefixes: str) -> list[str]:
+    """The running threads whose names start so (the container service names its own)."""
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]

@@ -7,7 +7,6 @@ bookkeeping; tests/integration drives the same through runc.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from lamina.containers.model import Container, Status
 from lamina.containers.service import StartFailed
 from lamina.engine import Engine
 from lamina.errors import Conflict, InvalidArgument, NotFound
-from tests.support.fakeruntime import FakeRuntime, fake_engine, scratch_image
+from tests.support.fakeruntime import FakeRuntime, fake_engine, quiesce, scratch_image, threads
 from tests.support.wait import wait_for
 
 
@@ -30,21 +29,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     yield engine
     quiesce(engine)
     engine.close()
-
-
-def quiesce(engine: Engine) -> None:
-    """Every container removed, and the threads that record exits and restarts done
-    (they would find the engine closed)."""
-    for c in engine.containers.all():
-        with contextlib.suppress(NotFound):
-            engine.containers.remove(c.id, force=True)
-
-    wait_for(lambda: not threads("watch-", "restart-"), what="the service's threads to end")
-
-
-def threads(*prefixes: str) -> list[str]:
-    """The running threads whose names start so (the service names its own)."""
-    return [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]
 
 
 def fake(engine: Engine) -> FakeRuntime:

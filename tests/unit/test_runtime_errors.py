@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,25 @@ def test_exec_failure(
 def test_success_paths(runtime: RuncRuntime) -> None:
     assert runtime.list() == []
     assert runtime.state("x") == {"id": "x", "status": "running"}
+
+
+def test_run_pipes_the_output_and_returns_the_status(runtime: RuncRuntime, tmp_path: Path) -> None:
+    script = runtime.binary + "-run"
+    Path(script).write_text("#!/bin/sh\necho out; echo err >&2; exit 3\n")
+    Path(script).chmod(0o755)
+    runtime.binary = script
+    seen: list[bytes] = []
+    code = runtime.run("step", tmp_path, output=seen.append, cancel=threading.Event())
+    assert (code, b"".join(seen)) == (3, b"out\nerr\n")
+
+
+def test_run_failure_reads_the_log_file(
+    runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fail_with(monkeypatch, NOT_FOUND)
+    with pytest.raises(RuntimeFailure, match=r"^runc run failed: runc create failed") as caught:
+        runtime.run("step", tmp_path, output=lambda _b: None, cancel=threading.Event())
+    assert caught.value.exit_code == 127
 
 
 def test_missing_binary(tmp_path: Path) -> None:
