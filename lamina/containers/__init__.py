@@ -6,7 +6,8 @@ Terms:
 - *bundle*: the folder the runtime starts it from: config.json (the OCI runtime spec,
   `lamina.runtime.spec`) and the /etc files lamina writes.
 - *monitor*: one small process per running container or exec (`monitor/`), owning its
-  stdio and log and recording its exit, so containers outlive the daemon.
+  stdio and log and recording its exit, so containers outlive the daemon. The daemon
+  starts and follows them through `Monitors` (`supervision.py`).
 - *options*: every field of the create body is applied or refused (`options.py` is the
   table; docs/container-options.md shows it).
 

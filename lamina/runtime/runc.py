@@ -1,7 +1,7 @@
-"""The `Runtime` for runc, or crun (same command line): each call runs the binary once.
+"""The `Runtime` for runc, or crun (same command line).
 
-One per lamina instance, with its own `--root` state directory so test
-daemons never see each other's containers. Every call runs the runtime binary once.
+One per lamina instance, with its own `--root` state directory so test daemons never
+see each other's containers. Every call runs the runtime binary once.
 Failures are translated here into lamina's error kinds, with the runtime's own words
 in the message:
 
@@ -33,7 +33,7 @@ from lamina.errors import Cancelled, Conflict, FailedPrecondition, Internal, Lam
 from lamina.runtime.mounter import HOST, Mounter
 from lamina.runtime.protocol import Output, RuntimeFailure, Stdio
 
-# Aliases, because inside `Runtime` the name `list` is the method, not the type.
+# Aliases, because inside `RuncRuntime` the name `list` is the method, not the type.
 Argv = list[str]
 Records = list[dict[str, Any]]
 TIMEOUT = 120.0  # seconds; runc answers in well under one unless the host is stuck
