@@ -301,6 +301,7 @@ class FakeMonitors:
 
     def __init__(self, runtime: FakeRuntime) -> None:
         self.runtime = runtime
+        self.closed = threading.Event()
 
     def start(self, opts: Options, stderr: Path) -> tuple[Popen[bytes] | None, State]:
         files = MonitorFiles(opts.state_dir, opts.exec_id)
@@ -326,7 +327,11 @@ class FakeMonitors:
 
     def wait(self, files: MonitorFiles) -> State:
         m = self._find(files)
-        m.done.wait()
+        while not m.done.wait(0.02):
+            if self.closed.is_set():
+                # The daemon is gone, and its waiting threads with it; the monitors
+                # (and the runtime) live on for the next engine to adopt.
+                raise SystemExit
         return m.state
 
     def control(self, files: MonitorFiles, op: str, **fields: Any) -> None:
@@ -341,7 +346,7 @@ class FakeMonitors:
             return any(m.state == state and not m.done.is_set() for m in self._all())
 
     def close(self) -> None:
-        pass
+        self.closed.set()
 
     def _all(self) -> list[_Supervised]:
         return list(self.runtime.supervised.values())

@@ -341,3 +341,34 @@ def test_rm_force_from_many_threads_at_once(engine: Engine) -> None:
     assert errors == []
     with pytest.raises(NotFound):
         engine.containers.get(c.id)
+
+
+# -- a daemon restart ------------------------------------------------------------------
+
+
+# The first engine's watch threads end as its process would (FakeMonitors.close).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_new_engine_adopts_running_containers_and_records_exits_meanwhile(
+    tmp_path: Path,
+) -> None:
+    runtime = FakeRuntime(tmp_path / "run" / "runc")
+    first = fake_engine(tmp_path, runtime)
+    scratch_image(first, "fake", ["sleep"])
+    running, ending = create(first), create(first)
+    first.containers.start(running.id)
+    first.containers.start(ending.id)
+    first.close()  # the daemon stops; its containers and their monitors do not
+    runtime.process(ending.id).exit(4)
+    wait_for(lambda: runtime.state(ending.id) is None, what="the monitor to record the exit")
+
+    second = fake_engine(tmp_path, runtime)
+    try:
+        second.containers.restore()
+        assert status(second, running.id) == Status.RUNNING
+        assert second.containers.get(ending.id).state.exit_code == 4
+        assert status(second, ending.id) == Status.EXITED
+        runtime.process(running.id).exit(5)  # the new engine watches it
+        assert exited(second, running.id).state.exit_code == 5
+    finally:
+        quiesce(second)
+        second.close()
