@@ -7,9 +7,9 @@ Unit tests hand it to `Engine(paths, runtime=FakeRuntime(...))` (or to a `Runner
   argv[0] in `programs`: the program runs at `start` and returns an exit status, or
   None to keep running until a signal (or `FakeProcess.exit`) ends it. An unknown
   command fails as runc's "executable file not found" does (exit code 127).
-- its *monitors* (`FakeMonitors`, what `Monitors` asks) run in threads of this process:
-  they create and start through the runtime, write the monitor's state file, and, once
-  the process ended, its final state and the runtime `delete`, as a real monitor does.
+- its *monitors* (tests/support/fakemonitors.py) run in threads of this process: they
+  create and start through the runtime, write the monitor's state file, and, once the
+  process ended, its final state and the runtime `delete`, as a real monitor does.
 - its *mounter* (`FakeMounter`) only records what would be mounted where; a build's
   RUN (`run`) hands `on_run` the folder its writes would land in: the bind's source or
   the overlay's upper dir.
@@ -24,16 +24,12 @@ import itertools
 import json
 import signal as signals
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from subprocess import Popen
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lamina.config import Paths
-from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles, State, Status, write_state
 from lamina.engine import Engine
 from lamina.errors import Cancelled, Conflict, NotFound
 from lamina.oci.digest import Digest
@@ -41,8 +37,10 @@ from lamina.oci.image import new_config
 from lamina.oci.reference import parse_normalized
 from lamina.runtime.protocol import Output, RuntimeFailure, Stdio
 from lamina.store.mount import Mount
-from lamina.timestamps import rfc3339
 from tests.support.wait import wait_for
+
+if TYPE_CHECKING:
+    from tests.support.fakemonitors import FakeMonitors, Supervised
 
 _PIDS = itertools.count(4_100_000)  # above any real pid a test host hands out
 
@@ -144,7 +142,7 @@ class FakeRuntime:
         self.calls: list[tuple[str, str]] = []
         self.containers: dict[str, _Container] = {}
         self.lock = threading.RLock()
-        self.supervised: dict[Path, _Supervised] = {}  # by state file, across engines
+        self.supervised: dict[Path, Supervised] = {}  # by state file, across engines
 
     # -- Runtime ----------------------------------------------------------------------
 
@@ -239,6 +237,8 @@ class FakeRuntime:
     # -- SupervisingRuntime -----------------------------------------------------------
 
     def monitors(self, paths: Paths) -> FakeMonitors:
+        from tests.support.fakemonitors import FakeMonitors
+
         return FakeMonitors(self)
 
     # -- for tests --------------------------------------------------------------------
@@ -282,109 +282,6 @@ def _signal_number(name: str) -> int:
     if name.isdigit():
         return int(name)
     return int(signals.Signals[name if name.startswith("SIG") else f"SIG{name}"])
-
-
-@dataclass
-class _Supervised:
-    """One fake monitor: what it watches, and its last state."""
-
-    opts: Options
-    files: MonitorFiles
-    state: State
-    process: FakeProcess | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class FakeMonitors:
-    """The `Monitors` (lamina.containers.supervision) of a FakeRuntime: each monitor a
-    thread, which records the state a real monitor would write."""
-
-    def __init__(self, runtime: FakeRuntime) -> None:
-        self.runtime = runtime
-        self.closed = threading.Event()
-
-    def start(self, opts: Options, stderr: Path) -> tuple[Popen[bytes] | None, State]:
-        files = MonitorFiles(opts.state_dir, opts.exec_id)
-        m = _Supervised(opts, files, State(Status.CREATED))
-        with self.runtime.lock:
-            self.runtime.supervised[files.state] = m
-        try:
-            if not opts.is_exec:
-                assert opts.bundle is not None
-                self.runtime.create(opts.id, opts.bundle, pid_file=files.pid_file)
-                m.process = self.runtime.process(opts.id)
-                m.state = State(Status.CREATED, pid=m.process.pid)
-            if opts.wait_attach:
-                self._publish(m, m.state)
-            else:
-                self._launch(m)
-        except RuntimeFailure as err:
-            failed = State(Status.CREATE_FAILED, finished_at=rfc3339(time.time()),
-                           exit_code=err.exit_code, error=str(err))  # fmt: skip
-            self._publish(m, failed)
-            m.done.set()
-        return None, m.state
-
-    def wait(self, files: MonitorFiles) -> State:
-        m = self._find(files)
-        while not m.done.wait(0.02):
-            if self.closed.is_set():
-                # The daemon is gone, and its waiting threads with it; the monitors
-                # (and the runtime) live on for the next engine to adopt.
-                raise SystemExit
-        return m.state
-
-    def control(self, files: MonitorFiles, op: str, **fields: Any) -> None:
-        m = self._find(files)
-        if op == "start" and m.state.status == Status.CREATED:
-            self._launch(m)
-        elif m.done.is_set():
-            raise Conflict(f"the monitor of {m.opts.id} has ended")
-
-    def alive(self, state: State) -> bool:
-        with self.runtime.lock:
-            return any(m.state == state and not m.done.is_set() for m in self._all())
-
-    def close(self) -> None:
-        self.closed.set()
-
-    def _all(self) -> list[_Supervised]:
-        return list(self.runtime.supervised.values())
-
-    def _find(self, files: MonitorFiles) -> _Supervised:
-        with self.runtime.lock:
-            m = self.runtime.supervised.get(files.state)
-        if m is None:
-            raise ConnectionRefusedError(f"no monitor at {files.state}")
-        return m
-
-    def _launch(self, m: _Supervised) -> None:
-        opts = m.opts
-        if opts.is_exec:
-            assert opts.exec_process is not None
-            process = json.loads(opts.exec_process.read_text())
-            self.runtime.exec(opts.id, process, pid_file=m.files.pid_file)
-            m.process = self.runtime.containers[opts.id].execs[-1]
-        else:
-            self.runtime.start(opts.id, pid=m.state.pid)
-        assert m.process is not None
-        self._publish(m, State(Status.RUNNING, pid=m.process.pid, started_at=rfc3339(time.time())))
-        threading.Thread(target=self._follow, args=(m,), daemon=True).start()
-
-    def _follow(self, m: _Supervised) -> None:
-        assert m.process is not None
-        m.process.ended.wait()
-        final = m.state._replace(
-            status=Status.EXITED, exit_code=m.process.exit_code, finished_at=rfc3339(time.time())
-        )
-        self._publish(m, final)  # published first, as the real monitor does, then deleted
-        if not m.opts.is_exec:
-            self.runtime.delete(m.opts.id, force=True)
-        m.done.set()
-
-    def _publish(self, m: _Supervised, state: State) -> None:
-        m.state = state
-        write_state(m.files.state, state)
 
 
 def fake_engine(tmp: Path, runtime: FakeRuntime | None = None) -> Engine:
