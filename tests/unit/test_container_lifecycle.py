@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from lamina.containers.model import Container, Status
-from lamina.containers.service import StartFailed
+from lamina.containers.service import StartFailed, start_waiting
+from lamina.containers.state import Status as MonitorStatus
 from lamina.engine import Engine
 from lamina.errors import Conflict, InvalidArgument, NotFound
 from tests.support.fakeruntime import FakeRuntime, fake_engine, quiesce, scratch_image, threads
@@ -173,6 +174,26 @@ def test_exec_runs_in_the_running_container(engine: Engine) -> None:
     assert ex.done.wait(10)
     assert ex.exit_code == 4
     assert status(engine, c.id) == Status.RUNNING  # an exec's end is not the container's
+
+
+def test_an_attached_exec_waits_for_its_client(engine: Engine) -> None:
+    c = create(engine)
+    engine.containers.start(c.id)
+    ex = engine.execs.create(c.id, {"Cmd": ["exit", "0"]})
+    engine.execs.start(ex.id, attached=True)
+    assert [op for op, _ in fake(engine).calls].count("exec") == 0  # held for the attach
+    start_waiting(engine.containers.runner.monitors, engine.execs.files(ex))
+    assert ex.done.wait(10)
+    assert ex.exit_code == 0
+
+
+def test_a_start_with_an_attach_waiting_holds_the_process_for_it(engine: Engine) -> None:
+    c = create(engine, ["exit", "0"])
+    seen: list[MonitorStatus] = []
+    engine.containers.attach_hooks[c.id] = [lambda state: seen.append(state.status)]
+    engine.containers.start(c.id)
+    assert seen == [MonitorStatus.CREATED]  # the attach was connected before it ran
+    assert exited(engine, c.id).state.exit_code == 0
 
 
 def test_exec_of_a_missing_command_fails_with_127(engine: Engine) -> None:
@@ -363,7 +384,7 @@ def test_a_new_engine_adopts_running_containers_and_records_exits_meanwhile(
 
     second = fake_engine(tmp_path, runtime)
     try:
-        second.containers.restore()
+        second.restore()
         assert status(second, running.id) == Status.RUNNING
         assert second.containers.get(ending.id).state.exit_code == 4
         assert status(second, ending.id) == Status.EXITED
