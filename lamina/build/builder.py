@@ -61,7 +61,6 @@ from lamina.build.steps.config import ConfigTools
 from lamina.build.steps.copy import CopyTools
 from lamina.build.steps.run import RunTools
 from lamina.build.steps.run_mounts import CacheMounts
-from lamina.runtime.protocol import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from lamina.build.builder import Builder
-from lamina.build.events import Event
 from lamina.build.plan import BuildRequest
+from lamina.build.progress.events import Event
 from lamina.build.steps.run import StepFailed
 from lamina.dockerfile.location import DockerfileError
 from lamina.errors import Cancelled, NotFound

@@ -31,7 +31,6 @@ from lamina.build.sandbox.scratch import Scratch
 from lamina.build.scope import Scope
 from lamina.build.sources import Sources, Tree
 from lamina.build.steps.step import Result, Step
-from lamina.runtime.users import resolve_user
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr
 from lamina.dockerfile.location import DockerfileError, Location

@@ -30,7 +30,6 @@ from lamina.build.scope import Scope
 from lamina.build.sources import Sources
 from lamina.build.steps.run_mounts import CacheMounts, RunMounts, resolve_mounts
 from lamina.build.steps.step import Result, Step
-from lamina.runtime.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr
 from lamina.dockerfile.location import DockerfileError, Location

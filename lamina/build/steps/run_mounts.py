@@ -32,7 +32,6 @@ from lamina.build.progress.events import Progress
 from lamina.build.sandbox.scratch import Scratch
 from lamina.build.scope import Scope
 from lamina.build.sources import Sources, Tree
-from lamina.runtime.spec import MountSpec
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.mounts import Mount, MountType, Sharing
 from lamina.errors import InvalidArgument
