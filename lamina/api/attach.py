@@ -21,12 +21,12 @@ from lamina.api.container_logs import MULTIPLEXED, RAW, LogsQuery, log_files, lo
 from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
 from lamina.api.streams import peer_closed, splice
-from lamina.containers.logs.place import LogFiles
+from lamina.containers.logplace import LogFiles
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
-from lamina.containers.state import State as MonitorState
-from lamina.containers.state import Status as MonitorStatus
-from lamina.containers.stdio import AttachRequest
+from lamina.containers.monitor.state import State as MonitorState
+from lamina.containers.monitor.state import Status as MonitorStatus
+from lamina.containers.monitor.stdio import AttachRequest
 from lamina.engine import Engine
 from lamina.errors import NotFound
 

@@ -1,6 +1,6 @@
 """`GET /containers/{id}/logs`, and the log as attach's `logs=1` replays it.
 
-The log is read in batches in bounded memory (lamina.containers.logs.reader) and sent
+The log is read in batches in bounded memory (lamina.containers.monitor.logs.reader) and sent
 one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw with
 one). A follower ends when the container stops or the client leaves, whichever first.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from lamina.api import query
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
-from lamina.containers.logs import place as logplace
-from lamina.containers.logs.place import LogFiles
-from lamina.containers.logs.reader import read_batches
+from lamina.containers import logplace
+from lamina.containers.logplace import LogFiles
 from lamina.containers.model import Container
-from lamina.containers.stdio import STDERR, STDOUT, encode_frame
+from lamina.containers.monitor.logs.reader import read_batches
+from lamina.containers.monitor.stdio import STDERR, STDOUT, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, NotFound
 

@@ -14,8 +14,7 @@ from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response, Stream
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
-from lamina.containers import files, views
-from lamina.containers.logs import place as logplace
+from lamina.containers import files, logplace, views
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
 from lamina.containers.waiting import Wait

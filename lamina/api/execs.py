@@ -14,8 +14,8 @@ from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.api.streams import splice
 from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.stdio import AttachRequest
 from lamina.containers.service import start_waiting
-from lamina.containers.stdio import AttachRequest
 from lamina.engine import Engine
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.containers import views as container_views
-from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
 from lamina.images import views
 from lamina.oci.image import host_platform

@@ -11,5 +11,7 @@ Terms:
   table; docs/container-options.md shows it).
 
 `service.py` is the entry: creation (`creation.py`), running (`running.py`), waiting,
-execs; `runtime.py` speaks to runc; `logs/`, `seccomp/` and `monitor/` are sub-packages.
+execs; `runtime.py` speaks to runc; `seccomp/` and `monitor/` are sub-packages. The
+monitor owns its file formats (state, stdio frames, logs) and imports nothing else of
+`lamina.containers`; the rest reaches it through its client and those formats.
 """

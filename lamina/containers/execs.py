@@ -19,10 +19,10 @@ from lamina.containers.bundle import spec_input
 from lamina.containers.create import merge_env
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.containers.service import ContainerService, StartFailed
 from lamina.containers.spec import build_process
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Conflict, InvalidArgument, NotFound
 
 

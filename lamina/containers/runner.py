@@ -28,15 +28,15 @@ from subprocess import Popen
 
 from lamina import private, process
 from lamina.config import Paths
+from lamina.containers import logplace
 from lamina.containers.launcher import MonitorLauncher
-from lamina.containers.logs import config as logconfig
-from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.containers.monitor.options import Options
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import State as MonitorState
 from lamina.containers.runtime import Runtime
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import State as MonitorState
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore

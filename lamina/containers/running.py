@@ -25,13 +25,13 @@ from lamina.containers import linked, watching
 from lamina.containers.bundle import write_bundle
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import State as MonitorState
+from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.runtime import Runtime
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import State as MonitorState
-from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.images.service import ImageService

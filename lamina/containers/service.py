@@ -16,9 +16,9 @@ from lamina.containers import creation, watching
 from lamina.containers.create import check_name
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.state import read_state
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
-from lamina.containers.state import read_state
 from lamina.containers.waiting import Condition, Wait
 from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
