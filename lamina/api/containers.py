@@ -93,7 +93,7 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         q = query.decode(req, CreateQuery)
         body = check_body(req.json(), "ContainerCreate")
-        c = engine.create_container(body, name=q.name or None, platform=q.platform)
+        c = containers.create(body, name=q.name or None, platform=q.platform)
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
     @router.route("GET", "/containers/json")

@@ -60,6 +60,7 @@ class ContainerLifecycle:
         volumes: VolumeService,
         runner: Runner,
         *,
+        networking: Networking | None = None,
         log: Log = lambda _m: None,
     ) -> None:
         self.records = records
@@ -72,7 +73,7 @@ class ContainerLifecycle:
         self.changed = threading.Condition(self.lock)
         self.waits = Waits()  # registered /wait requests, settled under `lock`
         self.attach_hooks: dict[str, list[Callable[[MonitorState], None]]] = {}
-        self.networking: Networking = NoNetworking()
+        self.networking: Networking = networking or NoNetworking()
 
     def get(self, ref: str) -> Container:
         return self.records.find(ref)

@@ -19,10 +19,11 @@ from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.state import read_state
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
+from lamina.containers.signals import parse_signal
 from lamina.containers.waiting import Condition, Wait
 from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
-from lamina.images.service import ImageUser
+from lamina.labels import check_labels
 from lamina.oci.digest import Digest
 from lamina.timestamps import parse_rfc3339
 
@@ -37,21 +38,23 @@ class ContainerService(ContainerLifecycle):
     def all(self) -> list[Container]:
         return sorted(self.records.all(), key=lambda c: c.created, reverse=True)
 
-    def using_image(self, image_id: str) -> list[ImageUser]:
-        return [ImageUser(c.id, c.state.running) for c in self.records.using_image(image_id)]
-
-    def using_volume(self, name: str) -> list[str]:
-        return [
-            c.id
-            for c in self.records.all()
-            if any(m.type == "volume" and m.name == name for m in c.mounts)
-        ]
-
     # -- create ---------------------------------------------------------------
 
     def create(self, body: dict[str, Any], *, name: str | None, platform: str = "") -> Container:
-        """Everything is checked before anything is made: a refused create changes nothing
+        """Docker's container create, from a body of the right types (lamina.api.shapes):
+        its values checked, the container made, then joined to its networks. Everything
+        is checked before anything is made: a refused create changes nothing
         (lamina.containers.creation says in which order)."""
+        check_labels(body.get("Labels"), "Labels")
+        parse_signal(str(body.get("StopSignal") or ""))
+        networks = body.get("NetworkingConfig") or {}
+        mac = str(body.get("MacAddress") or "")
+        self.networking.check_create(body.get("HostConfig") or {}, networks, mac=mac)
+        container = self._create(body, name=name, platform=platform)
+        self.networking.created(container, networks)
+        return container
+
+    def _create(self, body: dict[str, Any], *, name: str | None, platform: str) -> Container:
         runtime = self.runner.runtime
         request = creation.checked_request(body, self.images, platform=platform, runtime=runtime)
         with self.lock:

@@ -47,7 +47,9 @@ LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
 
 
 class ContainerLookup(Protocol):
-    def get(self, ref: str) -> Container: ...
+    """The containers networks read (lamina.containers.records.ContainerRecords)."""
+
+    def find(self, ref: str) -> Container: ...
 
     def all(self) -> list[Container]: ...
 
@@ -57,6 +59,7 @@ class NetworkService:
         self,
         paths: Paths,
         db: Metadata,
+        containers: ContainerLookup,
         *,
         log: Log = lambda _m: None,
         iptables: Runner = run_iptables,
@@ -73,7 +76,7 @@ class NetworkService:
         self.resolver = Resolver(self.names, log=log)
         self.publisher = Publisher(paths.run_dir)
         self.lock = threading.RLock()
-        self.containers: ContainerLookup | None = None  # wired by the engine
+        self.containers = containers
         self.networking = ContainerNetworking(self)
 
     # -- lookup ---------------------------------------------------------------
@@ -91,12 +94,10 @@ class NetworkService:
         return self.records.members_of(container_id)
 
     def container(self, ref: str) -> Container:
-        if self.containers is None:
-            raise NotFound(f"No such container: {ref}")
-        return self.containers.get(ref)
+        return self.containers.find(ref)
 
     def all_containers(self) -> list[Container]:
-        return [] if self.containers is None else self.containers.all()
+        return self.containers.all()
 
     # -- create / remove ------------------------------------------------------
 
