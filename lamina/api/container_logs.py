@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from lamina.api import query
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
-from lamina.containers import logplace
 from lamina.containers.logplace import LogFiles
 from lamina.containers.model import Container
 from lamina.containers.monitor.logs.reader import read_batches
@@ -52,13 +51,9 @@ def register(router: Router, engine: Engine) -> None:
         q = query.decode(req, LogsQuery)
         if not (q.stdout or q.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        files = log_files(engine, c)
+        files = engine.containers.log_files(c)
         chunks = log_stream(engine, c, files, q, client_gone=req.client_gone)
         return Response.stream(chunks, RAW if c.tty else MULTIPLEXED)
-
-
-def log_files(engine: Engine, c: Container) -> LogFiles:
-    return logplace.log_files(engine.containers.runner.dir(c.id), c)
 
 
 def log_stream(

@@ -10,6 +10,7 @@ from lamina.api import query
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
+from lamina.api.views import networks as views
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument
 from lamina.labels import check_labels
@@ -32,11 +33,11 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("GET", "/networks")
     def list_networks(req: Request) -> Any:
         filters = query.decode(req, ListQuery).filters
-        return [networks.view(n, verbose=False) for n in networks.matching(filters)]
+        return [views.of_network(networks, n, verbose=False) for n in networks.matching(filters)]
 
     @router.route("GET", "/networks/{ref}")
     def inspect(req: Request, ref: str) -> Any:
-        return networks.view(networks.get(ref))
+        return views.of_network(networks, networks.get(ref))
 
     @router.route("POST", "/networks/create")
     def create(req: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 from dataclasses import dataclass, field, replace
 from subprocess import Popen
@@ -21,7 +22,8 @@ from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.state import MonitorFiles, read_state
 from lamina.containers.monitor.state import Status as MonitorStatus
-from lamina.containers.service import ContainerService, StartFailed
+from lamina.containers.monitor.stdio import AttachRequest
+from lamina.containers.service import ContainerService, StartFailed, start_waiting
 from lamina.containers.spec import build_process
 from lamina.errors import Conflict, InvalidArgument, NotFound
 
@@ -35,6 +37,19 @@ class Exec:
     pid: int = 0
     exit_code: int | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class AttachedExec:
+    """An exec started waiting for its attach: `sock` is attached to its stdio, and
+    `go` lets the process run (after the caller is ready to copy its output)."""
+
+    sock: socket.socket
+    files: MonitorFiles
+    stdin: bool
+
+    def go(self) -> None:
+        start_waiting(self.files)
 
 
 class ExecService:
@@ -109,6 +124,24 @@ class ExecService:
         ex.pid = state.pid
         threading.Thread(target=self._wait, args=(ex, process), daemon=True).start()
         return ex
+
+    def start_attached(self, exec_id: str, *, tty: bool | None = None) -> AttachedExec:
+        """Start it waiting for its attach, and attach: the process runs once the
+        caller is ready for its output (`AttachedExec.go`)."""
+        ex = self.start(exec_id, attached=True, tty=tty)
+        files = self.files(ex)
+        request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
+        return AttachedExec(monitor.attach(files, request), files, stdin=request.stdin)
+
+    def resize(self, exec_id: str, *, height: int, width: int) -> None:
+        """Set its terminal's size; nothing for an exec not started or ended."""
+        ex = self.get(exec_id)
+        if ex.started and not ex.done.is_set():
+            monitor.control(self.files(ex), "resize", height=height, width=width)
+
+    def tty(self, exec_id: str, asked: bool | None) -> bool:
+        """Whether a start gets a terminal: what it asks, else what the create asked."""
+        return self._tty(self.get(exec_id), asked)
 
     def _tty(self, ex: Exec, tty: bool | None) -> bool:
         return bool(ex.config.get("Tty")) if tty is None else tty

@@ -22,7 +22,7 @@ from lamina.config import Paths
 from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
-from lamina.networks import ipam, views
+from lamina.networks import ipam
 from lamina.networks.bridge import BridgeDriver
 from lamina.networks.endpoint_settings import endpoint_config
 from lamina.networks.endpoints import Endpoints
@@ -335,29 +335,12 @@ class NetworkService:
                 out[n.name] = (n, m)
         return out
 
-    def inspect_settings(self, c: Container) -> dict[str, Any]:
-        sandbox = str(self.endpoints.sandbox(c.id))
-        return views.settings(
-            c, self.container_networks(c), self.publisher.published(c.id), sandbox
-        )
-
-    def summary_fields(self, c: Container) -> dict[str, Any]:
-        networks = {
-            name: views.endpoint(n, m) for name, (n, m) in self.container_networks(c).items()
-        }
-        return {
-            "Ports": views.summary_ports(c, self.publisher.published(c.id)),
-            "Networks": networks,
-        }
-
-    def view(self, n: Network, *, verbose: bool = True) -> dict[str, Any]:
-        def name_of(cid: str) -> str:
-            try:
-                return self.container(cid).name
-            except NotFound:
-                return ""
-
-        return views.network(n, self.records.members(n.id), name_of, verbose=verbose)
+    def container_name(self, cid: str) -> str:
+        """The name of a member's container; "" for one removed meanwhile."""
+        try:
+            return self.container(cid).name
+        except NotFound:
+            return ""
 
     # -- daemon start and stop ------------------------------------------------
 
