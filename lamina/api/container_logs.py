@@ -1,8 +1,8 @@
 """`GET /containers/{id}/logs`, and the log as attach's `logs=1` replays it.
 
-The log is read in batches in bounded memory (lamina.containers.monitor.logs.reader) and sent
-one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw with
-one). A follower ends when the container stops or the client leaves, whichever first.
+The log is read in batches in bounded memory (lamina.containers.monitor.logs.reader)
+and sent one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw
+with one). A follower ends when the container stops or the client leaves, whichever first.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from lamina.api.http import HIJACKED, Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
 from lamina.api.streams import splice
+from lamina.api.views import execs as views
 from lamina.engine import Engine
 
 
@@ -40,7 +41,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/exec/{exec_id}/json")
     def exec_inspect(req: Request, exec_id: str) -> Any:
-        return execs.inspect(exec_id)
+        return views.inspect(execs.settled(exec_id))
 
     @router.route("POST", "/exec/{exec_id}/resize")
     def exec_resize(req: Request, exec_id: str) -> Response:

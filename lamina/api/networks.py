@@ -23,6 +23,41 @@ class ListQuery:
 
 
 @dataclass(frozen=True)
+class NetworkCreate:
+    """A create body as the service takes it; what lamina cannot make is a 400 here."""
+
+    name: str
+    driver: str
+    internal: bool
+    labels: Mapping[str, str]
+    options: Mapping[str, str]
+    subnet: str
+    gateway: str
+    ip_range: str
+
+    @classmethod
+    def decode(cls, body: Mapping[str, Any]) -> NetworkCreate:
+        """From a body of the right types (lamina.api.shapes)."""
+        check_labels(body.get("Labels"), "Labels")  # the service stores what it is given
+        if body.get("EnableIPv6"):
+            raise InvalidArgument("IPv6 networks are not supported by lamina")
+        configs = (body.get("IPAM") or {}).get("Config") or []
+        if len(configs) > 1:
+            raise InvalidArgument("IPAM.Config: at most one IPv4 subnet is supported")
+        config = configs[0] or {} if configs else {}
+        return cls(
+            name=body.get("Name") or "",
+            driver=body.get("Driver") or "bridge",
+            internal=bool(body.get("Internal")),
+            labels=body.get("Labels") or {},
+            options=body.get("Options") or {},
+            subnet=config.get("Subnet") or "",
+            gateway=config.get("Gateway") or "",
+            ip_range=config.get("IPRange") or "",
+        )
+
+
+@dataclass(frozen=True)
 class PruneQuery:
     filters: Mapping[str, list[str]] = query.filters({"label", "label!", "until"})
 
@@ -41,23 +76,16 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/networks/create")
     def create(req: Request) -> Response:
-        body = check_body(req.json(), "NetworkCreateRequest")
-        check_labels(body.get("Labels"), "Labels")  # the service stores what it is given
-        if body.get("EnableIPv6"):
-            raise InvalidArgument("IPv6 networks are not supported by lamina")
-        configs = (body.get("IPAM") or {}).get("Config") or []
-        if len(configs) > 1:
-            raise InvalidArgument("IPAM.Config: at most one IPv4 subnet is supported")
-        config = configs[0] or {} if configs else {}
+        spec = NetworkCreate.decode(check_body(req.json(), "NetworkCreateRequest"))
         network = networks.create(
-            body.get("Name") or "",
-            driver=body.get("Driver") or "bridge",
-            internal=bool(body.get("Internal")),
-            labels=body.get("Labels") or {},
-            options=body.get("Options") or {},
-            subnet=config.get("Subnet") or "",
-            gateway=config.get("Gateway") or "",
-            ip_range=config.get("IPRange") or "",
+            spec.name,
+            driver=spec.driver,
+            internal=spec.internal,
+            labels=spec.labels,
+            options=spec.options,
+            subnet=spec.subnet,
+            gateway=spec.gateway,
+            ip_range=spec.ip_range,
         )
         return Response.json({"Id": network.id, "Warning": ""}, 201)
 

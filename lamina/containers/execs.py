@@ -176,28 +176,10 @@ class ExecService:
             process.wait()
         ex.done.set()
 
-    def inspect(self, exec_id: str) -> dict[str, Any]:
+    def settled(self, exec_id: str) -> Exec:
+        """The exec, once an exit that is moments away is recorded (inspect right after
+        its stream ended must see it)."""
         ex = self.get(exec_id)
         if ex.started and not ex.done.is_set():
-            ex.done.wait(2.0)  # the stream just ended: the exit is moments away
-        running = ex.started and not ex.done.is_set()
-        cfg = ex.config
-        return {
-            "ID": ex.id,
-            "ContainerID": ex.container_id,
-            "Running": running,
-            "ExitCode": ex.exit_code,
-            "Pid": ex.pid if running else 0,
-            "OpenStdin": bool(cfg.get("AttachStdin")),
-            "OpenStdout": bool(cfg.get("AttachStdout")),
-            "OpenStderr": bool(cfg.get("AttachStderr")),
-            "CanRemove": False,
-            "DetachKeys": "",
-            "ProcessConfig": {
-                "tty": bool(cfg.get("Tty")),
-                "entrypoint": cfg["Cmd"][0],
-                "arguments": cfg["Cmd"][1:],
-                "privileged": bool(cfg.get("Privileged")),
-                "user": cfg.get("User") or "",
-            },
-        }
+            ex.done.wait(2.0)
+        return ex

@@ -1,6 +1,7 @@
 """The Docker Engine API's shapes of lamina's objects: what inspect, list and df answer.
 
     containers.py  ContainerSummary, ContainerInspect
+    execs.py       ExecInspectResponse
     images.py      ImageSummary, ImageInspect, HistoryResponseItem
     networks.py    NetworkResource, a container's NetworkSettings
     volumes.py     Volume, and its UsageData for `system df`
