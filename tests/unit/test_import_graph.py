@@ -133,3 +133,15 @@ def test_containers_reach_the_monitor_through_its_client_and_formats() -> None:
         if not path.is_relative_to(LAMINA / "containers" / "monitor")
     }
     assert {file: names for file, names in reaching.items() if names} == {}
+
+
+def test_the_monitor_imports_only_the_small_shared_modules() -> None:
+    """A monitor runs once per container for its whole life: besides itself and the
+    runc adapter, only lamina's leaf modules (kinds of errors, times, modes, processes,
+    sizes); no store, image, network or volume code."""
+    leaves = {"errors", "timestamps", "private", "process", "units", "runtime", "containers"}
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(imported(path) - leaves)
+        for path in sorted((LAMINA / "containers" / "monitor").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
