@@ -73,11 +73,10 @@ def register(router: Router, engine: Engine) -> None:
 
 def _container_usage(engine: Engine, c: Container) -> dict[str, Any]:
     """A container summary with its writable layer's size, as `system df` wants it."""
-    image = engine.images.records.get(c.image_id)
     return {
         **container_views.summary(c),
         "SizeRw": engine.containers.layer_size(c),
-        "SizeRootFs": image.size if image else 0,
+        "SizeRootFs": engine.images.size(c.image_id),
     }
 
 
@@ -95,7 +94,7 @@ def _counts(engine: Engine) -> dict[str, Any]:
         "ContainersRunning": running,
         "ContainersPaused": 0,
         "ContainersStopped": len(containers) - running,
-        "Images": len(engine.images.records.all()),
+        "Images": engine.images.count(),
         "Driver": engine.driver.name,
         "DriverStatus": [["Root Dir", str(engine.paths.root / "layers")]],
     }

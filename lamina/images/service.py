@@ -154,6 +154,14 @@ class ImageService:
         row_of = lambda name: self.get(name).row  # noqa: E731
         return listing.listed(self.all(), filters or {}, all_=all_, row_of=row_of)
 
+    def count(self) -> int:
+        return len(self.records.all())
+
+    def size(self, image_id: str) -> int:
+        """The image's size; 0 for one removed meanwhile (`system df`'s SizeRootFs)."""
+        row = self.records.get(image_id)
+        return row.size if row else 0
+
     def layer_dirs(self, image: Image) -> list[Path]:
         """The folders of its layers, top first, as the layer store keeps them (inspect's
         GraphDriver data)."""
