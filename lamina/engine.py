@@ -1,6 +1,8 @@
 """The composition root: one `Engine` wires the stores and services of an instance.
 
 The API layer and the tests hold an Engine; nothing below it knows the Engine exists.
+Its caller builds the OCI runtime (lamina.runtime: the daemon from LAMINA_RUNTIME, a test
+a fake) and the Engine hands that one to the containers, their execs and the builder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
 from lamina.networks import NetworkService
+from lamina.runtime.protocol import Runtime
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collector
 from lamina.store.layers.copy import CopyDriver
@@ -40,7 +43,7 @@ class Engine:
         paths: Paths,
         *,
         storage_driver: str | None = None,
-        runtime: str | None = None,
+        runtime: Runtime,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
         self.paths = paths
@@ -68,12 +71,7 @@ class Engine:
             paths.root / "volumes", self.metadata, users=container_records.volume_users
         )
         self.networks = NetworkService(paths, self.metadata, container_records, log=log)
-        runner = Runner(
-            paths,
-            self.layers,
-            self.volumes,
-            runtime=runtime or os.environ.get("LAMINA_RUNTIME") or "runc",
-        )
+        runner = Runner(paths, self.layers, self.volumes, runtime=runtime)
         self.containers = ContainerService(
             container_records,
             self.images,
@@ -86,8 +84,7 @@ class Engine:
         self.builder = Builder(
             root=paths.root / "build",
             images=self.images,
-            runtime=runner.runtime,
-            runtime_root=runner.runtime_root,
+            runtime=runtime,
             cgroup_parent=paths.cgroup_parent,
         )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,33 +31,39 @@ from lamina.oci.digest import Digest, chain_ids
 from lamina.oci.image import Descriptor
 from lamina.store.archive import write_tar
 from lamina.store.gc import Lease
+from lamina.timestamps import rfc3339
 
 
 class Committer:
-    """Commits one build's steps; what it commits, `lease` holds."""
+    """Commits one build's steps; what it commits, `lease` holds. `epoch` is the
+    build's SOURCE_DATE_EPOCH: when given, every `created` is that time and file times
+    in new layers are clamped to it."""
 
-    def __init__(self, images: ImageService, lease: Lease) -> None:
+    def __init__(self, images: ImageService, lease: Lease, *, epoch: int | None = None) -> None:
         self.images = images
         self.lease = lease
+        self.epoch = epoch
+
+    def created(self) -> str:
+        """A step's `created` time: now, or SOURCE_DATE_EPOCH when given."""
+        return rfc3339(time.time() if self.epoch is None else self.epoch)
 
     def commit(
         self,
         state: ImageState,
         *,
-        created: str,
         created_by: str,
         change: ContainerChange | None = None,
         upper: Path | None = None,
-        epoch: int | None = None,
         author: str | None = None,
     ) -> tuple[ImageState, Digest | None]:
         """The state after this step, committed; and the diffID of its layer, if any."""
         # Held from the layer to the image row: a concurrent `rmi` must not free a
         # blob or layer between being stored here and being named by the image.
         with self.images.lock:
-            layer = self._layer(upper, state.chain_id, epoch) if upper else None
+            layer = self._layer(upper, state.chain_id) if upper else None
             config, layers = derive(
-                state, created=created, created_by=created_by, change=change,
+                state, created=self.created(), created_by=created_by, change=change,
                 layer=layer, author=author,
             )  # fmt: skip
             image_id = self._commit(config, layers, state)
@@ -98,14 +105,12 @@ class Committer:
                 chain_id = self.images.layers.register(parent, blob).chain_id
         return CommittedLayer(chain_id, layer.diff_id, layer.size, layer.blob)
 
-    def _layer(
-        self, upper: Path, parent: Digest | None, epoch: int | None
-    ) -> CommittedLayer | None:
+    def _layer(self, upper: Path, parent: Digest | None) -> CommittedLayer | None:
         with os.scandir(upper) as entries:
             if next(entries, None) is None:
                 return None
         digest, size = self.images.content.write_from(
-            lambda out: write_tar(upper, out, whiteouts="overlay", source_date_epoch=epoch)
+            lambda out: write_tar(upper, out, whiteouts="overlay", source_date_epoch=self.epoch)
         )
         # The upper dir already is the diff as the overlay driver keeps it: moved into
         # the layer store rather than extracted again from the blob just written.

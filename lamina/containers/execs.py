@@ -24,8 +24,9 @@ from lamina.containers.monitor.state import MonitorFiles, read_state
 from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.containers.monitor.stdio import AttachRequest
 from lamina.containers.service import ContainerService, StartFailed, start_waiting
-from lamina.containers.spec import build_process
+from lamina.containers.supervision import Monitors
 from lamina.errors import Conflict, InvalidArgument, NotFound
+from lamina.runtime.spec import build_process
 
 
 @dataclass
@@ -47,9 +48,10 @@ class AttachedExec:
     sock: socket.socket
     files: MonitorFiles
     stdin: bool
+    monitors: Monitors
 
     def go(self) -> None:
-        start_waiting(self.files)
+        start_waiting(self.monitors, self.files)
 
 
 class ExecService:
@@ -102,8 +104,8 @@ class ExecService:
         opts = Options(
             id=c.id,
             state_dir=files.dir,
-            runtime_root=self.containers.runner.runtime_root,
-            runtime=self.containers.runner.runtime,
+            runtime_root=self.containers.runner.runtime.root,
+            runtime=self.containers.runner.runtime.binary,
             tty=self._tty(ex, tty),
             stdin=bool(cfg.get("AttachStdin")),
             stdin_once=True,
@@ -131,13 +133,16 @@ class ExecService:
         ex = self.start(exec_id, attached=True, tty=tty)
         files = self.files(ex)
         request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
-        return AttachedExec(monitor.attach(files, request), files, stdin=request.stdin)
+        sock = monitor.attach(files, request)
+        monitors = self.containers.runner.monitors
+        return AttachedExec(sock, files, stdin=request.stdin, monitors=monitors)
 
     def resize(self, exec_id: str, *, height: int, width: int) -> None:
         """Set its terminal's size; nothing for an exec not started or ended."""
         ex = self.get(exec_id)
         if ex.started and not ex.done.is_set():
-            monitor.control(self.files(ex), "resize", height=height, width=width)
+            monitors = self.containers.runner.monitors
+            monitors.control(self.files(ex), "resize", height=height, width=width)
 
     def tty(self, exec_id: str, asked: bool | None) -> bool:
         """Whether a start gets a terminal: what it asks, else what the create asked."""
@@ -165,7 +170,7 @@ class ExecService:
     def _wait(self, ex: Exec, process: Popen[bytes] | None) -> None:
         files = self.files(ex)
         try:
-            final = monitor.wait(files)
+            final = self.containers.runner.monitors.wait(files)
             ex.exit_code = final.exit_code if final.exit_code is not None else 126
             ex.pid = final.pid or ex.pid
         except Exception as err:  # the exec's monitor vanished: report what the file says

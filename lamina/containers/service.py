@@ -17,7 +17,6 @@ from typing import Any
 from lamina.containers import attaching, creation, listing, logplace, watching
 from lamina.containers.create import check_name
 from lamina.containers.model import Container
-from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.state import read_state
 from lamina.containers.monitor.stdio import AttachRequest
 from lamina.containers.names import generate
@@ -91,11 +90,15 @@ class ContainerService(ContainerLifecycle):
         """Set its terminal's size; nothing for a container that is not running."""
         c = self.get(ref)
         if c.state.running:
-            monitor.control(self.runner.files(c.id), "resize", height=height, width=width)
+            self.runner.monitors.control(
+                self.runner.files(c.id), "resize", height=height, width=width
+            )
 
     # -- create ---------------------------------------------------------------
 
-    def create(self, body: dict[str, Any], *, name: str | None, platform: str = "") -> Container:
+    def create(
+        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
+    ) -> Container:
         """Docker's container create, from a body of the right types (lamina.api.shapes):
         its values checked, the container made, then joined to its networks. Everything
         is checked before anything is made: a refused create changes nothing
@@ -110,7 +113,7 @@ class ContainerService(ContainerLifecycle):
         return container
 
     def _create(self, body: dict[str, Any], *, name: str | None, platform: str) -> Container:
-        runtime = self.runner.runtime
+        runtime = self.runner.runtime.binary
         request = creation.checked_request(body, self.images, platform=platform, runtime=runtime)
         with self.lock:
             container = creation.new_container(
@@ -225,7 +228,7 @@ class ContainerService(ContainerLifecycle):
                 self._release(c.id)
                 continue
             state = read_state(self.runner.files(c.id).state)
-            if state is not None and not state.final and monitor.monitor_alive(state):
+            if state is not None and not state.final and self.runner.monitors.alive(state):
                 self._watch(c.id)
                 continue
             if state is None or not state.final:

@@ -23,7 +23,8 @@ DOMAIN = {"build", "containers", "images", "networks", "volumes", "engine"}
 # (which nothing below them imports: test_nothing_but_the_cli_and_api_imports_them)
 RULES: dict[str, set[str]] = {
     "oci": {"store", "process", "config", *DOMAIN},
-    "store": DOMAIN,
+    "store": {"runtime", *DOMAIN},
+    "runtime": DOMAIN,
     "images": {"build", "containers", "networks", "volumes", "engine"},
     "volumes": {"build", "containers", "images", "networks", "engine"},
     # networks use containers (DESIGN.md: containers ← volumes, networks), never back
@@ -31,9 +32,6 @@ RULES: dict[str, set[str]] = {
 }
 
 MONITOR = "lamina.containers.monitor"
-# What of lamina.containers the monitor may import besides itself: the runc adapter,
-# until it leaves containers for lamina.runtime (issue 10, item 3).
-MONITOR_MAY_USE = {"lamina.containers.runtime"}
 # The monitor's modules the rest of containers may import: its client and its formats.
 MONITOR_DOORS = {"client", "options", "state", "stdio", "logs"}
 
@@ -89,6 +87,63 @@ def test_the_dockerfile_language_imports_only_errors() -> None:
     assert {file: names for file, names in reaching.items() if names} == {}
 
 
+# lamina/build: a flat package of jobs would grow back; its sub-packages import down only.
+BUILD = LAMINA / "build"
+BUILD_TOP_LEVEL_LIMIT = 12  # modules directly in lamina/build, __init__.py included
+# build sub-package → the other parts of lamina.build it may import
+BUILD_RULES: dict[str, set[str]] = {
+    "context": set(),
+    "cache": set(),
+    "progress": set(),
+    "sandbox": set(),
+    "copy": {"context"},
+}
+
+
+def build_parts(path: Path) -> set[str]:
+    """The parts of `lamina.build` (sub-packages or top-level modules) `path` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {n.split(".")[2] for n in names if n.startswith("lamina.build.")}
+    return found
+
+
+def test_build_has_no_more_than_a_dozen_top_level_modules() -> None:
+    modules = sorted(path.name for path in BUILD.glob("*.py"))
+    assert len(modules) <= BUILD_TOP_LEVEL_LIMIT, modules
+
+
+def test_the_build_rules_name_real_sub_packages() -> None:
+    packages = {path.parent.name for path in BUILD.glob("*/__init__.py")}
+    assert set(BUILD_RULES) <= packages
+    assert set().union(*BUILD_RULES.values()) <= packages
+
+
+@pytest.mark.parametrize("package", sorted(BUILD_RULES))
+def test_build_sub_packages_import_down_only(package: str) -> None:
+    allowed = BUILD_RULES[package] | {package}
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(build_parts(path) - allowed)
+        for path in sorted((BUILD / package).rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
+def test_build_progress_imports_only_the_error_kinds() -> None:
+    """Events are plain data: a client could read them with nothing of the engine."""
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(imported(path) - {"build", "errors"})
+        for path in sorted((BUILD / "progress").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
 def test_nothing_but_the_cli_and_api_imports_them() -> None:
     reaching_up = {
         str(path.relative_to(LAMINA.parent))
@@ -111,7 +166,6 @@ def test_the_monitor_imports_nothing_of_the_containers_around_it() -> None:
             for name in imported_modules(path)
             if _inside(name, "lamina.containers")
             and not _inside(name, MONITOR)
-            and not any(_inside(name, allowed) for allowed in MONITOR_MAY_USE)
             and name != "lamina.containers"
         )
         for path in sorted((LAMINA / "containers" / "monitor").rglob("*.py"))
@@ -137,8 +191,8 @@ def test_containers_reach_the_monitor_through_its_client_and_formats() -> None:
 
 def test_the_monitor_imports_only_the_small_shared_modules() -> None:
     """A monitor runs once per container for its whole life: besides itself and the
-    runc adapter, only lamina's leaf modules (kinds of errors, times, modes, processes,
-    sizes); no store, image, network or volume code."""
+    runtime it drives, only lamina's leaf modules (kinds of errors, times, modes,
+    processes, sizes); no store, image, network or volume code."""
     leaves = {"errors", "timestamps", "private", "process", "units", "runtime", "containers"}
     reaching = {
         str(path.relative_to(LAMINA.parent)): sorted(imported(path) - leaves)
