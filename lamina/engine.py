@@ -10,21 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from lamina import private
 from lamina.build.builder import Builder
 from lamina.config import Paths
 from lamina.containers.execs import ExecService
-from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.service import ContainerService
-from lamina.containers.signals import parse_signal
 from lamina.errors import FailedPrecondition
 from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
-from lamina.labels import check_labels
 from lamina.networks import NetworkService
 from lamina.runtime.protocol import Runtime
 from lamina.store.content import ContentStore
@@ -61,41 +57,36 @@ class Engine:
         self.layers = LayerStore(layers_root, self.driver)
         image_records = ImageRecords(self.metadata)
         self.collector = Collector(self.content, self.layers, image_records, log=log)
-        self.images = ImageService(self.content, self.layers, image_records, self.collector)
-        self.volumes = VolumeService(paths.root / "volumes", self.metadata)
+        # Images, volumes and networks ask who uses them; only the container records know.
+        container_records = ContainerRecords(self.metadata)
+        self.collector.add_roots(container_records.mark_roots)
+        self.images = ImageService(
+            self.content,
+            self.layers,
+            image_records,
+            self.collector,
+            containers_using=container_records.image_users,
+        )
+        self.volumes = VolumeService(
+            paths.root / "volumes", self.metadata, users=container_records.volume_users
+        )
+        self.networks = NetworkService(paths, self.metadata, container_records, log=log)
         runner = Runner(paths, self.layers, self.volumes, runtime=runtime)
         self.containers = ContainerService(
-            ContainerRecords(self.metadata), self.images, self.volumes, runner, log=log
+            container_records,
+            self.images,
+            self.volumes,
+            runner,
+            networking=self.networks.networking,
+            log=log,
         )
         self.execs = ExecService(self.containers)
-        # Images and volumes ask who uses them; only the container records know.
-        self.images.containers_using = self.containers.using_image
-        self.collector.add_roots(self.containers.records.mark_roots)
-        self.volumes.users = self.containers.using_volume
-        self.networks = NetworkService(paths, self.metadata, log=log)
-        self.networks.containers = self.containers
-        self.containers.networking = self.networks.networking
         self.builder = Builder(
             root=paths.root / "build",
             images=self.images,
             runtime=runtime,
             cgroup_parent=paths.cgroup_parent,
         )
-
-    def create_container(
-        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
-    ) -> Container:
-        """Docker's container create, from a body of the right types (lamina.api.shapes):
-        its values checked, the container made, then joined to its networks. Everything
-        is checked before anything is made: a refused create changes nothing."""
-        check_labels(body.get("Labels"), "Labels")
-        parse_signal(str(body.get("StopSignal") or ""))
-        networking = body.get("NetworkingConfig") or {}
-        mac = str(body.get("MacAddress") or "")
-        self.networks.check_create(body.get("HostConfig") or {}, networking, mac=mac)
-        container = self.containers.create(body, name=name, platform=platform)
-        self.networks.created(container, networking)
-        return container
 
     def restore(self) -> None:
         """After a daemon (re)start: adopt running containers, record exits meanwhile;

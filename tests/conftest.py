@@ -60,7 +60,7 @@ class Daemon:
     def wait_exit_recorded(self, container_id: str, *, what: str) -> None:
         """Until the container's monitor has recorded its exit in its state file (it
         does so with or without a daemon running)."""
-        from lamina.containers.state import MonitorFiles, read_state
+        from lamina.containers.monitor.state import MonitorFiles, read_state
         from tests.support.wait import wait_for
 
         files = MonitorFiles(self.paths.run_dir / "c" / container_id[:16])

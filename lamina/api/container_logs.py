@@ -1,8 +1,8 @@
 """`GET /containers/{id}/logs`, and the log as attach's `logs=1` replays it.
 
-The log is read in batches in bounded memory (lamina.containers.logs.reader) and sent
-one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw with
-one). A follower ends when the container stops or the client leaves, whichever first.
+The log is read in batches in bounded memory (lamina.containers.monitor.logs.reader)
+and sent one chunk per batch, framed as Docker frames it (multiplexed without a TTY, raw
+with one). A follower ends when the container stops or the client leaves, whichever first.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from lamina.api import query
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
-from lamina.containers.logs import place as logplace
-from lamina.containers.logs.place import LogFiles
-from lamina.containers.logs.reader import read_batches
+from lamina.containers.logplace import LogFiles
 from lamina.containers.model import Container
-from lamina.containers.stdio import STDERR, STDOUT, encode_frame
+from lamina.containers.monitor.logs.reader import read_batches
+from lamina.containers.monitor.stdio import STDERR, STDOUT, encode_frame
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, NotFound
 
@@ -52,13 +51,9 @@ def register(router: Router, engine: Engine) -> None:
         q = query.decode(req, LogsQuery)
         if not (q.stdout or q.stderr):
             raise InvalidArgument("Bad parameters: you must choose at least one stream")
-        files = log_files(engine, c)
+        files = engine.containers.log_files(c)
         chunks = log_stream(engine, c, files, q, client_gone=req.client_gone)
         return Response.stream(chunks, RAW if c.tty else MULTIPLEXED)
-
-
-def log_files(engine: Engine, c: Container) -> LogFiles:
-    return logplace.log_files(engine.containers.runner.dir(c.id), c)
 
 
 def log_stream(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -14,13 +13,12 @@ from lamina.api.errors import stream_error
 from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response, json_lines
 from lamina.api.router import Router
+from lamina.api.views import images as views
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument
-from lamina.filters import labels_match, timestamp
-from lamina.images import views
+from lamina.filters import timestamp
 from lamina.images.bootstrap import bootstrap
 from lamina.images.importer import import_rootfs
-from lamina.images.service import Image
 from lamina.oci.reference import Reference, parse_normalized
 
 
@@ -37,11 +35,24 @@ class ListQuery:
 class PruneQuery:
     filters: Mapping[str, list[str]] = query.filters({"dangling", "until", "label"})
 
+    @property
+    def dangling_only(self) -> bool:
+        """Docker prunes dangling images only, unless told `dangling=false`."""
+        return bool_filter(self.filters, "dangling") is not False
+
+    @property
+    def until(self) -> float | None:
+        return timestamp(self.filters["until"][-1]) if self.filters.get("until") else None
+
 
 @dataclass(frozen=True)
 class TagQuery:
     repo: str = query.text()
     tag: str = query.text()
+
+    def __post_init__(self) -> None:
+        if not self.repo:
+            raise InvalidArgument("repository name must be given (repo=…)")
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,23 @@ class CreateQuery:
     message: str = query.text()
     changes: tuple[str, ...] = query.texts()
 
+    def __post_init__(self) -> None:
+        if self.from_image:
+            raise InvalidArgument(
+                f"pull access denied for {self.from_image}: pulling from registries is not "
+                "supported yet; make base images with `lamina image bootstrap busybox`"
+            )
+        if self.from_src != "-":
+            raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
+
+    @property
+    def tags(self) -> list[Reference]:
+        """The name the imported image gets (repo and tag), if any."""
+        if not self.repo:
+            return []
+        ref = parse_normalized(self.repo)
+        return [(ref.with_tag(self.tag) if self.tag else ref).with_default_tag()]
+
 
 @dataclass(frozen=True)
 class BootstrapQuery:
@@ -68,39 +96,37 @@ class BootstrapQuery:
 
 
 def register(router: Router, engine: Engine) -> None:
+    """The routes; each handler decodes, makes one service call, encodes."""
+    _register_reads(router, engine)
+    _register_changes(router, engine)
+
+
+def _register_reads(router: Router, engine: Engine) -> None:
     images = engine.images
 
     @router.route("GET", "/images/json")
     def list_images(req: Request) -> Any:
         q = query.decode(req, ListQuery)
-        found = [image for image in images.all() if _matches(engine, image, q.filters)]
-        if not q.all:
-            found = [
-                image
-                for image in found
-                if image.tags or image.digests or not _has_children(found, image)
-            ]
+        found = images.matching(q.filters, all_=q.all)
         return [views.summary(images, image, with_shared=q.shared_size) for image in found]
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect(req: Request, name: str) -> Any:
         image = images.get(name)
-        dirs = (
-            [str(d) for d in engine.layers.chain_dirs(images.layer_rows(image.id)[-1].chain_id)]
-            if image.config["rootfs"]["diff_ids"]
-            else []
-        )
+        dirs = [str(d) for d in images.layer_dirs(image)]
         return views.inspect(images, image, graph_driver=engine.driver.name, layer_dirs=dirs)
 
     @router.route("GET", "/images/{name:path}/history")
     def history(req: Request, name: str) -> Any:
         return views.history(images, images.get(name))
 
+
+def _register_changes(router: Router, engine: Engine) -> None:
+    images = engine.images
+
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request, name: str) -> Response:
         q = query.decode(req, TagQuery)
-        if not q.repo:
-            raise InvalidArgument("repository name must be given (repo=…)")
         images.tag(name, q.repo, q.tag or None)
         return Response(201)
 
@@ -111,26 +137,16 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Any:
-        filters = query.decode(req, PruneQuery).filters
-        dangling = bool_filter(filters, "dangling")
-        until = timestamp(filters["until"][-1]) if filters.get("until") else None
+        q = query.decode(req, PruneQuery)
         deleted, reclaimed = images.prune(
-            dangling_only=dangling is not False, until=until, labels=filters.get("label", [])
+            dangling_only=q.dangling_only, until=q.until, labels=q.filters.get("label", [])
         )
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     @router.route("POST", "/images/create")
     def create(req: Request) -> Response:
         q = query.decode(req, CreateQuery)
-        if q.from_image:
-            raise InvalidArgument(
-                f"pull access denied for {q.from_image}: pulling from registries is not "
-                "supported yet; make base images with `lamina image bootstrap busybox`"
-            )
-        if q.from_src != "-":
-            raise InvalidArgument("import needs fromSrc=- and the tar as the request body")
-        tags = _import_tags(q.repo, q.tag)
-        changes, message = list(q.changes), q.message
+        tags, changes, message = q.tags, list(q.changes), q.message
         req.claim_stream()  # before the tar is read: it comes at the client's pace
 
         def work(_progress: Callable[[str], None]) -> dict[str, Any]:
@@ -168,43 +184,3 @@ def _run_with_progress(
     threading.Thread(target=run, daemon=True).start()
     while (item := messages.get()) is not None:
         yield item
-
-
-def _import_tags(repo: str, tag: str) -> list[Reference]:
-    if not repo:
-        return []
-    ref = parse_normalized(repo)
-    return [(ref.with_tag(tag) if tag else ref).with_default_tag()]
-
-
-def _matches(engine: Engine, image: Image, filters: Mapping[str, list[str]]) -> bool:
-    dangling = bool_filter(filters, "dangling")
-    if dangling is not None and dangling != (not image.tags and not image.digests):
-        return False
-    labels = (image.config.get("config") or {}).get("Labels") or {}
-    if not labels_match(labels, filters.get("label", [])):
-        return False
-    refs = filters.get("reference")
-    if refs and not any(_ref_matches(image, pattern) for pattern in refs):
-        return False
-    for name in filters.get("before", []):
-        if image.row.created >= engine.images.get(name).row.created:
-            return False
-    for name in filters.get("since", []):
-        if image.row.created <= engine.images.get(name).row.created:
-            return False
-    return all(image.row.created < timestamp(u) for u in filters.get("until", []))
-
-
-def _ref_matches(image: Image, pattern: str) -> bool:
-    for ref in image.tags:
-        familiar = ref.familiar()
-        if fnmatch.fnmatchcase(familiar, pattern) or fnmatch.fnmatchcase(
-            ref.familiar_name(), pattern
-        ):
-            return True
-    return False
-
-
-def _has_children(images: list[Image], image: Image) -> bool:
-    return any(other.row.parent == image.id for other in images)

@@ -11,15 +11,14 @@ from typing import Any
 
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
-from lamina.containers import views as container_views
-from lamina.containers.logs import config as logconfig
+from lamina.api.views import containers as container_views
+from lamina.api.views import images as views
+from lamina.api.views import volumes as volume_views
 from lamina.containers.model import Container
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.engine import API_VERSION, MIN_API_VERSION, VERSION, Engine
-from lamina.images import views
 from lamina.oci.image import host_platform
-from lamina.store.usage import tree_size
 from lamina.timestamps import rfc3339
-from lamina.volumes import views as volume_views
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -74,17 +73,19 @@ def register(router: Router, engine: Engine) -> None:
 
 def _container_usage(engine: Engine, c: Container) -> dict[str, Any]:
     """A container summary with its writable layer's size, as `system df` wants it."""
-    image = engine.images.records.get(c.image_id)
-    upper = engine.containers.runner.dir(c.id) / "upper"
     return {
         **container_views.summary(c),
-        "SizeRw": tree_size(upper),
-        "SizeRootFs": image.size if image else 0,
+        "SizeRw": engine.containers.layer_size(c),
+        "SizeRootFs": engine.images.size(c.image_id),
     }
 
 
 def _info(engine: Engine) -> dict[str, Any]:
-    images = engine.images.records.all()
+    return {**_counts(engine), **_host(engine), **_FIXED, **_daemon()}
+
+
+def _counts(engine: Engine) -> dict[str, Any]:
+    """What the engine holds: containers by state, images, the storage driver."""
     containers = engine.containers.all()
     running = sum(1 for c in containers if c.state.running)
     return {
@@ -93,77 +94,94 @@ def _info(engine: Engine) -> dict[str, Any]:
         "ContainersRunning": running,
         "ContainersPaused": 0,
         "ContainersStopped": len(containers) - running,
-        "Images": len(images),
+        "Images": engine.images.count(),
         "Driver": engine.driver.name,
         "DriverStatus": [["Root Dir", str(engine.paths.root / "layers")]],
-        "Plugins": {
-            "Volume": ["local"],
-            "Network": ["bridge", "host", "none"],
-            "Authorization": None,
-            "Log": ["json-file", "local"],  # and none, which Docker does not list
-        },
-        "MemoryLimit": True,
-        "SwapLimit": False,
-        "CpuCfsPeriod": True,
-        "CpuCfsQuota": True,
-        "CPUShares": True,
-        "CPUSet": True,
-        "PidsLimit": True,
-        "IPv4Forwarding": True,
-        "BridgeNfIptables": True,
-        "BridgeNfIp6tables": True,
-        "Debug": False,
+    }
+
+
+def _host(engine: Engine) -> dict[str, Any]:
+    """What the host is and has, read at each call."""
+    return {
         "NFd": len(os.listdir("/proc/self/fd")),
-        "NGoroutines": 0,
         "SystemTime": rfc3339(time.time()),
-        "LoggingDriver": logconfig.DEFAULT_DRIVER,
-        "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),
-        "NEventsListener": 0,
         "KernelVersion": platform.release(),
         "OperatingSystem": _os_name(),
-        "OSVersion": "",
-        "OSType": "linux",
         "Architecture": platform.machine(),
-        "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {
-            "AllowNondistributableArtifactsCIDRs": None,
-            "AllowNondistributableArtifactsHostnames": None,
-            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-            "IndexConfigs": {},
-            "Mirrors": None,
-        },
         "NCPU": os.cpu_count() or 1,
         "MemTotal": _mem_total(),
-        "GenericResources": None,
         "DockerRootDir": str(engine.paths.root),
-        "HttpProxy": "",
-        "HttpsProxy": "",
-        "NoProxy": "",
         "Name": socket.gethostname(),
-        "Labels": [],
-        "ExperimentalBuild": False,
-        "ServerVersion": VERSION,
-        "Runtimes": {"runc": {"path": "runc"}},
-        "DefaultRuntime": "runc",
-        "Swarm": {
-            "NodeID": "",
-            "NodeAddr": "",
-            "LocalNodeState": "inactive",
-            "ControlAvailable": False,
-            "Error": "",
-            "RemoteManagers": None,
-        },
-        "LiveRestoreEnabled": True,
-        "Isolation": "",
-        "InitBinary": "",
-        "ContainerdCommit": {"ID": ""},
-        "RuncCommit": {"ID": ""},
-        "InitCommit": {"ID": ""},
         "SecurityOptions": _security_options(),
-        "Warnings": None,
+    }
+
+
+def _daemon() -> dict[str, Any]:
+    return {
+        "LoggingDriver": logconfig.DEFAULT_DRIVER,
+        "ServerVersion": VERSION,
         "Product": f"lamina (python {sys.version.split()[0]})",
     }
+
+
+# What every /info answers alike: the features lamina has, and Docker's fields for
+# what it does not (swarm, plugins, proxies, registry mirrors).
+_FIXED: dict[str, Any] = {
+    "Plugins": {
+        "Volume": ["local"],
+        "Network": ["bridge", "host", "none"],
+        "Authorization": None,
+        "Log": ["json-file", "local"],  # and none, which Docker does not list
+    },
+    "MemoryLimit": True,
+    "SwapLimit": False,
+    "CpuCfsPeriod": True,
+    "CpuCfsQuota": True,
+    "CPUShares": True,
+    "CPUSet": True,
+    "PidsLimit": True,
+    "IPv4Forwarding": True,
+    "BridgeNfIptables": True,
+    "BridgeNfIp6tables": True,
+    "Debug": False,
+    "NGoroutines": 0,
+    "CgroupDriver": "cgroupfs",
+    "NEventsListener": 0,
+    "OSVersion": "",
+    "OSType": "linux",
+    "IndexServerAddress": "https://index.docker.io/v1/",
+    "RegistryConfig": {
+        "AllowNondistributableArtifactsCIDRs": None,
+        "AllowNondistributableArtifactsHostnames": None,
+        "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+        "IndexConfigs": {},
+        "Mirrors": None,
+    },
+    "GenericResources": None,
+    "HttpProxy": "",
+    "HttpsProxy": "",
+    "NoProxy": "",
+    "Labels": [],
+    "ExperimentalBuild": False,
+    "Runtimes": {"runc": {"path": "runc"}},
+    "DefaultRuntime": "runc",
+    "Swarm": {
+        "NodeID": "",
+        "NodeAddr": "",
+        "LocalNodeState": "inactive",
+        "ControlAvailable": False,
+        "Error": "",
+        "RemoteManagers": None,
+    },
+    "LiveRestoreEnabled": True,
+    "Isolation": "",
+    "InitBinary": "",
+    "ContainerdCommit": {"ID": ""},
+    "RuncCommit": {"ID": ""},
+    "InitCommit": {"ID": ""},
+    "Warnings": None,
+}
 
 
 def _instance_id(engine: Engine) -> str:

@@ -11,8 +11,8 @@ from lamina.api.filters import bool_filter
 from lamina.api.http import Request, Response
 from lamina.api.router import Router
 from lamina.api.shapes import check_body
+from lamina.api.views import volumes as views
 from lamina.engine import Engine
-from lamina.volumes import views
 from lamina.volumes.service import LIST_FILTERS
 
 

@@ -278,7 +278,7 @@ def logs(client: Client, args: argparse.Namespace) -> int:
 
 
 def _print_frames(reply: Any) -> None:
-    from lamina.containers.stdio import decode_frames
+    from lamina.containers.monitor.stdio import decode_frames
 
     pending = b""
     outs = {1: sys.stdout.buffer, 2: sys.stderr.buffer}

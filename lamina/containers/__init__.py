@@ -12,6 +12,8 @@ Terms:
   table; docs/container-options.md shows it).
 
 `service.py` is the entry: creation (`creation.py`), running (`running.py`), waiting,
-execs; `logs/` and `monitor/` are sub-packages. The OCI runtime, the spec and confinement
-are `lamina.runtime`'s.
+execs; `monitor/` is a sub-package. The OCI runtime, the spec and
+confinement are `lamina.runtime`'s. The monitor owns its file formats (state, stdio
+frames, logs) and imports nothing else of `lamina.containers`; the rest reaches it
+through its client and those formats.
 """

@@ -23,8 +23,8 @@ from lamina.containers.create import (
     merge_config,
     parse_restart_policy,
 )
-from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.containers.mounts import resolve_mounts
 from lamina.containers.options import refuse_unhonoured
 from lamina.errors import InvalidArgument

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 from dataclasses import dataclass, field, replace
 from subprocess import Popen
@@ -17,10 +18,13 @@ from typing import Any
 
 from lamina.containers.bundle import spec_input
 from lamina.containers.create import merge_env
+from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
-from lamina.containers.service import ContainerService, StartFailed
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import Status as MonitorStatus
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import Status as MonitorStatus
+from lamina.containers.monitor.stdio import AttachRequest
+from lamina.containers.service import ContainerService, StartFailed, start_waiting
+from lamina.containers.supervision import Monitors
 from lamina.errors import Conflict, InvalidArgument, NotFound
 from lamina.runtime.spec import build_process
 
@@ -34,6 +38,20 @@ class Exec:
     pid: int = 0
     exit_code: int | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class AttachedExec:
+    """An exec started waiting for its attach: `sock` is attached to its stdio, and
+    `go` lets the process run (after the caller is ready to copy its output)."""
+
+    sock: socket.socket
+    files: MonitorFiles
+    stdin: bool
+    monitors: Monitors
+
+    def go(self) -> None:
+        start_waiting(self.monitors, self.files)
 
 
 class ExecService:
@@ -109,6 +127,27 @@ class ExecService:
         threading.Thread(target=self._wait, args=(ex, process), daemon=True).start()
         return ex
 
+    def start_attached(self, exec_id: str, *, tty: bool | None = None) -> AttachedExec:
+        """Start it waiting for its attach, and attach: the process runs once the
+        caller is ready for its output (`AttachedExec.go`)."""
+        ex = self.start(exec_id, attached=True, tty=tty)
+        files = self.files(ex)
+        request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
+        sock = monitor.attach(files, request)
+        monitors = self.containers.runner.monitors
+        return AttachedExec(sock, files, stdin=request.stdin, monitors=monitors)
+
+    def resize(self, exec_id: str, *, height: int, width: int) -> None:
+        """Set its terminal's size; nothing for an exec not started or ended."""
+        ex = self.get(exec_id)
+        if ex.started and not ex.done.is_set():
+            monitors = self.containers.runner.monitors
+            monitors.control(self.files(ex), "resize", height=height, width=width)
+
+    def tty(self, exec_id: str, asked: bool | None) -> bool:
+        """Whether a start gets a terminal: what it asks, else what the create asked."""
+        return self._tty(self.get(exec_id), asked)
+
     def _tty(self, ex: Exec, tty: bool | None) -> bool:
         return bool(ex.config.get("Tty")) if tty is None else tty
 
@@ -142,28 +181,10 @@ class ExecService:
             process.wait()
         ex.done.set()
 
-    def inspect(self, exec_id: str) -> dict[str, Any]:
+    def settled(self, exec_id: str) -> Exec:
+        """The exec, once an exit that is moments away is recorded (inspect right after
+        its stream ended must see it)."""
         ex = self.get(exec_id)
         if ex.started and not ex.done.is_set():
-            ex.done.wait(2.0)  # the stream just ended: the exit is moments away
-        running = ex.started and not ex.done.is_set()
-        cfg = ex.config
-        return {
-            "ID": ex.id,
-            "ContainerID": ex.container_id,
-            "Running": running,
-            "ExitCode": ex.exit_code,
-            "Pid": ex.pid if running else 0,
-            "OpenStdin": bool(cfg.get("AttachStdin")),
-            "OpenStdout": bool(cfg.get("AttachStdout")),
-            "OpenStderr": bool(cfg.get("AttachStderr")),
-            "CanRemove": False,
-            "DetachKeys": "",
-            "ProcessConfig": {
-                "tty": bool(cfg.get("Tty")),
-                "entrypoint": cfg["Cmd"][0],
-                "arguments": cfg["Cmd"][1:],
-                "privileged": bool(cfg.get("Privileged")),
-                "user": cfg.get("User") or "",
-            },
-        }
+            ex.done.wait(2.0)
+        return ex

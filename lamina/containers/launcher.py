@@ -25,8 +25,8 @@ from lamina import private, process
 from lamina.config import Paths
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles
-from lamina.containers.state import State as MonitorState
+from lamina.containers.monitor.state import MonitorFiles
+from lamina.containers.monitor.state import State as MonitorState
 
 FORKSERVER_START_TIMEOUT = 10.0  # seconds
 

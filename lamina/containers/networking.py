@@ -1,14 +1,18 @@
 """The narrow interface between containers and networks.
 
-The container service calls `attach` before a container's process starts and `detach`
-after it ended; lamina.networks implements it. Until a network layer is plugged in,
-`NoNetworking` gives each container a new network namespace with only loopback.
+The container service checks a create's networks with `check_create` before it makes
+anything and records them with `created`; it calls `attach` before a container's
+process starts and `detach` after it ended. lamina.networks implements it and is handed
+to the container service when it is built (lamina.engine): containers never import
+networks. Without a network layer, `NoNetworking` gives each container a new network
+namespace with only loopback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from lamina.containers.model import Container
 
@@ -16,14 +20,26 @@ from lamina.containers.model import Container
 class Networking(Protocol):
     """What containers need from networks (lamina.networks implements it).
 
-    `attach` runs before the process starts and returns the network namespace to join
-    (None: the runtime makes a new, empty one; "host" mode is handled by the spec) and
-    the host names and addresses for /etc/hosts; `detach` runs after the process ended.
+    `check_create` refuses a create body's network settings (HostConfig, the
+    NetworkingConfig, the MacAddress) before anything is made; `created` records the
+    memberships of the container made from it. `attach` runs before the process starts
+    and returns the network namespace to join (None: the runtime makes a new, empty one;
+    "host" mode is handled by the spec) and the host names and addresses for
+    /etc/hosts; `detach` runs after the process ended. `joined` names the networks a
+    container is a member of, by name and by ID (the list filter `network`).
     """
+
+    def check_create(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+    ) -> None: ...
+
+    def created(self, c: Container, networking: Mapping[str, Any]) -> None: ...
 
     def attach(self, c: Container) -> NetworkAttachment: ...
 
     def detach(self, c: Container) -> None: ...
+
+    def joined(self, c: Container) -> set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,18 @@ class NetworkAttachment:
 
 
 class NoNetworking:
-    """Until networks exist: each container gets a new namespace with only loopback."""
+    """Without networks: each container gets a new namespace with only loopback."""
+
+    def check_create(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+    ) -> None:
+        return None
+
+    def created(self, c: Container, networking: Mapping[str, Any]) -> None:
+        return None
+
+    def joined(self, c: Container) -> set[str]:
+        return set()
 
     def attach(self, c: Container) -> NetworkAttachment:
         return NetworkAttachment()

@@ -10,6 +10,7 @@ from typing import Any
 
 from lamina.containers.model import Container, MountPoint, State, Status
 from lamina.errors import AlreadyExists, Internal, InvalidArgument, NotFound
+from lamina.images.service import ImageUser
 from lamina.oci.digest import Digest
 from lamina.store.gc import Marks
 from lamina.store.metadata import Metadata, Row, Tx
@@ -121,6 +122,16 @@ class ContainerRecords:
             "SELECT * FROM containers WHERE image_id = ? ORDER BY created, id", (image_id,)
         )
         return [_container(r) for r in rows]
+
+    def image_users(self, image_id: str) -> list[ImageUser]:
+        """What image removal asks (lamina.images.removal): who uses the image."""
+        return [ImageUser(c.id, c.state.running) for c in self.using_image(image_id)]
+
+    def volume_users(self, name: str) -> list[str]:
+        """What volume removal asks: the IDs of the containers that mount the volume."""
+        return [
+            c.id for c in self.all() if any(m.type == "volume" and m.name == name for m in c.mounts)
+        ]
 
 
 def _reference_layer(tx: Tx, container_id: str, layer: Digest) -> None:

@@ -30,14 +30,14 @@ from subprocess import Popen
 
 from lamina import private, process
 from lamina.config import Paths
+from lamina.containers import logplace
 from lamina.containers.launcher import MonitorLauncher
-from lamina.containers.logs import config as logconfig
-from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import State as MonitorState
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import State as MonitorState
 from lamina.containers.supervision import Monitors, SupervisingRuntime
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.oci.digest import Digest

@@ -24,12 +24,12 @@ from typing import Any
 from lamina.containers import linked, watching
 from lamina.containers.bundle import write_bundle
 from lamina.containers.model import Container, Status
+from lamina.containers.monitor.state import MonitorFiles, read_state
+from lamina.containers.monitor.state import State as MonitorState
+from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
-from lamina.containers.state import MonitorFiles, read_state
-from lamina.containers.state import State as MonitorState
-from lamina.containers.state import Status as MonitorStatus
 from lamina.containers.supervision import Monitors
 from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
@@ -59,6 +59,7 @@ class ContainerLifecycle:
         volumes: VolumeService,
         runner: Runner,
         *,
+        networking: Networking | None = None,
         log: Log = lambda _m: None,
     ) -> None:
         self.records = records
@@ -71,7 +72,7 @@ class ContainerLifecycle:
         self.changed = threading.Condition(self.lock)
         self.waits = Waits()  # registered /wait requests, settled under `lock`
         self.attach_hooks: dict[str, list[Callable[[MonitorState], None]]] = {}
-        self.networking: Networking = NoNetworking()
+        self.networking: Networking = networking or NoNetworking()
 
     def get(self, ref: str) -> Container:
         return self.records.find(ref)

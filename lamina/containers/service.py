@@ -9,20 +9,25 @@ running containers by their state files, so containers outlive the daemon.
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from lamina.containers import creation, watching
+from lamina.containers import attaching, creation, listing, logplace, watching
 from lamina.containers.create import check_name
 from lamina.containers.model import Container
+from lamina.containers.monitor.state import read_state
+from lamina.containers.monitor.stdio import AttachRequest
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
-from lamina.containers.state import read_state
+from lamina.containers.signals import parse_signal
 from lamina.containers.waiting import Condition, Wait
 from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
-from lamina.images.service import ImageUser
+from lamina.labels import check_labels
 from lamina.oci.digest import Digest
+from lamina.store.usage import tree_size
 from lamina.timestamps import parse_rfc3339
 
 __all__ = ["ContainerService", "StartFailed", "start_waiting"]
@@ -36,21 +41,78 @@ class ContainerService(ContainerLifecycle):
     def all(self) -> list[Container]:
         return sorted(self.records.all(), key=lambda c: c.created, reverse=True)
 
-    def using_image(self, image_id: str) -> list[ImageUser]:
-        return [ImageUser(c.id, c.state.running) for c in self.records.using_image(image_id)]
-
-    def using_volume(self, name: str) -> list[str]:
-        return [
-            c.id
-            for c in self.records.all()
-            if any(m.type == "volume" and m.name == name for m in c.mounts)
+    def matching(
+        self, *, all_: bool = False, limit: int = -1, filters: listing.Filters | None = None
+    ) -> list[Container]:
+        """`GET /containers/json`: the newest first, running ones only unless `all_`,
+        those Docker's `filters` select (lamina.containers.listing), at most `limit`."""
+        found = [
+            c
+            for c in self.all()
+            if listing.matches(
+                c,
+                filters or {},
+                all_=all_,
+                resolve_image=self.images.resolve,
+                joined=self.networking.joined,
+            )
         ]
+        return found[:limit] if limit > 0 else found
+
+    # -- its files --------------------------------------------------------------
+
+    def folder(self, c: Container) -> Path:
+        """The container's folder (lamina.containers.runner's layout)."""
+        return self.runner.dir(c.id)
+
+    def log_files(self, c: Container) -> logplace.LogFiles:
+        """Where `logs` reads; Docker's 501 (Unsupported) when its driver keeps none."""
+        return logplace.log_files(self.runner.dir(c.id), c)
+
+    def log_path(self, c: Container) -> str:
+        """inspect's `LogPath`: the json-file log's path, else ""."""
+        return logplace.shown_path(self.runner.dir(c.id), c)
+
+    def layer_size(self, c: Container) -> int:
+        """The bytes in the container's writable layer (`system df`'s SizeRw)."""
+        return tree_size(self.runner.dir(c.id) / "upper")
+
+    # -- stdio ----------------------------------------------------------------
+
+    def attach(
+        self, ref: str, request: AttachRequest
+    ) -> socket.socket | attaching.PendingAttach | None:
+        """Attach to its stdio: now if it runs, else at its next start
+        (lamina.containers.attaching); None when it can do neither."""
+        return attaching.attach(self, self.get(ref).id, request)
+
+    def resize(self, ref: str, *, height: int, width: int) -> None:
+        """Set its terminal's size; nothing for a container that is not running."""
+        c = self.get(ref)
+        if c.state.running:
+            self.runner.monitors.control(
+                self.runner.files(c.id), "resize", height=height, width=width
+            )
 
     # -- create ---------------------------------------------------------------
 
-    def create(self, body: dict[str, Any], *, name: str | None, platform: str = "") -> Container:
-        """Everything is checked before anything is made: a refused create changes nothing
+    def create(
+        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
+    ) -> Container:
+        """Docker's container create, from a body of the right types (lamina.api.shapes):
+        its values checked, the container made, then joined to its networks. Everything
+        is checked before anything is made: a refused create changes nothing
         (lamina.containers.creation says in which order)."""
+        check_labels(body.get("Labels"), "Labels")
+        parse_signal(str(body.get("StopSignal") or ""))
+        networks = body.get("NetworkingConfig") or {}
+        mac = str(body.get("MacAddress") or "")
+        self.networking.check_create(body.get("HostConfig") or {}, networks, mac=mac)
+        container = self._create(body, name=name, platform=platform)
+        self.networking.created(container, networks)
+        return container
+
+    def _create(self, body: dict[str, Any], *, name: str | None, platform: str) -> Container:
         runtime = self.runner.runtime.binary
         request = creation.checked_request(body, self.images, platform=platform, runtime=runtime)
         with self.lock:

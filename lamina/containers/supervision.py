@@ -18,8 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from lamina.config import Paths
 from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles
-from lamina.containers.state import State as MonitorState
+from lamina.containers.monitor.state import MonitorFiles
+from lamina.containers.monitor.state import State as MonitorState
 
 
 class Monitors(Protocol):

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from subprocess import Popen
 
-from lamina.containers.state import MonitorFiles
-from lamina.containers.state import State as MonitorState
-from lamina.containers.state import Status as MonitorStatus
+from lamina.containers.monitor.state import MonitorFiles
+from lamina.containers.monitor.state import State as MonitorState
+from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.errors import Unavailable
 from lamina.timestamps import rfc3339
 

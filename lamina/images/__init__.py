@@ -10,5 +10,6 @@ Terms:
 
 `service.py` finds, names, commits and removes images; `importer.py` and `bootstrap.py`
 make them from a root filesystem tar or from this host's packages; `changes.py` applies
-`--change` instructions; `views.py` shows them as the API does.
+`--change` instructions; `listing.py` applies the list's filters. The API shows them
+(lamina.api.views.images).
 """

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lamina.errors import InvalidArgument, NotFound
+from lamina.images import listing
 from lamina.images.records import ImageRecords, ImageRow, LayerRow
 from lamina.images.removal import Record, Removal
 from lamina.oci import mediatypes
@@ -143,6 +145,29 @@ class ImageService:
 
     def all(self) -> list[Image]:
         return [self.load(row.id) for row in self.records.all()]
+
+    def matching(
+        self, filters: Mapping[str, list[str]] | None = None, *, all_: bool = False
+    ) -> list[Image]:
+        """`GET /images/json`: the images Docker's `filters` select, without `all_` not
+        the untagged parents of others (lamina.images.listing)."""
+        row_of = lambda name: self.get(name).row  # noqa: E731
+        return listing.listed(self.all(), filters or {}, all_=all_, row_of=row_of)
+
+    def count(self) -> int:
+        return len(self.records.all())
+
+    def size(self, image_id: str) -> int:
+        """The image's size; 0 for one removed meanwhile (`system df`'s SizeRootFs)."""
+        row = self.records.get(image_id)
+        return row.size if row else 0
+
+    def layer_dirs(self, image: Image) -> list[Path]:
+        """The folders of its layers, top first, as the layer store keeps them (inspect's
+        GraphDriver data)."""
+        if not image.config["rootfs"]["diff_ids"]:
+            return []
+        return self.layers.chain_dirs(self.records.layers(image.id)[-1].chain_id)
 
     def layer_rows(self, image_id: Digest) -> list[LayerRow]:
         return self.records.layers(image_id)

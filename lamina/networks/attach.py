@@ -1,5 +1,6 @@
 """The containers' side of networks: lamina.containers.networking.Networking.
 
+    check_create(…), created(c, …): a create's networks checked, then recorded
     attach(c): namespace ─▶ an endpoint per member (eth0, eth1 …) ─▶ DNS ─▶ ports
     detach(c): ports ─▶ DNS ─▶ endpoints ─▶ namespace      (idempotent; also undoes
                                                             a half-done attach)
@@ -11,7 +12,8 @@ gets a new namespace from the runtime; `container:<name>` joins that container's
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from lamina.containers import etcfiles
 from lamina.containers.model import Container
@@ -34,6 +36,18 @@ if TYPE_CHECKING:
 class ContainerNetworking:
     def __init__(self, service: NetworkService) -> None:
         self.s = service
+
+    def check_create(
+        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+    ) -> None:
+        self.s.check_create(host_config, networking, mac=mac)
+
+    def created(self, c: Container, networking: Mapping[str, Any]) -> None:
+        self.s.created(c, networking)
+
+    def joined(self, c: Container) -> set[str]:
+        joined = self.s.container_networks(c)
+        return set(joined) | {n.id for n, _ in joined.values()}
 
     def attach(self, c: Container) -> NetworkAttachment:
         mode = str(c.host_config.get("NetworkMode") or "default")

@@ -22,7 +22,7 @@ from lamina.config import Paths
 from lamina.containers.model import Container
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
-from lamina.networks import ipam, views
+from lamina.networks import ipam
 from lamina.networks.bridge import BridgeDriver
 from lamina.networks.endpoint_settings import endpoint_config
 from lamina.networks.endpoints import Endpoints
@@ -47,7 +47,9 @@ LIST_FILTERS = ("driver", "id", "label", "name", "scope", "type", "dangling")
 
 
 class ContainerLookup(Protocol):
-    def get(self, ref: str) -> Container: ...
+    """The containers networks read (lamina.containers.records.ContainerRecords)."""
+
+    def find(self, ref: str) -> Container: ...
 
     def all(self) -> list[Container]: ...
 
@@ -57,6 +59,7 @@ class NetworkService:
         self,
         paths: Paths,
         db: Metadata,
+        containers: ContainerLookup,
         *,
         log: Log = lambda _m: None,
         iptables: Runner = run_iptables,
@@ -73,7 +76,7 @@ class NetworkService:
         self.resolver = Resolver(self.names, log=log)
         self.publisher = Publisher(paths.run_dir)
         self.lock = threading.RLock()
-        self.containers: ContainerLookup | None = None  # wired by the engine
+        self.containers = containers
         self.networking = ContainerNetworking(self)
 
     # -- lookup ---------------------------------------------------------------
@@ -91,12 +94,10 @@ class NetworkService:
         return self.records.members_of(container_id)
 
     def container(self, ref: str) -> Container:
-        if self.containers is None:
-            raise NotFound(f"No such container: {ref}")
-        return self.containers.get(ref)
+        return self.containers.find(ref)
 
     def all_containers(self) -> list[Container]:
-        return [] if self.containers is None else self.containers.all()
+        return self.containers.all()
 
     # -- create / remove ------------------------------------------------------
 
@@ -334,29 +335,12 @@ class NetworkService:
                 out[n.name] = (n, m)
         return out
 
-    def inspect_settings(self, c: Container) -> dict[str, Any]:
-        sandbox = str(self.endpoints.sandbox(c.id))
-        return views.settings(
-            c, self.container_networks(c), self.publisher.published(c.id), sandbox
-        )
-
-    def summary_fields(self, c: Container) -> dict[str, Any]:
-        networks = {
-            name: views.endpoint(n, m) for name, (n, m) in self.container_networks(c).items()
-        }
-        return {
-            "Ports": views.summary_ports(c, self.publisher.published(c.id)),
-            "Networks": networks,
-        }
-
-    def view(self, n: Network, *, verbose: bool = True) -> dict[str, Any]:
-        def name_of(cid: str) -> str:
-            try:
-                return self.container(cid).name
-            except NotFound:
-                return ""
-
-        return views.network(n, self.records.members(n.id), name_of, verbose=verbose)
+    def container_name(self, cid: str) -> str:
+        """The name of a member's container; "" for one removed meanwhile."""
+        try:
+            return self.container(cid).name
+        except NotFound:
+            return ""
 
     # -- daemon start and stop ------------------------------------------------
 

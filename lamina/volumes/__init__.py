@@ -2,7 +2,7 @@
 
 Read service.py's module doc first: it defines volume, anonymous, users and copy-up,
 and says how creation, removal and copy-up survive a crash. disk.py keeps the
-directories, records.py the rows, views.py the Docker Engine API shapes.
+directories, records.py the rows; the API shows them (lamina.api.views.volumes).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import pytest
 
 from lamina.containers.monitor import client
 from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles, State, Status, read_state
-from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, demultiplex
+from lamina.containers.monitor.state import MonitorFiles, State, Status, read_state
+from lamina.containers.monitor.stdio import STDERR, STDOUT, AttachRequest, demultiplex
 from lamina.errors import Conflict, NotFound
 from lamina.runtime.runc import RuncRuntime
 from tests.support.busybox_bundle import available, make_bundle, process

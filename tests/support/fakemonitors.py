@@ -12,7 +12,7 @@ from subprocess import Popen
 from typing import Any
 
 from lamina.containers.monitor.options import Options
-from lamina.containers.state import MonitorFiles, State, Status, write_state
+from lamina.containers.monitor.state import MonitorFiles, State, Status, write_state
 from lamina.errors import Conflict
 from lamina.runtime.protocol import RuntimeFailure
 from lamina.timestamps import rfc3339

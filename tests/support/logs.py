@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lamina.containers.logs.entries import LogEntry
-from lamina.containers.logs.reader import read_batches
+from lamina.containers.monitor.logs.entries import LogEntry
+from lamina.containers.monitor.logs.reader import read_batches
 
 
 def read_entries(path: Path, **options: Any) -> Iterator[LogEntry]:

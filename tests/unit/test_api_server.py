@@ -28,7 +28,7 @@ from lamina.api.http import HIJACKED, Request, Response, Server, Stream
 from lamina.api.limits import Limits, nofile
 from lamina.api.router import Router
 from lamina.api.streams import splice
-from lamina.containers.logs.reader import read_batches
+from lamina.containers.monitor.logs.reader import read_batches
 from tests.support.wait import wait_for
 
 _LINE = b'{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00.000000000Z"}\n'

@@ -30,7 +30,7 @@ from lamina.containers.runner import Runner
 from lamina.containers.service import ContainerService
 from lamina.errors import Conflict, NotFound
 from lamina.images.records import ImageRecords
-from lamina.images.service import CommittedLayer, ImageService, ImageUser
+from lamina.images.service import CommittedLayer, ImageService
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest
 from lamina.oci.image import Descriptor, new_config
@@ -99,12 +99,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     layers = LayerStore(tmp_path / "layers", CopyDriver(tmp_path / "layers"))
     records = ImageRecords(metadata)
     collector = Collector(content, layers, records, log=lambda _m: None)
-    images = ImageService(content, layers, records, collector)
     containers = ContainerRecords(metadata)
     collector.add_roots(containers.mark_roots)
-    images.containers_using = lambda image_id: [
-        ImageUser(c.id, c.state.running) for c in containers.using_image(image_id)
-    ]
+    images = ImageService(
+        content, layers, records, collector, containers_using=containers.image_users
+    )
     builder = Builder(
         root=tmp_path / "build", images=images, runtime=oci_runtime(root=tmp_path / "runc")
     )

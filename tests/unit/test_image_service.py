@@ -39,7 +39,7 @@ def test_tag_adds_a_name(engine: Engine) -> None:
 
 def test_an_image_a_container_uses_is_removed_only_by_force(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.create_container({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
     with pytest.raises(Conflict, match="must force"):
         engine.images.remove("app")
     assert engine.images.resolve("app") == image_id
@@ -51,7 +51,7 @@ def test_an_image_a_container_uses_is_removed_only_by_force(engine: Engine) -> N
 
 def test_a_running_container_s_image_stays_even_with_force(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.create_container({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
     engine.containers.start(c.id)
     engine.images.remove("app", force=True)  # the name goes, the image stays
     assert engine.images.records.get(image_id) is not None
@@ -61,7 +61,7 @@ def test_a_running_container_s_image_stays_even_with_force(engine: Engine) -> No
 
 def test_rmi_force_deletes_a_stopped_container_s_image(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.create_container({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
     engine.images.remove("app", force=True)
     assert engine.images.records.get(image_id) is None
     engine.containers.start(c.id)  # its layers are the container's to keep

@@ -2,9 +2,9 @@
 
 Every `import lamina.…` and `from lamina… import` in lamina/, including the ones inside
 functions (a lazy import is still a dependency), is read with `ast`; each rule names a
-package and what it may not import. The open cycles issue 10 removes
-(containers ↔ networks, containers ↔ containers.monitor) get their rules with that
-change.
+package and what it may not import. Inside `containers`, the monitor is a layer of its
+own: it imports nothing of `lamina.containers` but itself (it owns its file formats),
+and the rest of `containers` reaches it only through its client and those formats.
 """
 
 from __future__ import annotations
@@ -27,11 +27,23 @@ RULES: dict[str, set[str]] = {
     "runtime": DOMAIN,
     "images": {"build", "containers", "networks", "volumes", "engine"},
     "volumes": {"build", "containers", "images", "networks", "engine"},
+    # networks use containers (DESIGN.md: containers ← volumes, networks), never back
+    "containers": {"build", "networks", "engine"},
 }
+
+MONITOR = "lamina.containers.monitor"
+# The monitor's modules the rest of containers may import: its client and its formats.
+MONITOR_DOORS = {"client", "options", "state", "stdio", "logs"}
 
 
 def imported(path: Path) -> set[str]:
     """The lamina top-level packages (or modules) `path` imports."""
+    return {name.split(".")[1] for name in imported_modules(path)}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The dotted lamina names `path` imports: modules, and for `from m import n` both
+    `m` and `m.n` (n may be a module or a name in m)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names = []
@@ -39,10 +51,7 @@ def imported(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "lamina" and len(parts) > 1:
-                found.add(parts[1])
+        found.update(n for n in names if n.startswith("lamina.") and n != "lamina")
     return found
 
 
@@ -142,3 +151,51 @@ def test_nothing_but_the_cli_and_api_imports_them() -> None:
         if owner(path) not in UPPER and imported(path) & UPPER
     }
     assert reaching_up == ENTRY_POINTS
+
+
+def _inside(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_the_monitor_imports_nothing_of_the_containers_around_it() -> None:
+    """The monitor owns its formats (state, stdio, logs): the daemon's side of containers
+    depends on it, never the other way round, so there is no containers ↔ monitor cycle."""
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(
+            name
+            for name in imported_modules(path)
+            if _inside(name, "lamina.containers")
+            and not _inside(name, MONITOR)
+            and name != "lamina.containers"
+        )
+        for path in sorted((LAMINA / "containers" / "monitor").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
+def test_containers_reach_the_monitor_through_its_client_and_formats() -> None:
+    doors = {f"{MONITOR}.{door}" for door in MONITOR_DOORS}
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(
+            name
+            for name in imported_modules(path)
+            if _inside(name, MONITOR)
+            and name != MONITOR
+            and not any(_inside(name, door) for door in doors)
+        )
+        for path in sorted(LAMINA.rglob("*.py"))
+        if not path.is_relative_to(LAMINA / "containers" / "monitor")
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
+def test_the_monitor_imports_only_the_small_shared_modules() -> None:
+    """A monitor runs once per container for its whole life: besides itself and the
+    runtime it drives, only lamina's leaf modules (kinds of errors, times, modes,
+    processes, sizes); no store, image, network or volume code."""
+    leaves = {"errors", "timestamps", "private", "process", "units", "runtime", "containers"}
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(imported(path) - leaves)
+        for path in sorted((LAMINA / "containers" / "monitor").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}

@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from lamina.containers.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
-from lamina.containers.logs.writer import LogWriter
+from lamina.containers.monitor.logs.entries import MAX_LINE, LineBuffer, append, encode_entry
+from lamina.containers.monitor.logs.writer import LogWriter
 from tests.support.logs import read_entries
 
 T0 = 1_714_564_800_123_456_789  # 2024-05-01T12:00:00.123456789Z

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lamina.api.shapes import check_body
-from lamina.containers.logs.config import LogConfig, normalize, parse
+from lamina.containers.monitor.logs.config import LogConfig, normalize, parse
 from lamina.errors import InvalidArgument
 from lamina.units import parse_size
 

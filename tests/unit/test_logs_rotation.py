@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.logs import files
-from lamina.containers.logs.config import LogConfig
-from lamina.containers.logs.entries import decode_line
-from lamina.containers.logs.writer import LogWriter, RingBuffer
+from lamina.containers.monitor.logs import files
+from lamina.containers.monitor.logs.config import LogConfig
+from lamina.containers.monitor.logs.entries import decode_line
+from lamina.containers.monitor.logs.writer import LogWriter, RingBuffer
 from lamina.timestamps import parse_ns
 from tests.support.logs import read_entries
 

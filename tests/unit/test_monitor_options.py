@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.logs.config import LogConfig
+from lamina.containers.monitor.logs.config import LogConfig
 from lamina.containers.monitor.options import Options, from_json, parse, to_argv, to_json
-from lamina.containers.state import MonitorFiles
+from lamina.containers.monitor.state import MonitorFiles
 from lamina.errors import InvalidArgument
 
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from lamina.containers.stdio import (
+from lamina.containers.monitor.stdio import (
     STDERR,
     STDOUT,
     AttachRequest,

@@ -22,6 +22,11 @@ exit code.
     notes.py      the monitor's diagnostics on its stderr
     options.py    the command line (and the fork server's JSON), parsed and built
     client.py     the daemon's side: spawn + readiness, attach, control, wait
+    state.py      its state file: the files of one monitor, the state it records
+    stdio.py      the attach request and Docker's multiplexed stdio frames
+    logs/         the log drivers' files: writing, rotating, reading
 
+The daemon's side (lamina.containers) reaches it through client.py and the formats
+(options, state, stdio, logs); nothing here imports the rest of lamina.containers.
 Keep imports here light: this package runs once per container for its whole life.
 """

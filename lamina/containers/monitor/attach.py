@@ -3,7 +3,7 @@
 Protocol (one unix stream socket per monitor, `attach.sock`):
 
 1. The client sends one JSON line: `{"stdin": bool, "stdout": bool, "stderr": bool,
-   "logs": bool}` (`lamina.containers.stdio.AttachRequest`). `logs` is not served here:
+   "logs": bool}` (`lamina.containers.monitor.stdio.AttachRequest`). `logs` is not served here:
    the daemon replays the log file itself, then copies the live stream.
 2. The monitor sends the live output from then on: without a TTY as Docker's
    multiplexed frames (stream 1 stdout, 2 stderr), with a TTY as raw bytes.
@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from lamina.containers.monitor.loop import SocketChannel, Writer
 from lamina.containers.monitor.notes import note
-from lamina.containers.stdio import STDOUT, AttachRequest, encode_frame
+from lamina.containers.monitor.stdio import STDOUT, AttachRequest, encode_frame
 from lamina.errors import InvalidArgument
 
 CLIENT_QUEUE = 4 * 1024 * 1024

@@ -29,8 +29,8 @@ from typing import Any
 from lamina import private, process
 from lamina.containers.monitor import sockets
 from lamina.containers.monitor.options import Options, to_argv
-from lamina.containers.state import MonitorFiles, State, read_state
-from lamina.containers.stdio import AttachRequest
+from lamina.containers.monitor.state import MonitorFiles, State, read_state
+from lamina.containers.monitor.stdio import AttachRequest
 from lamina.errors import Conflict, Internal, Unavailable
 
 # In every monitor's command line: `python -m lamina.containers.monitor …`, or the fork

@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from lamina import timestamps
-from lamina.containers.logs.writer import LogWriter
 from lamina.containers.monitor import cgroups, reaper, sockets
 from lamina.containers.monitor.attach import AttachHub
 from lamina.containers.monitor.control import ControlServer
+from lamina.containers.monitor.logs.writer import LogWriter
 from lamina.containers.monitor.loop import Listener, Reactor, Reader, SocketChannel, Writer
 from lamina.containers.monitor.notes import note
 from lamina.containers.monitor.options import Options
+from lamina.containers.monitor.state import MonitorFiles, State, Status, write_state
+from lamina.containers.monitor.stdio import STDERR, STDOUT
 from lamina.containers.monitor.terminal import receive_master, set_size
-from lamina.containers.state import MonitorFiles, State, Status, write_state
-from lamina.containers.stdio import STDERR, STDOUT
 from lamina.errors import Conflict, Internal, LaminaError
 from lamina.runtime.protocol import Stdio
 from lamina.runtime.runc import oci_runtime

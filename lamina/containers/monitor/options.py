@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lamina.containers.logs.config import LogConfig
+from lamina.containers.monitor.logs.config import LogConfig
 from lamina.errors import InvalidArgument
 
 

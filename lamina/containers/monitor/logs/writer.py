@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from lamina.containers.logs import files
-from lamina.containers.logs.config import LogConfig
-from lamina.containers.logs.entries import LineBuffer, encode_lines
-from lamina.containers.logs.tail import last_entry_ns
+from lamina.containers.monitor.logs import files
+from lamina.containers.monitor.logs.config import LogConfig
+from lamina.containers.monitor.logs.entries import LineBuffer, encode_lines
+from lamina.containers.monitor.logs.tail import last_entry_ns
 from lamina.private import PRIVATE_DIR, PRIVATE_FILE
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from lamina.containers.logs import config as logconfig
 from lamina.containers.model import Container
+from lamina.containers.monitor.logs import config as logconfig
 from lamina.errors import InvalidArgument, Unsupported
 
 

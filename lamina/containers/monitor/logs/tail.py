@@ -13,8 +13,8 @@ import os
 import zlib
 from typing import BinaryIO
 
-from lamina.containers.logs.entries import decode_line
-from lamina.containers.logs.files import Segment
+from lamina.containers.monitor.logs.entries import decode_line
+from lamina.containers.monitor.logs.files import Segment
 from lamina.errors import InvalidArgument
 from lamina.timestamps import parse_ns
 

@@ -25,9 +25,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina.containers.logs.entries import LogEntry, decode_line
-from lamina.containers.logs.files import Segment, close_segments, gzip_last_ns, open_segments
-from lamina.containers.logs.tail import (
+from lamina.containers.monitor.logs.entries import LogEntry, decode_line
+from lamina.containers.monitor.logs.files import (
+    Segment,
+    close_segments,
+    gzip_last_ns,
+    open_segments,
+)
+from lamina.containers.monitor.logs.tail import (
     BROKEN_GZIP,
     CHUNK,
     MAX_LINE_BYTES,

@@ -9,6 +9,7 @@ from lamina.containers.model import Container
 from lamina.networks import ports
 from lamina.networks.model import DEFAULT_BRIDGE, Member, Network
 from lamina.networks.ports import Published
+from lamina.networks.service import NetworkService
 
 NameOf = Callable[[str], str]
 
@@ -145,3 +146,21 @@ def settings(
         "MacAddress": bridge.get("MacAddress", ""),
         "Networks": on,
     }
+
+
+def of_network(networks: NetworkService, n: Network, *, verbose: bool = True) -> dict[str, Any]:
+    """A network as inspect (and, not verbose, the list) shows it."""
+    return network(n, networks.members(n.id), networks.container_name, verbose=verbose)
+
+
+def of_container(networks: NetworkService, c: Container) -> dict[str, Any]:
+    """A container's NetworkSettings, as its inspect shows them."""
+    sandbox = str(networks.endpoints.sandbox(c.id))
+    joined = networks.container_networks(c)
+    return settings(c, joined, networks.publisher.published(c.id), sandbox)
+
+
+def in_summary(networks: NetworkService, c: Container) -> dict[str, Any]:
+    """What a container's summary (`GET /containers/json`) shows of its networks."""
+    joined = {name: endpoint(n, m) for name, (n, m) in networks.container_networks(c).items()}
+    return {"Ports": summary_ports(c, networks.publisher.published(c.id)), "Networks": joined}

@@ -1,0 +1,63 @@
+"""`GET /containers/json`'s filters: which containers a list shows.
+
+The keys are Docker's (status, name, id, label, ancestor, exited, before, since, volume,
+health, network); the API decodes and checks them, this applies them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from lamina.containers.model import Container, Status
+from lamina.errors import LaminaError
+from lamina.filters import bool_filter, labels_match
+
+Filters = Mapping[str, list[str]]
+
+
+def matches(
+    c: Container,
+    filters: Filters,
+    *,
+    all_: bool,
+    resolve_image: Callable[[str], str],
+    joined: Callable[[Container], set[str]],
+) -> bool:
+    """Whether `c` is listed: running ones only unless `all_` or a status is asked;
+    `resolve_image` turns an ancestor's name into an image ID, `joined` names the
+    networks `c` is a member of (by name and by ID)."""
+    status = filters.get("status")
+    if not all_ and not status and not c.state.running:
+        return False
+    if status and str(c.state.status) not in status:
+        return False
+    if not _config_matches(c, filters):
+        return False
+    ancestors = filters.get("ancestor")
+    if ancestors and not any(_ancestor(c, a, resolve_image) for a in ancestors):
+        return False
+    if filters.get("network") and not joined(c) & set(filters["network"]):
+        return False
+    return bool_filter(filters, "dangling") is None
+
+
+def _config_matches(c: Container, filters: Filters) -> bool:
+    if filters.get("name") and not any(n in c.name for n in filters["name"]):
+        return False
+    if filters.get("id") and not any(c.id.startswith(i) for i in filters["id"]):
+        return False
+    if not labels_match(c.config.get("Labels") or {}, filters.get("label", [])):
+        return False
+    if filters.get("exited") and (
+        c.state.status != Status.EXITED or str(c.state.exit_code) not in filters["exited"]
+    ):
+        return False
+    volumes = filters.get("volume")
+    return not volumes or any(m.name in volumes or m.destination in volumes for m in c.mounts)
+
+
+def _ancestor(c: Container, name: str, resolve_image: Callable[[str], str]) -> bool:
+    try:
+        return resolve_image(name) == c.image_id
+    except LaminaError:  # not an image we have (any more): compare what was asked for
+        return c.image == name
