@@ -75,7 +75,7 @@ def register(router: Router, engine: Engine) -> None:
 def _container_usage(engine: Engine, c: Container) -> dict[str, Any]:
     """A container summary with its writable layer's size, as `system df` wants it."""
     image = engine.images.records.get(c.image_id)
-    upper = engine.containers.runner.dir(c.id) / "upper"
+    upper = engine.containers.runner.upper(c.id)
     return {
         **container_views.summary(c),
         "SizeRw": tree_size(upper),

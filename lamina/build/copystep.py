@@ -221,7 +221,7 @@ def _execute(
     words: _Words,
     where: Location,
 ) -> Result:
-    space = session.workspace()
+    space = session.workspace(state.chain_id)
     try:
         with session.view(state) as view:
             plan = final_plan(view)
@@ -235,7 +235,7 @@ def _execute(
             except InvalidArgument as err:
                 raise DockerfileError.at(where, f"{words.keyword} failed: {err}") from err
         new, diff_id = session.committer.commit(
-            state, created=session.created(), created_by=words.text, upper=space.upper,
+            state, created=session.created(), created_by=words.text, snapshot=space.id,
             epoch=session.epoch,
         )  # fmt: skip
         if diff_id is not None and new.chain_id is not None and written:

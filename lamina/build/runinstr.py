@@ -27,7 +27,7 @@ from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.step import Result, Step
 from lamina.build.stubs import prune_copied_up
-from lamina.build.workspace import Workspace, rootfs_mounts
+from lamina.build.workspace import Workspace
 from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr
@@ -95,7 +95,7 @@ def run_step(
 def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -> Result:
     state = run.state
     hold_cache_locks(session, run.mounts, stack)
-    space = session.workspace()
+    space = session.workspace(state.chain_id)
     try:
         argv, extra = _argv(run.instr, state, space)
         spec = RunSpec(
@@ -108,7 +108,7 @@ def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -
         except InvalidArgument as err:  # from the spec: an unknown USER, a bad WORKDIR
             raise DockerfileError.at(run.where, str(err)) from err
         return session.committer.commit(
-            state, created=session.created(), created_by=run.text, upper=space.upper,
+            state, created=session.created(), created_by=run.text, snapshot=space.id,
             epoch=session.epoch,
         )  # fmt: skip
     finally:
@@ -121,7 +121,7 @@ def _run(session: Session, n: int, state: ImageState, space: Workspace, spec: Ru
     # Incremental: a chunk may end inside a multi-byte character.
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     code, stubs = session.runner.run(
-        rootfs_mounts(layers, state.chain_id, space), space, spec,
+        space.mounts, space, spec,
         output=lambda data: report.log(n, decoder.decode(data)),
         cancel=session.cancel, started=lambda cid: report.running(n, cid),
     )  # fmt: skip

@@ -126,8 +126,9 @@ class Session:
         names = {stage.label, str(stage.index)}
         return not names & {n.lower() for n in request.no_cache_filter}
 
-    def workspace(self) -> Workspace:
-        return Workspace(self.root / "steps", self.trash)
+    def workspace(self, parent: Digest | None) -> Workspace:
+        """A step's scratch space: an active snapshot on `parent` (lamina.build.workspace)."""
+        return Workspace(self.root / "steps", self.images.layers, parent, self.trash)
 
     def source_state(self, ref: str) -> tuple[ImageState, str]:
         """The image a `--from` names: an earlier stage's result or an image by name

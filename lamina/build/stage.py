@@ -30,7 +30,7 @@ from lamina.build.runinstr import run_step
 from lamina.build.scope import Scope
 from lamina.build.session import Session
 from lamina.build.step import Result, Step
-from lamina.build.workspace import mounted, rootfs_mounts
+from lamina.build.workspace import mounted
 from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import ConfigStep, ContainerChange, env_of
 from lamina.dockerfile.instructions import (
@@ -272,17 +272,16 @@ class StageBuilder:
     def _workdir(self, state: ImageState, path: str, cfg: ConfigStep, where: Location) -> Result:
         """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
         session = self.session
-        space = session.workspace()
+        space = session.workspace(state.chain_id)
         try:
-            mounts = rootfs_mounts(session.images.layers, state.chain_id, space)
-            with mounted(mounts, space.rootfs) as rootfs:
+            with mounted(space.mounts, space.rootfs) as rootfs:
                 try:
                     _make_dirs(rootfs, path, state.user)
                 except InvalidArgument as err:
                     raise DockerfileError.at(where, str(err)) from err
             return session.committer.commit(
                 state, created=session.created(), created_by=cfg.created_by,
-                change=cfg.change, upper=space.upper, epoch=session.epoch,
+                change=cfg.change, snapshot=space.id, epoch=session.epoch,
             )  # fmt: skip
         finally:
             space.remove()

@@ -40,6 +40,10 @@ class ContainerService(ContainerLifecycle):
     def using_image(self, image_id: str) -> list[ImageUser]:
         return [ImageUser(c.id, c.state.running) for c in self.records.using_image(image_id)]
 
+    def snapshots(self) -> set[str]:
+        """The layer store keys of every container's writable layer."""
+        return {self.runner.snapshot(c.id) for c in self.records.all()}
+
     def using_volume(self, name: str) -> list[str]:
         return [
             c.id
@@ -157,11 +161,14 @@ class ContainerService(ContainerLifecycle):
 
     def restore(self) -> None:
         """Adopt running containers' monitors; record exits that happened meanwhile;
-        remove the files of containers whose removal a crash interrupted."""
+        remove the files of containers whose removal a crash interrupted; move the
+        writable layers an older lamina kept into the layer store."""
         known = {c.id for c in self.records.all()}
         for cid in self.runner.container_dirs():
             if cid not in known:
                 self.runner.destroy(cid)
+        for cid in known:
+            self.runner.adopt_legacy(cid, self.records.layer(cid))
         for c in self.records.all():
             if not c.state.running:
                 self._release(c.id)
