@@ -96,10 +96,10 @@ class Runner:
         """Move the writable layer an older lamina kept in the container's folder into
         the layer store. Safe while it is mounted: the mount holds the dirs, not their
         names; the next start mounts them from the store."""
-        legacy = self.dir(cid) / "upper"
-        if legacy.is_dir():
-            work = self.dir(cid) / "work"
-            self.layers.adopt(self.snapshot(cid), chain_id, upper=legacy, work=work)
+        upper, work = self.dir(cid) / "upper", self.dir(cid) / "work"
+        # Not whole: a crash cut the move short, and what is left of it is finished.
+        if upper.is_dir() or work.is_dir() or not self.layers.has(self.snapshot(cid)):
+            self.layers.adopt(self.snapshot(cid), chain_id, upper=upper, work=work)
 
     def container_dirs(self) -> list[str]:
         """The ids of the containers that have files here."""

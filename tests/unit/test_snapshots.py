@@ -194,3 +194,18 @@ def test_changes_compare_content_when_times_are_whole_seconds(tmp_path: Path) ->
         (root / "kept").write_bytes(b"k")
         os.utime(root / "kept", ns=(EPOCH * 10**9 + 5, EPOCH * 10**9 + 5))
     assert [c.rel for c in changes(str(lower), str(upper))] == ["same-second"]
+
+
+def test_adopt_finishes_a_move_a_crash_cut_short(store: LayerStore, tmp_path: Path) -> None:
+    ids = chain(store)
+    old = tmp_path / "containers" / "c"
+    (old / "upper").mkdir(parents=True)
+    (old / "work").mkdir()
+    (old / "upper" / "mine").write_text("x")
+    half = store.root / "active" / "container-c"
+    half.mkdir()
+    os.rename(old / "upper", half / "upper")  # moved; then the daemon died
+    assert not store.has("container-c") and "container-c" in store.active()
+    store.adopt("container-c", ids[0], upper=old / "upper", work=old / "work")
+    assert store.has("container-c") and os.listdir(old) == []
+    assert (store.upper("container-c") / "mine").read_text() == "x"

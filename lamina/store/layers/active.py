@@ -16,10 +16,20 @@ import enum
 import json
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.errors import DataCorruption, InvalidArgument, NotFound, map_errors
+from lamina.errors import (
+    AlreadyExists,
+    DataCorruption,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    map_errors,
+)
 from lamina.oci.digest import Digest
 from lamina.store.durable import fsync_dir
 
@@ -46,6 +56,77 @@ class Snapshot:
     @property
     def work(self) -> Path:
         return self.dir / "work"
+
+
+class ActiveFolder:
+    """The `active/` folder of a layer store whose temporary folder is `tmp`."""
+
+    def __init__(self, root: Path, tmp: Path) -> None:
+        self.root = root
+        self.tmp = tmp
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def get(self, key: str) -> Snapshot:
+        return read(self.path(key), key)
+
+    def has(self, key: str) -> bool:
+        return (self.path(key) / META).exists()
+
+    def keys(self) -> list[str]:
+        return sorted(entry.name for entry in os.scandir(self.root))
+
+    def create(
+        self,
+        key: str,
+        kind: Kind,
+        parent: Digest | None,
+        fill: Callable[[Path, Path], None],
+    ) -> None:
+        """Make the snapshot `key` in tmp/, `fill(upper, work)` it, rename it in whole."""
+        target = self.path(key)
+        if os.path.lexists(target):
+            raise AlreadyExists(f"snapshot {key} already exists")
+        tmp = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            folder = tmp / "snapshot"
+            folder.mkdir(mode=0o700)
+            # The merged root takes the upper dir's owner and mode: a rootfs root's.
+            for path in (folder / "upper", folder / "work"):
+                path.mkdir(mode=0o755)
+                path.chmod(0o755)
+            fill(folder / "upper", folder / "work")
+            write_meta(folder, kind, parent)
+            try:
+                os.rename(folder, target)
+            except OSError as err:
+                if os.path.lexists(target):
+                    raise AlreadyExists(f"snapshot {key} already exists") from err
+                raise Internal(f"making snapshot {key} failed: {err}") from err
+            # A container's record follows: its snapshot must outlive a power cut too.
+            fsync_dir(self.root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def adopt(self, key: str, parent: Digest | None, *, upper: Path, work: Path) -> None:
+        """See LayerStore.adopt: moved in place, repeatable, the record written last."""
+        folder = self.path(key)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for source, name in ((upper, "upper"), (work, "work")):
+            if source.is_dir() and not (folder / name).exists():
+                os.rename(source, folder / name)
+            (folder / name).mkdir(mode=0o755, exist_ok=True)
+        write_meta(folder, Kind.ACTIVE, parent)
+        fsync_dir(self.root)
+
+    def drop(self, key: str) -> None:
+        """Remove the folder of `key`, whole or not: out of its name at once (a rename
+        into tmp/, which the next store empties), then deleted."""
+        trash = Path(tempfile.mkdtemp(dir=self.tmp))
+        os.rename(self.path(key), trash / "snapshot")
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def check_key(key: str) -> str:

@@ -44,7 +44,8 @@ Free a layer
     (which stands on all its parents), in-flight work holds leases. It asks
     `committed()` what is on disk and `with_parents()` what the marked layers stand
     on, `discard()`s each dead one (one rename into tmp/, under its lock) and
-    `purge()`s it afterwards. `remove()` is the one-layer form, for tests and tools.
+    `purge()`s it afterwards. `remove(chainID)` is the one-layer form, for tests and
+    tools.
 
 On disk (under `root`, nothing outside it)
     <chainHex>/diff/         the layer's tree, as the driver keeps it
@@ -75,7 +76,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lamina.errors import (
-    AlreadyExists,
     Conflict,
     DataCorruption,
     FailedPrecondition,
@@ -86,8 +86,7 @@ from lamina.errors import (
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.store.archive import open_layer
 from lamina.store.durable import fsync_dir, syncfs
-from lamina.store.layers import active
-from lamina.store.layers.active import Kind, Snapshot, check_key
+from lamina.store.layers.active import ActiveFolder, Kind, Snapshot
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount
 from lamina.store.usage import tree_size
@@ -126,8 +125,9 @@ class LayerStore:
         """
         self.root = root
         self.driver = driver
-        for path in (root, root / "tmp", root / "l", root / "active"):
+        for path in (root, root / "tmp", root / "l"):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._active = ActiveFolder(root / "active", root / "tmp")
         self._usage: dict[Digest, int] = {}
         self._recover()
 
@@ -181,19 +181,26 @@ class LayerStore:
         if is_digest(key):
             self._remove_layer(Digest(key))
             return
-        if not os.path.lexists(self.root / "active" / check_key(key)):
+        if not os.path.lexists(self._active.path(key)):
             raise NotFound(f"snapshot {key} not found")
-        self._drop(key)
+        self._active.drop(key)
 
     # --- active snapshots ----------------------------------------------------------------
 
     def prepare(self, key: str, parent: Digest | None) -> builtins.list[Mount]:
         """Make the active snapshot `key` on `parent`; return its mounts (see `mounts`)."""
-        return self._create(key, Kind.ACTIVE, parent)
+        chain = self.chain_dirs(parent) if parent else []
+        self._active.create(
+            key, Kind.ACTIVE, parent, lambda upper, work: self.driver.prepare(chain, upper, work)
+        )
+        return self.mounts(key)
 
     def view(self, key: str, parent: Digest | None) -> builtins.list[Mount]:
         """Make the read-only view `key` of `parent`; return its mounts."""
-        return self._create(key, Kind.VIEW, parent)
+        if parent:
+            self.get(parent)  # NotFound before anything is made
+        self._active.create(key, Kind.VIEW, parent, lambda _upper, _work: None)
+        return self.mounts(key)
 
     def mounts(self, key: str) -> builtins.list[Mount]:
         """How to see the snapshot `key` (pure: nothing is created or mounted)."""
@@ -212,7 +219,7 @@ class LayerStore:
         """Where the active snapshot `key` keeps its writes (whether or not it exists):
         for who writes files there without a mount (a build's COPY) or measures them
         (`SizeRw`)."""
-        return self.root / "active" / check_key(key) / "upper"
+        return self._active.path(key) / "upper"
 
     def changed(self, key: str) -> bool:
         """Whether the active snapshot `key` changes anything of its parent."""
@@ -248,29 +255,28 @@ class LayerStore:
         self.remove(key)
         return self.get(chain_id)
 
+    def has(self, key: str) -> bool:
+        """Whether the snapshot `key` exists, made whole (its making or `adopt` done)."""
+        return self._active.has(key)
+
     def active(self) -> builtins.list[str]:
         """The keys of the snapshots in the active folder, made whole or not."""
-        return sorted(entry.name for entry in os.scandir(self.root / "active"))
+        return self._active.keys()
 
     def sweep(self, held: Collection[str]) -> builtins.list[str]:
         """Remove every active snapshot and view whose key is not in `held`, as the
         engine's restore does (see Recovery); returns the keys removed."""
         dead = [key for key in self.active() if key not in held]
         for key in dead:
-            self._drop(key)
+            self._active.drop(key)
         return dead
 
     def adopt(self, key: str, parent: Digest | None, *, upper: Path, work: Path) -> None:
         """Make the writable dirs `upper` and `work` (work may be missing) the active
         snapshot `key`, by moving them in: an older lamina kept a container's in
-        `containers/<id>/`. Safe to repeat after a crash part way through."""
-        folder = self.root / "active" / check_key(key)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        for source, name in ((upper, "upper"), (work, "work")):
-            if source.is_dir() and not (folder / name).exists():
-                os.rename(source, folder / name)
-            (folder / name).mkdir(mode=0o755, exist_ok=True)
-        active.write_meta(folder, Kind.ACTIVE, parent)
+        `containers/<id>/`. Safe to repeat after a crash part way through: what was
+        moved already stays, what is missing is made empty."""
+        self._active.adopt(key, parent, upper=upper, work=work)
 
     def usage(self, chain_id: Digest) -> int:
         """Bytes the layer's folder takes, as `system df` counts them (store.usage);
@@ -332,39 +338,8 @@ class LayerStore:
         # Renamed into tmp/ first so a crash mid-delete leaves nothing half-present.
         self.purge(self.discard(chain_id))
 
-    def _create(self, key: str, kind: Kind, parent: Digest | None) -> builtins.list[Mount]:
-        target = self.root / "active" / check_key(key)
-        if os.path.lexists(target):
-            raise AlreadyExists(f"snapshot {key} already exists")
-        chain = self.chain_dirs(parent) if parent else []
-        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
-        try:
-            folder = tmp / "snapshot"
-            folder.mkdir(mode=0o700)
-            # The merged root takes the upper dir's owner and mode: a rootfs root's.
-            for path in (folder / "upper", folder / "work"):
-                path.mkdir(mode=0o755)
-                path.chmod(0o755)
-            if kind is Kind.ACTIVE:
-                self.driver.prepare(chain, folder / "upper", folder / "work")
-            active.write_meta(folder, kind, parent)
-            try:
-                os.rename(folder, target)
-            except OSError as err:
-                if os.path.lexists(target):
-                    raise AlreadyExists(f"snapshot {key} already exists") from err
-                raise Internal(f"making snapshot {key} failed: {err}") from err
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return self.mounts(key)
-
-    def _drop(self, key: str) -> None:
-        trash = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
-        os.rename(self.root / "active" / key, trash / "snapshot")  # out of its key at once
-        shutil.rmtree(trash, ignore_errors=True)
-
     def _snapshot(self, key: str) -> Snapshot:
-        return active.read(self.root / "active" / check_key(key), key)
+        return self._active.get(key)
 
     def _parent_dirs(self, snapshot: Snapshot) -> builtins.list[Path]:
         return self.chain_dirs(snapshot.parent) if snapshot.parent else []
