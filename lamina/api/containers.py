@@ -113,6 +113,8 @@ def register(router: Router, engine: Engine) -> None:
             c,
             log_path=logplace.shown_path(runner.dir(c.id), c),
             container_dir=str(runner.dir(c.id)),
+            upper_dir=str(runner.upper(c.id)),
+            work_dir=str(runner.work(c.id)),
             driver=engine.driver.name,
             exec_ids=engine.execs.for_container(c.id),
             network_settings=engine.networks.inspect_settings(c),

@@ -81,8 +81,12 @@ class Runner:
         return f"container-{cid}"
 
     def upper(self, cid: str) -> Path:
-        """Where the container's writes land (for `SizeRw`)."""
+        """Where the container's writes land (for `SizeRw` and `inspect`)."""
         return self.layers.upper(self.snapshot(cid))
+
+    def work(self, cid: str) -> Path:
+        """overlayfs's work dir of the container's writable layer (for `inspect`)."""
+        return self.layers.work(self.snapshot(cid))
 
     def prepare(self, cid: str, chain_id: Digest | None) -> None:
         """Make the container's folder and writable layer (done once, at create)."""

@@ -5,6 +5,7 @@ store (`layers/active/container-<id>/`) and the containers go on as they were.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -51,7 +52,11 @@ def test_an_older_laminas_containers_survive_the_upgrade(
         upper = root / "layers" / "active" / f"container-{cid}" / "upper"
         assert (upper / name).read_text() == f"{name}\n"
     d.lamina("exec", "running", "sh", "-c", "echo c > /c")  # into the moved, mounted dir
-    assert (root / "layers" / "active" / f"container-{ids[0]}" / "upper" / "c").exists()
+    [shown] = json.loads(d.lamina("inspect", "running").stdout)
+    assert (Path(shown["GraphDriver"]["Data"]["UpperDir"]) / "c").read_text() == "c\n"
+    assert shown["GraphDriver"]["Data"]["WorkDir"] == str(
+        root / "layers" / "active" / f"container-{ids[0]}" / "work"
+    )
     sizes = {c["Id"]: c["SizeRw"] for c in Client(d.paths).get_json("/system/df")["Containers"]}
     assert sizes[ids[0]] > 0 and sizes[ids[1]] > 0
     d.lamina("restart", "-t", "1", "running")  # mounted again, from the store

@@ -221,6 +221,11 @@ class LayerStore:
         (`SizeRw`)."""
         return self._active.path(key) / "upper"
 
+    def work(self, key: str) -> Path:
+        """overlayfs's work dir of the active snapshot `key` (whether or not it exists),
+        for `inspect`'s GraphDriver data."""
+        return self._active.path(key) / "work"
+
     def changed(self, key: str) -> bool:
         """Whether the active snapshot `key` changes anything of its parent."""
         snapshot = self._snapshot(key)
