@@ -345,8 +345,8 @@ def content(root: Path) -> dict[str, tuple[object, ...]]:
     (overlayfs makes them mode 0, a tar's are 0600)."""
     out: dict[str, tuple[object, ...]] = {}
     for name, (mode, uid, gid, _mtime, body) in tree(root).items():
-        st_mode = int(str(mode))
-        whiteout = stat.S_ISCHR(st_mode) and os.lstat(root / name).st_rdev == 0
+        st = os.lstat(root / name)
+        whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
         out[name] = ("whiteout",) if whiteout else (mode, uid, gid, body)
     return out
 
