@@ -8,6 +8,8 @@ Each checkout gets a private daemon with busybox bootstrapped; the samples alter
 between them, so a slow minute of the machine hits both alike. Timed, as a user types
 them, with each checkout's own `lamina` launcher:
 
+  - CLI latency: `lamina version` and `lamina images` (interpreter start, imports, one
+    or two requests);
   - `lamina run --rm busybox true`, on the default bridge and with `--network none`;
   - the no-op rebuild of the seed's better Dockerfile over 2,000 source files
     (bench/build_bench.py's scenario (a), `lamina build -q`), and its rebuild after
@@ -85,6 +87,11 @@ def main() -> int:
             clis = {name: lamina_cli(tree) for name, tree in trees.items()}
             print(f"medians, milliseconds{'':<23}{'baseline':>10}{'this':>10}{'ratio':>8}")
             ratios = []
+            for title, words in (("lamina version", ["version"]), ("lamina images", ["images"])):
+                cli: dict[str, Action] = {
+                    name: partial(run, [*clis[name], *words], envs[name]) for name in trees
+                }
+                ratios.append(report(title, alternate(cli, args.runs)))
             for title, network in (
                 ("run --rm busybox true (default bridge)", ()),
                 ("run --rm --network none busybox true", ("--network", "none")),

@@ -29,11 +29,11 @@ from lamina.api.errors import stream_error
 from lamina.api.http import Request, Response, Stream, json_lines
 from lamina.api.router import Router
 from lamina.build.builder import Builder
-from lamina.build.context import clean_relpath
-from lamina.build.events import Event
-from lamina.build.legacy import LegacyMessages
+from lamina.build.context.folder import clean_relpath
+from lamina.build.context.tar import extract_context, remove_context
 from lamina.build.plan import BuildPlan, BuildRequest, automatic_args
-from lamina.build.tarcontext import extract_context, remove_context
+from lamina.build.progress.classic import ClassicMessages
+from lamina.build.progress.events import Event
 from lamina.engine import Engine
 from lamina.errors import InvalidArgument, LaminaError
 from lamina.labels import check_labels
@@ -112,7 +112,7 @@ def register(router: Router, engine: Engine) -> None:
         except BaseException:
             cleanup()
             raise
-        convert = LegacyMessages(quiet=q.q).convert
+        convert = ClassicMessages(quiet=q.q).convert
         # The build removes its context before its last event; the stream does, if the
         # build never ran (the client left before the first byte).
         events = _run(req, builder, plan, cleanup=cleanup)

@@ -9,8 +9,8 @@ from typing import Any
 
 from lamina import errors
 from lamina.api.http import Response
-from lamina.build.events import error_event
-from lamina.build.runinstr import StepFailed
+from lamina.build.progress.events import error_event
+from lamina.build.steps.run import StepFailed
 
 # Every kind in lamina.errors has its own row (tests/unit/test_error_kinds.py checks),
 # so a new kind cannot fall through to 500 unnoticed; narrower kinds that modules

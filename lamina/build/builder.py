@@ -9,14 +9,20 @@ Lifecycle of a build (the API drives it; tests may too):
 
 `prepare` finds every input error before anything runs (see `plan`), and holds the
 base images it resolves in a lease (`HeldPlan`) that `build` takes over and releases
-when it ends; everything a build uses or commits is held there too (`session`), so
-`rmi` and `image prune` leave it in place and collections run while builds do. `build`
-runs the stages the target needs, in order (`stage`), then labels and tags the result;
-its progress goes to `sink` as events (`events`). Setting `cancel` stops it at the next
-check (between steps, while a RUN runs or waits, every few hundred copied files);
-whatever it stops, it leaves no mount, no runtime container and no half-written layer.
-Builds run concurrently, a thread each; a step whose key another build is making is
-waited for, not made twice (`singleflight`).
+when it ends; everything a build reads (`sources`) or commits (`commit`) is held there
+too, so `rmi` and `image prune` leave it in place and collections run while builds do.
+`build` runs the stages the target needs, in order (`stage_builder`), each step through
+the cache (`step_cache`), then labels and tags the result; its progress goes to `sink`
+as events (`progress.events`). Setting `cancel` stops it at the next check (between
+steps, while a RUN runs or waits, every few hundred copied files); whatever it stops,
+it leaves no mount, no runtime container and no half-written layer. Builds run
+concurrently, a thread each; a step whose key another build is making is waited for,
+not made twice (`cache.singleflight`).
+
+A build's parts are made per request and each step gets only what its kind uses
+(`steps.run.RunTools`, `steps.copy.CopyTools`, `steps.config.ConfigTools`); what
+outlives a build (the cache index, the stat cache, cache mounts, in-flight steps, the
+memos) is the `Builder`'s.
 
 On disk, under `<root>/build/`:
 
@@ -35,21 +41,27 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.build.cachekey import CacheIndex
+from lamina.build.cache.index import CacheIndex
+from lamina.build.cache.singleflight import SingleFlight
 from lamina.build.commit import Committer
-from lamina.build.context import BuildContext
-from lamina.build.dockerignore import IgnoreMatcher
-from lamina.build.events import Reporter, Sink
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.memo import CopiesMemo
 from lamina.build.imagestate import ImageState
-from lamina.build.linkindex import LinkIndex
 from lamina.build.plan import BuildPlan, BuildRequest, prepare
-from lamina.build.planmemo import PlanMemo
-from lamina.build.runstep import StepRunner
-from lamina.build.session import Session, StateMemo
-from lamina.build.singleflight import SingleFlight
-from lamina.build.stage import StageBuilder
-from lamina.build.statcache import StatCache
-from lamina.build.workspace import ID_PREFIX, Trash, recover
+from lamina.build.progress.events import Progress, Reporter, Sink
+from lamina.build.sandbox.runner import StepRunner
+from lamina.build.sandbox.scratch import Scratch
+from lamina.build.sandbox.workspace import ID_PREFIX, Trash, recover
+from lamina.build.sources import Sources, StateMemo
+from lamina.build.stage_builder import StageBuilder, StepTools
+from lamina.build.step_cache import Flights, StepCache
+from lamina.build.steps.config import ConfigTools
+from lamina.build.steps.copy import CopyTools
+from lamina.build.steps.run import RunTools
+from lamina.build.steps.run_mounts import CacheMounts
 from lamina.containers.runtime import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService
@@ -83,7 +95,6 @@ class Builder:
         self.runner = StepRunner(
             runtime=runtime, runtime_root=runtime_root, cgroup_parent=cgroup_parent
         )
-        self._locks: dict[str, threading.Lock] = {}
         self._running = threading.Condition()
         self._active: set[threading.Event] = set()  # cancel flags of running builds
         self._closing = False
@@ -91,8 +102,9 @@ class Builder:
         self.trash = Trash(root / "trash")
         self.links = LinkIndex()
         self.states = StateMemo()
-        self.plans = PlanMemo()
-        self.flights: SingleFlight[tuple[ImageState, bool]] = SingleFlight()
+        self.copies_memo = CopiesMemo()
+        self.flights: Flights = SingleFlight()
+        self.cache_mounts = CacheMounts(root / "cache-mounts")
 
     def prepare(self, request: BuildRequest) -> HeldPlan:
         """Check the request and plan the build; raises for bad input, builds nothing.
@@ -135,20 +147,48 @@ class Builder:
             lease.release()
 
     def _build(self, plan: BuildPlan, sink: Sink, cancel: threading.Event, lease: Lease) -> Digest:
-        report = Reporter(sink)
+        report = Reporter(sink, steps=plan.step_count)
         n = report.start(f"[internal] load build definition from {plan.filename}")
         report.done(n)
         if plan.unused_args:
             unused = " ".join(plan.unused_args)
             report.warning(f"One or more build-args [{unused}] were not consumed")
-        session = Session(
-            plan, self.images, Committer(self.images, lease), self.runner, self.cache,
-            self._context(plan), report, cancel, self.root, self._locks, self.trash, self.links,
-            self.states, self.plans, self.flights, lease,
+        progress = Progress(report, cancel)
+        committer = Committer(self.images, lease, epoch=plan.epoch)
+        sources = Sources(
+            plan=plan, images=self.images, lease=lease, context=self._context(plan),
+            trees=self.root / "trees", states=self.states,
+            memo=None if plan.request.transient else self.copies_memo,
         )  # fmt: skip
+        cache = StepCache(
+            index=self.cache, flights=self.flights, sources=sources, committer=committer,
+            progress=progress, explain=plan.request.explain,
+        )  # fmt: skip
+        tools = self._tools(plan, sources, committer, progress)
         for index in plan.needed:
-            session.results[index] = StageBuilder(session, plan.stages[index]).build()
-        return self._export(session, session.results[plan.needed[-1]])
+            stage = StageBuilder(
+                plan, plan.stages[index], sources=sources, cache=cache, tools=tools,
+                progress=progress,
+            )  # fmt: skip
+            sources.results[index] = stage.build()
+        return self._export(plan, report, committer, sources.results[plan.needed[-1]])
+
+    def _tools(
+        self, plan: BuildPlan, sources: Sources, committer: Committer, progress: Progress
+    ) -> StepTools:
+        """What each kind of step of this build uses."""
+        scratch = Scratch(self.root, self.trash, self.images.layers)
+        run = RunTools(
+            sources=sources, caches=self.cache_mounts, scratch=scratch, runner=self.runner,
+            committer=committer, progress=progress, network=plan.request.network,
+        )  # fmt: skip
+        copy = CopyTools(
+            sources=sources, scratch=scratch, links=self.links, committer=committer,
+            progress=progress,
+        )  # fmt: skip
+        return StepTools(
+            run=run, copy=copy, config=ConfigTools(scratch=scratch, committer=committer)
+        )
 
     def _context(self, plan: BuildPlan) -> BuildContext:
         request = plan.request
@@ -160,12 +200,13 @@ class Builder:
         stat_cache = StatCache(None) if request.transient else self.stat_cache
         return BuildContext(request.context, ignore, stat_cache=stat_cache, reset_ownership=True)
 
-    def _export(self, session: Session, state: ImageState) -> Digest:
-        plan, report = session.plan, session.report
+    def _export(
+        self, plan: BuildPlan, report: Reporter, committer: Committer, state: ImageState
+    ) -> Digest:
         n = report.start("exporting to image")
         try:
             if plan.request.labels:
-                state = session.committer.relabel(state, plan.request.labels)
+                state = committer.relabel(state, plan.request.labels)
             if state.image_id is None:
                 raise InvalidArgument("No image was generated. Is your Dockerfile empty?")
             report.note(n, f"writing image {state.image_id} done")

@@ -18,6 +18,7 @@ while the build runs (it is untagged and, until the next step, childless: dangli
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,24 +29,30 @@ from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids
 from lamina.oci.image import Descriptor
 from lamina.store.gc import Lease
+from lamina.timestamps import rfc3339
 
 
 class Committer:
-    """Commits one build's steps; what it commits, `lease` holds."""
+    """Commits one build's steps; what it commits, `lease` holds. `epoch` is the
+    build's SOURCE_DATE_EPOCH: when given, every `created` is that time and file times
+    in new layers are clamped to it."""
 
-    def __init__(self, images: ImageService, lease: Lease) -> None:
+    def __init__(self, images: ImageService, lease: Lease, *, epoch: int | None = None) -> None:
         self.images = images
         self.lease = lease
+        self.epoch = epoch
+
+    def created(self) -> str:
+        """A step's `created` time: now, or SOURCE_DATE_EPOCH when given."""
+        return rfc3339(time.time() if self.epoch is None else self.epoch)
 
     def commit(
         self,
         state: ImageState,
         *,
-        created: str,
         created_by: str,
         change: ContainerChange | None = None,
         snapshot: str | None = None,
-        epoch: int | None = None,
         author: str | None = None,
     ) -> tuple[ImageState, Digest | None]:
         """The state after this step, committed; and the diffID of its layer, if any:
@@ -53,9 +60,9 @@ class Committer:
         # Held from the layer to the image row: a concurrent `rmi` must not free a
         # blob or layer between being stored here and being named by the image.
         with self.images.lock:
-            layer = self._layer(snapshot, epoch) if snapshot else None
+            layer = self._layer(snapshot) if snapshot else None
             config, layers = derive(
-                state, created=created, created_by=created_by, change=change,
+                state, created=self.created(), created_by=created_by, change=change,
                 layer=layer, author=author,
             )  # fmt: skip
             image_id = self._commit(config, layers, state)
@@ -97,12 +104,12 @@ class Committer:
                 chain_id = self.images.layers.register(parent, blob).chain_id
         return CommittedLayer(chain_id, layer.diff_id, layer.size, layer.blob)
 
-    def _layer(self, snapshot: str, epoch: int | None) -> CommittedLayer | None:
+    def _layer(self, snapshot: str) -> CommittedLayer | None:
         layers = self.images.layers
         if not layers.changed(snapshot):
             return None
         digest, size = self.images.content.write_from(
-            lambda out: layers.diff(snapshot, out, source_date_epoch=epoch)
+            lambda out: layers.diff(snapshot, out, source_date_epoch=self.epoch)
         )
         # The snapshot's upper dir already is the layer's tree as the driver keeps it:
         # moved into the layer store rather than extracted again from the blob.

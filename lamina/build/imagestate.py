@@ -34,7 +34,7 @@ class ImageState:
 
     @property
     def parent_key(self) -> str:
-        """The cache key's `parent`: chain ID and config digest (see cachekey)."""
+        """The cache key's `parent`: chain ID and config digest (see `cache.key.Origin`)."""
         return f"{self.chain_id or 'none'} {self.image_id or 'scratch'}"
 
     @property

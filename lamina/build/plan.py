@@ -18,7 +18,7 @@ from pathlib import Path
 from lamina.dockerfile.instructions import ArgInstr, CopyInstr, RunInstr, Stage
 from lamina.dockerfile.location import DockerfileError
 from lamina.dockerfile.parser import parse
-from lamina.dockerfile.stages import plan_stages
+from lamina.dockerfile.stages import split_stages
 from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument, NotFound
 from lamina.oci.digest import Digest
@@ -86,20 +86,57 @@ class BuildPlan:
         """The stage `ref` names (its `AS` name or its index), if it names one."""
         return _stage_by_ref(self.stages, ref)
 
+    @property
+    def step_count(self) -> int:
+        """Steps of the stages to build (each FROM counts), as "Step N/M" counts them."""
+        return sum(1 + len(self.stages[i].stage.instructions) for i in self.needed)
+
+    @property
+    def epoch(self) -> int | None:
+        """SOURCE_DATE_EPOCH: clamps file times and sets every `created` when given."""
+        value = self.request.build_args.get(EPOCH_ARG)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid {EPOCH_ARG} {value!r}: not an integer") from None
+
+    @property
+    def platform(self) -> str:
+        """The cache key's `platform` input; SOURCE_DATE_EPOCH changes every step's
+        result (times), so it is part of it when given."""
+        text = automatic_args()["TARGETPLATFORM"]
+        epoch = self.epoch
+        return text if epoch is None else f"{text} source-date-epoch={epoch}"
+
+    def site(self, stage: PlannedStage, line: int) -> str:
+        """Where a step is, for explaining its misses: Dockerfile, stage and line."""
+        name = self.request.site or str(self.request.dockerfile)
+        return f"{name}:{stage.index}:{line}"
+
+    def uses_cache(self, stage: PlannedStage) -> bool:
+        """Whether the stage's steps may come from the cache (`--no-cache`,
+        `--no-cache-filter`)."""
+        if self.request.no_cache:
+            return False
+        names = {stage.label, str(stage.index)}
+        return not names & {n.lower() for n in self.request.no_cache_filter}
+
 
 def prepare(request: BuildRequest, *, resolve: Resolve) -> BuildPlan:
     filename = request.dockerfile.name
     parsed = parse(read_dockerfile(request.dockerfile), filename=filename)
-    stage_plan = plan_stages(parsed)
-    if not stage_plan.stages:
+    staged = split_stages(parsed)
+    if not staged.stages:
         raise InvalidArgument(f"{filename}: no build stages (a Dockerfile needs a FROM)")
     lexer = Lexer(parsed.escape_token)
-    meta = _meta_args(stage_plan.meta_args, request.build_args, lexer)
-    stages = _planned_stages(stage_plan.stages, meta, lexer)
+    meta = _meta_args(staged.meta_args, request.build_args, lexer)
+    stages = _planned_stages(staged.stages, meta, lexer)
     target = _target_index(stages, request.target)
     needed = _needed(stages, target, meta, lexer)
     stages = tuple(_resolve_base(s, resolve) if s.index in needed else s for s in stages)
-    declared = {a.name for a in stage_plan.meta_args}
+    declared = {a.name for a in staged.meta_args}
     for n in needed:
         declared |= {i.name for i in stages[n].stage.instructions if isinstance(i, ArgInstr)}
     unused = sorted(set(request.build_args) - declared - PREDEFINED_ARGS - {EPOCH_ARG})

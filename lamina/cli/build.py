@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from lamina.build.output import render
+from lamina.cli.build_progress import render
 from lamina.cli.client import Client, ConnectionLost, DaemonError
 from lamina.cli.main import UsageError
 

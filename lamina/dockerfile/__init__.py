@@ -15,7 +15,7 @@ Terms:
   `RUN --mount` and `healthcheck.py`). Arguments stay as written; the builder expands
   them with `words.py` (quotes, escapes, `$VAR`; `parameters.py`, `patterns.py`).
 - *stage*: the instructions from one FROM to the next; `stages.py` groups a file's
-  instructions into a `StagePlan`.
+  instructions into a `StagedDockerfile`.
 - *location*: where an instruction came from (file name, first and last line;
   `location.py`); a `DockerfileError` carries its file and line as data.
 - *config instruction*: one that changes only the image config (ENV, EXPOSE, CMD, ...);

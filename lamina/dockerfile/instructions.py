@@ -9,7 +9,7 @@ flags are split off and checked). The builder expands each word with
 Command lines are a `str` in shell form (`RUN make all`, run via the stage's SHELL) and
 a tuple in exec (JSON) form (`RUN ["make", "all"]`); `is_json` says which.
 
-`lamina.dockerfile.stages.parse_stages` produces a `StagePlan` from Dockerfile text.
+`lamina.dockerfile.stages.parse_stages` produces a `StagedDockerfile` from Dockerfile text.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class StagePlan:
+class StagedDockerfile:
     """The stages of a Dockerfile, plus the ARGs declared before the first FROM."""
 
     meta_args: tuple[ArgInstr, ...]

@@ -1,4 +1,4 @@
-"""Dockerfile -> `StagePlan`: typed instructions grouped into build stages.
+"""Dockerfile -> `StagedDockerfile`: typed instructions grouped into build stages.
 
 Instructions before the first FROM may only be ARGs (they parameterise FROM lines);
 every FROM starts a stage that owns the instructions up to the next FROM. Errors are
@@ -17,7 +17,7 @@ from lamina.dockerfile.instructions import (
     Instruction,
     InstructionError,
     Stage,
-    StagePlan,
+    StagedDockerfile,
 )
 from lamina.dockerfile.location import DockerfileError
 from lamina.dockerfile.mounts import MountError
@@ -26,12 +26,12 @@ from lamina.dockerfile.parser import Node, Result, parse
 _INSTRUCTION_ERRORS = (InstructionError, FlagError, MountError)
 
 
-def parse_stages(text: str, *, filename: str = "Dockerfile") -> StagePlan:
+def parse_stages(text: str, *, filename: str = "Dockerfile") -> StagedDockerfile:
     """Parse Dockerfile text all the way to stages."""
-    return plan_stages(parse(text, filename=filename))
+    return split_stages(parse(text, filename=filename))
 
 
-def plan_stages(result: Result) -> StagePlan:
+def split_stages(result: Result) -> StagedDockerfile:
     """Convert a parse result's instructions and group them into stages."""
     meta_args: list[ArgInstr] = []
     stages: list[_StageDraft] = []
@@ -46,7 +46,7 @@ def plan_stages(result: Result) -> StagePlan:
                 meta_args.append(instr)
             else:
                 raise DockerfileError.at(node.location, "no build stage in current context")
-    return StagePlan(tuple(meta_args), tuple(draft.freeze() for draft in stages))
+    return StagedDockerfile(tuple(meta_args), tuple(draft.freeze() for draft in stages))
 
 
 def instructions_from_node(node: Node) -> list[Instruction]:

@@ -7,6 +7,7 @@ left: no runtime containers, no monitor or container processes, no mounts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,11 +83,13 @@ class Lab:
     def cleanup(self) -> list[str]:
         """Remove what is left and say what was (an empty list when the test was clean)."""
         # A monitor deletes its stopped container just after publishing the exit.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(
-            c["status"] == "stopped" for c in self.runtime.list()
-        ):
-            time.sleep(0.01)
+        with contextlib.suppress(AssertionError):  # what is still there is reported below
+            wait_for(
+                lambda: all(c["status"] != "stopped" for c in self.runtime.list()),
+                what="the monitors to delete their stopped containers",
+                timeout=5,
+                interval=0.01,
+            )
         left = [f"runtime container {c['id']}" for c in self.runtime.list()]
         for container in self.runtime.list():
             self.runtime.delete(container["id"], force=True)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.context import BuildContext
-from lamina.build.copier import carry_out
-from lamina.build.copysources import plan_copy
-from lamina.build.linkindex import LinkIndex
-from lamina.build.statcache import StatCache
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.apply import apply_copies
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.select import select_copies
 from lamina.store.archive import write_tar
 from lamina.store.metadata import Metadata
 from lamina.volumes import VolumeService
@@ -166,18 +166,18 @@ def test_unchanged_files_are_hard_links_to_a_layer(tmp_path: Path) -> None:
     index = LinkIndex()
     first = tmp_path / "layer1"
     first.mkdir()
-    plan = plan_copy(context, ["."], "/", dest_is_dir=lambda _: False)
-    index.add(first, carry_out(plan, first, view=None, owner=None, index=index))
+    copies = select_copies(context, ["."], "/", dest_is_dir=lambda _: False)
+    index.add(first, apply_copies(copies, first, view=None, owner=None, index=index))
     second = tmp_path / "upper2"
     second.mkdir()
-    carry_out(plan, second, view=None, owner=(0, 0), index=index)
+    apply_copies(copies, second, view=None, owner=(0, 0), index=index)
     for name in ("a.txt", "b.txt"):
         assert (second / name).stat().st_ino == (first / name).stat().st_ino
     # c.txt is b.txt's twin: one COPY never makes two paths share an inode by itself
     assert (second / "b.txt").stat().st_ino != (second / "c.txt").stat().st_ino
     other_owner = tmp_path / "upper3"
     other_owner.mkdir()
-    carry_out(plan, other_owner, view=None, owner=(1000, 1000), index=index)
+    apply_copies(copies, other_owner, view=None, owner=(1000, 1000), index=index)
     assert (other_owner / "a.txt").stat().st_ino != (first / "a.txt").stat().st_ino
 
 

@@ -29,6 +29,7 @@ from lamina.api.limits import Limits, nofile
 from lamina.api.router import Router
 from lamina.api.streams import splice
 from lamina.containers.logs.reader import read_batches
+from tests.support.wait import wait_for
 
 _LINE = b'{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00.000000000Z"}\n'
 
@@ -164,8 +165,7 @@ def test_the_oldest_idle_connection_makes_room_when_too_many_wait(
     flood = [_connect(path) for _ in range(60)]
     try:
         assert _ping(path) == (200, b"OK")
-        time.sleep(0.2)
-        assert srv.reactor.parked <= 50
+        wait_for(lambda: srv.reactor.parked <= 50, what="at most 50 parked connections")
         assert flood[0].recv(10) == b""  # the first to come, idle longest, was closed
     finally:
         for sock in flood:
@@ -284,9 +284,8 @@ def _open_stream(path: str, head: bytes) -> socket.socket:
 
 
 def _slots_free(srv: Server, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while srv.workers.streams and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(AssertionError):
+        wait_for(lambda: srv.workers.streams == 0, what="no stream slot taken", timeout=within)
     return srv.workers.streams == 0
 
 
@@ -446,9 +445,6 @@ def test_a_stream_cleans_up_when_it_never_begins(server: tuple[Server, str]) -> 
     assert _slots_free(srv, within=2)
     with _connect(path) as sock:  # a client gone before the first byte of the answer
         sock.sendall(b"POST /tidy HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
-    deadline = time.monotonic() + 2
-    while (folder / "made").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not (folder / "made").exists()
+    wait_for(lambda: not (folder / "made").exists(), what="the handler's cleanup", timeout=2)
     assert _exchange(path, b"POST /tidy HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")[0] == 200
     assert not (folder / "made").exists()  # and when it ends as it should

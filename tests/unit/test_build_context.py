@@ -12,9 +12,9 @@ from typing import BinaryIO
 
 import pytest
 
-from lamina.build.context import BuildContext, EntryType, clean_relpath
-from lamina.build.dockerignore import IgnoreMatcher
-from lamina.build.statcache import StatCache
+from lamina.build.context.folder import BuildContext, EntryType, clean_relpath
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.context.statcache import StatCache
 from lamina.errors import InvalidArgument
 
 

@@ -6,21 +6,21 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lamina.build.events import Reporter, error_event
-from lamina.build.legacy import LegacyMessages
-from lamina.build.output import render
+from lamina.build.progress.classic import ClassicMessages
+from lamina.build.progress.events import Reporter, error_event
+from lamina.cli.build_progress import render
 
 IMAGE = "sha256:" + "ab" * 32
 
 
 def events() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    report = Reporter(out.append)
-    n = report.start("[1/3] FROM busybox", legacy="Step 1/3 : FROM busybox")
+    report = Reporter(out.append, steps=3)
+    n = report.start("[1/3] FROM busybox", legacy="FROM busybox")
     report.done(n, image="sha256:" + "11" * 32)
-    n = report.start("[2/3] WORKDIR /app", legacy="Step 2/3 : WORKDIR /app")
+    n = report.start("[2/3] WORKDIR /app", legacy="WORKDIR /app")
     report.cached(n, image="sha256:" + "22" * 32)
-    n = report.start("[3/3] RUN make", legacy="Step 3/3 : RUN make")
+    n = report.start("[3/3] RUN make", legacy="RUN make")
     report.note(n, "cache miss: files changed: a.c (content)")
     report.running(n, "build-0123456789abcdef")
     report.log(n, "compiling\npart")
@@ -33,8 +33,8 @@ def events() -> list[dict[str, Any]]:
     return out
 
 
-def test_legacy_messages() -> None:
-    convert = LegacyMessages().convert
+def test_classic_messages() -> None:
+    convert = ClassicMessages().convert
     text = "".join(m.get("stream", "") for e in events() for m in convert(e))
     assert text == (
         "Step 1/3 : FROM busybox\n ---> 111111111111\n"
@@ -43,7 +43,7 @@ def test_legacy_messages() -> None:
         " ---> Removed intermediate container 0123456789ab\n ---> abababababab\n"
         "Successfully built abababababab\nSuccessfully tagged app:latest\n"
     )
-    quiet = [m for e in events() for m in LegacyMessages(quiet=True).convert(e)]
+    quiet = [m for e in events() for m in ClassicMessages(quiet=True).convert(e)]
     assert quiet == [{"aux": {"ID": IMAGE}}, {"stream": IMAGE + "\n"}]
     failure = error_event("The command 'x' returned a non-zero code: 3", code=3)
     assert list(convert(failure)) == [failure]
@@ -77,3 +77,14 @@ def test_failures_show_the_steps_output() -> None:
         assert (
             "ERROR: The command '/bin/sh -c exit 3' returned a non-zero code: 3" in out.getvalue()
         )
+
+
+def test_classic_step_numbers_count_only_steps_it_shows_and_grow_past_the_plan() -> None:
+    """`Step N/M`: M is what the plan expects; ONBUILD triggers may add steps to it."""
+    out: list[dict[str, Any]] = []
+    report = Reporter(out.append, steps=2)
+    report.start("[internal] load build definition from Dockerfile")
+    for text in ("FROM base", "RUN trigger", "RUN make"):
+        report.start(text, legacy=text)
+    legacy = [e["step"]["legacy"] for e in out]
+    assert legacy == ["", "Step 1/2 : FROM base", "Step 2/2 : RUN trigger", "Step 3/3 : RUN make"]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.metadata import config_step
 from lamina.build.plan import BuildRequest, prepare
 from lamina.build.scope import Scope
+from lamina.build.steps.config import effect
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import ArgInstr
 from lamina.dockerfile.location import Location
@@ -33,6 +33,22 @@ def plan_for(tmp_path: Path, dockerfile: str, **options: Any) -> Any:
     (tmp_path / "Dockerfile").write_text(dockerfile)
     request = BuildRequest(context=tmp_path, dockerfile=tmp_path / "Dockerfile", **options)
     return prepare(request, resolve=resolve)
+
+
+def test_what_a_plan_says_about_its_steps(tmp_path: Path) -> None:
+    """The key inputs and stamps every step takes from the plan: SOURCE_DATE_EPOCH, the
+    platform (which it changes), where a step is, which stages use the cache."""
+    plan = plan_for(tmp_path, "FROM busybox AS a\nRUN x\nFROM a\nENV A=1\n")
+    assert plan.epoch is None and plan.step_count == 4
+    assert plan.site(plan.stages[1], 4) == f"{tmp_path}/Dockerfile:1:4"
+    assert plan.uses_cache(plan.stages[0]) and plan.uses_cache(plan.stages[1])
+    dated = plan_for(tmp_path, "FROM busybox\n", build_args={"SOURCE_DATE_EPOCH": "5"})
+    assert dated.epoch == 5 and dated.platform == f"{plan.platform} source-date-epoch=5"
+    filtered = plan_for(tmp_path, "FROM busybox AS a\nFROM a\n", no_cache_filter=("A",))
+    assert not filtered.uses_cache(filtered.stages[0]) and filtered.uses_cache(filtered.stages[1])
+    bad = plan_for(tmp_path, "FROM busybox\n", build_args={"SOURCE_DATE_EPOCH": "soon"})
+    with pytest.raises(InvalidArgument, match="SOURCE_DATE_EPOCH 'soon': not an integer"):
+        bad.epoch  # noqa: B018
 
 
 MULTI = """ARG TAG=3
@@ -121,7 +137,7 @@ def state(container: dict[str, Any]) -> ImageState:
 
 def apply(line: str, container: dict[str, Any], **kw: Any) -> tuple[str, dict[str, Any]]:
     [instr] = parse_stages(f"FROM x\n{line}\n").stages[0].instructions
-    step = config_step(instr, state(container), scope(), **kw)
+    step = effect(instr, state(container), scope(), **kw)
     changed = dict(container)
     step.change(changed)
     return step.created_by, changed

@@ -5,36 +5,33 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from types import SimpleNamespace
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from lamina.build.runmounts import RunMounts, hold_cache_locks
+from lamina.build.progress.events import Progress, Reporter
+from lamina.build.steps.run_mounts import CacheMounts, RunMounts
 from lamina.errors import Cancelled
 
 
-def session(locks: dict[str, threading.Lock], cancel: threading.Event) -> Any:
-    def check_cancel() -> None:
-        if cancel.is_set():
-            raise Cancelled("build cancelled")
-
-    return SimpleNamespace(locks=locks, check_cancel=check_cancel)
+def progress(cancel: threading.Event) -> Progress:
+    return Progress(Reporter(lambda _event: None), cancel)
 
 
-def test_one_cache_mounted_twice_is_locked_once() -> None:
-    locks: dict[str, threading.Lock] = {}
-    mounts = RunMounts(specs=(), keys=(), locks=("b", "a", "b"))
+def test_one_cache_mounted_twice_is_locked_once(tmp_path: Path) -> None:
+    caches = CacheMounts(tmp_path)
     with contextlib.ExitStack() as stack:
-        hold_cache_locks(session(locks, threading.Event()), mounts, stack)
-        assert sorted(locks) == ["a", "b"] and all(lock.locked() for lock in locks.values())
-    assert not any(lock.locked() for lock in locks.values())
+        caches.hold(RunMounts((), (), ("b", "a", "b")), progress(threading.Event()), stack)
+        assert caches.locked() == ["a", "b"]
+    assert caches.locked() == []
 
 
-def test_a_build_waiting_for_a_busy_cache_can_be_cancelled() -> None:
-    locks = {"a": threading.Lock()}
+def test_a_build_waiting_for_a_busy_cache_can_be_cancelled(tmp_path: Path) -> None:
+    caches = CacheMounts(tmp_path)
     cancel = threading.Event()
-    with locks["a"]:  # another build's step is using the cache
+    with contextlib.ExitStack() as other:  # another build's step is using the cache
+        caches.hold(RunMounts((), (), ("a",)), progress(threading.Event()), other)
         cancel.set()
         with pytest.raises(Cancelled), contextlib.ExitStack() as stack:
-            hold_cache_locks(session(locks, cancel), RunMounts((), (), ("a",)), stack)
+            caches.hold(RunMounts((), (), ("a",)), progress(cancel), stack)
+        assert caches.locked() == ["a"]

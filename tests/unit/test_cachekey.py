@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.cachekey import (
-    CacheIndex,
-    CacheKey,
-    CacheResult,
-    copy_key,
-    explain,
-    meta_key,
-    run_key,
-)
-from lamina.build.context import BuildContext
-from lamina.build.copysources import plan_copy
+from lamina.build.cache.explain import explain
+from lamina.build.cache.index import CacheIndex, CacheResult
+from lamina.build.cache.key import CacheKey, Origin, copy_key, meta_key, run_key
+from lamina.build.context.folder import BuildContext
+from lamina.build.copy.select import select_copies
 from tests.unit.test_build_context import TREE, make_tree
 
 PARENT = "sha256:" + "a" * 64 + " sha256:" + "c" * 64
@@ -33,9 +27,14 @@ def a_run(**changes: object) -> CacheKey:
         "site": "/ctx/Dockerfile:0:5",
     }
     options.update(changes)
-    parent = str(options.pop("parent", PARENT))
+    origin = Origin(
+        str(options.pop("parent", PARENT)),
+        platform=str(options.pop("platform", "")),
+        site=str(options.pop("site")),
+        parent_step=options.pop("parent_step", None),  # type: ignore[arg-type]
+    )
     instruction = str(options.pop("instruction", "RUN npm i"))
-    return run_key(parent, instruction, **options)  # type: ignore[arg-type]
+    return run_key(origin, instruction, **options)  # type: ignore[arg-type]
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -81,25 +80,30 @@ def test_site_and_parent_step_do_not_count() -> None:
 
 
 def test_copy_key_inputs_and_link() -> None:
-    base = copy_key(PARENT, "COPY . /app", FILES, dest="/app")
+    base = copy_key(Origin(PARENT), "COPY . /app", FILES, dest="/app")
     assert base.kind == "COPY" and base.get("files") == FILES
-    assert copy_key(PARENT, "COPY . /app", "sha256:" + "e" * 64, dest="/app") != base
-    assert copy_key(PARENT, "COPY . /app", FILES, dest="/app", chmod="755") != base
-    assert copy_key(PARENT, "COPY . /app", FILES, dest="/app", chown="1:1") != base
-    assert copy_key(OTHER_PARENT, "COPY . /app", FILES, dest="/app") != base
+    assert copy_key(Origin(PARENT), "COPY . /app", "sha256:" + "e" * 64, dest="/app") != base
+    assert copy_key(Origin(PARENT), "COPY . /app", FILES, dest="/app", chmod="755") != base
+    assert copy_key(Origin(PARENT), "COPY . /app", FILES, dest="/app", chown="1:1") != base
+    assert copy_key(Origin(OTHER_PARENT), "COPY . /app", FILES, dest="/app") != base
     # --link layers do not depend on what they are put on.
-    linked = copy_key(PARENT, "COPY --link . /app", FILES, link=True, dest="/app")
+    linked = copy_key(Origin(PARENT), "COPY --link . /app", FILES, link=True, dest="/app")
     assert linked.get("parent") is None
-    assert copy_key(OTHER_PARENT, "COPY --link . /app", FILES, link=True, dest="/app") == linked
-    assert copy_key(PARENT, "ADD x.tgz /", FILES).kind == "ADD"
-    detailed = copy_key(PARENT, "COPY . /app", FILES, dest="/app", file_detail={"a": "file"})
+    assert (
+        copy_key(Origin(OTHER_PARENT), "COPY --link . /app", FILES, link=True, dest="/app")
+        == linked
+    )
+    assert copy_key(Origin(PARENT), "ADD x.tgz /", FILES).kind == "ADD"
+    detailed = copy_key(
+        Origin(PARENT), "COPY . /app", FILES, dest="/app", file_detail={"a": "file"}
+    )
     assert detailed.digest == base.digest and detailed.detail["file:a"] == "file"
 
 
 def test_meta_key() -> None:
-    key = meta_key(PARENT, "WORKDIR /app")
+    key = meta_key(Origin(PARENT), "WORKDIR /app")
     assert key.kind == "WORKDIR" and key.parent == PARENT
-    assert meta_key(PARENT, "ENV A=1").digest != meta_key(PARENT, "ENV A=2").digest
+    assert meta_key(Origin(PARENT), "ENV A=1").digest != meta_key(Origin(PARENT), "ENV A=2").digest
 
 
 # --- explanations ----------------------------------------------------------------------
@@ -136,7 +140,7 @@ def test_explain_lists_every_changed_input_in_order() -> None:
 
 
 def _copy(detail: dict[str, str], files: str = FILES) -> CacheKey:
-    return copy_key(PARENT, "COPY . /app", files, dest="/app", file_detail=detail)
+    return copy_key(Origin(PARENT), "COPY . /app", files, dest="/app", file_detail=detail)
 
 
 def test_explain_file_changes() -> None:
@@ -180,9 +184,9 @@ def test_explain_a_real_chmod_and_edit(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "ctx", TREE)
 
     def key() -> CacheKey:
-        plan = plan_copy(BuildContext(root), ["."], "/app")
-        return copy_key(PARENT, "COPY . /app", plan.selection.checksum,
-                        file_detail=plan.selection.files, dest=plan.dest)  # fmt: skip
+        copies = select_copies(BuildContext(root), ["."], "/app")
+        return copy_key(Origin(PARENT), "COPY . /app", copies.selection.checksum,
+                        file_detail=copies.selection.files, dest=copies.dest)  # fmt: skip
 
     before = key()
     (root / "package.json").chmod(0o755)
@@ -219,10 +223,10 @@ def test_the_cache_is_global_to_the_daemon(tmp_path: Path) -> None:
     index = CacheIndex(tmp_path / "cache.db")
 
     def key_for(folder: Path) -> CacheKey:
-        plan = plan_copy(BuildContext(make_tree(folder, TREE)), ["src"], "/app")
-        return copy_key(PARENT, "COPY src /app", plan.selection.checksum,
-                        file_detail=plan.selection.files, dest=plan.dest,
-                        site=f"{folder}/Dockerfile:0:3")  # fmt: skip
+        copies = select_copies(BuildContext(make_tree(folder, TREE)), ["src"], "/app")
+        origin = Origin(PARENT, site=f"{folder}/Dockerfile:0:3")
+        return copy_key(origin, "COPY src /app", copies.selection.checksum,
+                        file_detail=copies.selection.files, dest=copies.dest)  # fmt: skip
 
     index.record(key_for(tmp_path / "one"), CacheResult("sha256:1", "sha256:2"))
     assert index.lookup(key_for(tmp_path / "another" / "project")) is not None
@@ -243,7 +247,7 @@ def test_nearest_prefers_the_same_step(tmp_path: Path) -> None:
     moved = a_run(instruction="RUN d", site="/ctx/Dockerfile:0:9")
     assert index.nearest(moved) == same_parent_elsewhere  # no build here: same parent, latest
     assert index.nearest(a_run(site="", parent="sha256:none")) is None
-    assert index.nearest(meta_key(PARENT, "ENV A=1", site="/ctx/Dockerfile:0:5")) is None
+    assert index.nearest(meta_key(Origin(PARENT, site="/ctx/Dockerfile:0:5"), "ENV A=1")) is None
     assert explain(index.nearest(new), new) == ['instruction changed: "RUN c" → "RUN d"']
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lamina.build.imagestate import ImageState
-from lamina.build.metadata import config_step
 from lamina.build.scope import Scope
+from lamina.build.steps.config import effect
 from lamina.dockerfile.instructions import CmdInstr
 from lamina.dockerfile.stages import parse_stages
 from lamina.dockerfile.words import Lexer
@@ -82,7 +82,7 @@ def built(container: dict[str, Any], lines: list[str]) -> dict[str, Any]:
     for instr in stage.instructions:
         state = ImageState({"config": copy.deepcopy(out), "rootfs": {}}, (), None)
         cmd_set = cmd_set or isinstance(instr, CmdInstr)
-        config_step(instr, state, scope, cmd_set=cmd_set).change(out)
+        effect(instr, state, scope, cmd_set=cmd_set).change(out)
     return out
 
 

@@ -18,6 +18,7 @@ import pytest
 from lamina.errors import DataCorruption, NotFound
 from lamina.oci.digest import Digest
 from lamina.store.content import ContentStore
+from tests.support.wait import wait_for
 
 
 def sha(data: bytes) -> Digest:
@@ -100,8 +101,7 @@ def test_sigkill_mid_ingest_leaves_no_partial_blob(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"writing\n"
-    time.sleep(0.1)
-    assert os.listdir(tmp_path / "ingest"), "the writer should be mid-ingest"
+    wait_for(lambda: os.listdir(tmp_path / "ingest"), what="the writer's temp file in ingest/")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     store = ContentStore(tmp_path)  # a new store sweeps the dead writer's temp file

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.context import BuildContext
-from lamina.build.copysources import (
+from lamina.build.context.folder import BuildContext
+from lamina.build.context.ignore import IgnoreMatcher
+from lamina.build.copy.select import (
     Ownership,
     contains_wildcards,
     is_archive,
     parse_chmod,
     parse_chown,
-    plan_copy,
     resolve_dest,
+    select_copies,
 )
-from lamina.build.dockerignore import IgnoreMatcher
 from lamina.errors import InvalidArgument
 from tests.unit.test_build_context import make_tree
 
@@ -52,8 +52,8 @@ def ctx(tmp_path: Path) -> BuildContext:
 def copies(
     ctx: BuildContext, sources: list[str], dest: str, **options: object
 ) -> list[tuple[str, str]]:
-    plan = plan_copy(ctx, sources, dest, **options)  # type: ignore[arg-type]
-    return [(item.entry.relpath, item.dest) for item in plan.items]
+    selected = select_copies(ctx, sources, dest, **options)  # type: ignore[arg-type]
+    return [(item.entry.relpath, item.dest) for item in selected.items]
 
 
 # (sources, dest, workdir, expected (context path, image path) pairs)
@@ -98,7 +98,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("sources", "dest", "workdir", "expected"), CASES)
-def test_copy_plans(
+def test_copy_selections(
     ctx: BuildContext, sources: list[str], dest: str, workdir: str, expected: list[tuple[str, str]]
 ) -> None:
     assert copies(ctx, sources, dest, workdir=workdir) == expected
@@ -108,8 +108,8 @@ def test_existing_directory_destination_means_into(ctx: BuildContext) -> None:
     assert copies(ctx, ["a.txt"], "/etc", dest_is_dir=lambda p: p == "/etc") == [
         ("a.txt", "/etc/a.txt")
     ]
-    plan = plan_copy(ctx, ["a.txt", "b.txt"], "/etc", dest_is_dir=lambda p: p == "/etc")
-    assert plan.dest_is_dir and plan.dest == "/etc"
+    selected = select_copies(ctx, ["a.txt", "b.txt"], "/etc", dest_is_dir=lambda p: p == "/etc")
+    assert selected.dest_is_dir and selected.dest == "/etc"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_more_than_one_source_needs_a_directory(
         "the destination must be a directory and end with a /"
     )
     with pytest.raises(InvalidArgument, match=message):
-        plan_copy(ctx, sources, dest)
+        select_copies(ctx, sources, dest)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_source_errors(ctx: BuildContext, source: str, message: str | None) -> N
         assert copies(ctx, [source], "/d/") == []
         return
     with pytest.raises(InvalidArgument, match=message):
-        plan_copy(ctx, [source], "/d/")
+        select_copies(ctx, [source], "/d/")
 
 
 def test_excluded_sources_are_not_found(tmp_path: Path) -> None:
@@ -152,9 +152,9 @@ def test_excluded_sources_are_not_found(tmp_path: Path) -> None:
     with pytest.raises(
         InvalidArgument, match=r'"c\.md": not found .* or excluded by \.dockerignore'
     ):
-        plan_copy(ctx, ["c.md"], "/d/")
+        select_copies(ctx, ["c.md"], "/d/")
     with pytest.raises(InvalidArgument, match=r"excluded by \.dockerignore"):
-        plan_copy(ctx, ["docs/other.md"], "/d/")
+        select_copies(ctx, ["docs/other.md"], "/d/")
     assert copies(ctx, ["docs"], "/d/") == [("docs", "/d"), ("docs/README.md", "/d/README.md")]
     assert copies(ctx, ["*.md"], "/d/") == []  # excluded matches are not matches
     assert copies(ctx, ["docs/*.md"], "/d/") == [("docs/README.md", "/d/README.md")]
@@ -164,17 +164,17 @@ def test_from_stage_rootfs_uses_the_same_rules(tmp_path: Path) -> None:
     rootfs = BuildContext(make_tree(tmp_path / "rootfs", {"usr/bin/app": "bin", "etc/x": "x"}))
     assert copies(rootfs, ["/usr/bin/app"], "/bin/") == [("usr/bin/app", "/bin/app")]
     with pytest.raises(InvalidArgument, match=r'"/nope": not found in the stage "build"$'):
-        plan_copy(rootfs, ["/nope"], "/", tree_name='stage "build"')
+        select_copies(rootfs, ["/nope"], "/", tree_name='stage "build"')
 
 
 def test_selection_checksum_covers_names_and_content(ctx: BuildContext, tmp_path: Path) -> None:
-    plan = plan_copy(ctx, ["src"], "/app")
-    assert set(plan.selection.files) == {"src", "src/index.ts", "src/sub", "src/sub/y.ts",
+    copies = select_copies(ctx, ["src"], "/app")
+    assert set(copies.selection.files) == {"src", "src/index.ts", "src/sub", "src/sub/y.ts",
                                          "src/sub/z.js"}  # fmt: skip
-    assert plan.selection.checksum == plan_copy(ctx, ["src"], "/elsewhere").selection.checksum
+    assert copies.selection.checksum == select_copies(ctx, ["src"], "/elsewhere").selection.checksum
     (tmp_path / "ctx/src/index.ts").write_text("changed")
-    assert plan_copy(ctx, ["src"], "/app").selection.checksum != plan.selection.checksum
-    empty = plan_copy(ctx, ["*.none"], "/d/").selection
+    assert select_copies(ctx, ["src"], "/app").selection.checksum != copies.selection.checksum
+    empty = select_copies(ctx, ["*.none"], "/d/").selection
     assert empty.files == {}
 
 
@@ -197,23 +197,23 @@ def test_add_marks_local_archives_for_extraction(tmp_path: Path) -> None:
     ctx = BuildContext(make_tree(tmp_path / "ctx", files))
     for name in ("plain.tar", "a.tgz", "a.tar.bz2", "a.tar.xz"):
         assert is_archive(str(tmp_path / "ctx" / name)), name
-        (item,) = plan_copy(ctx, [name], "/opt/x", add=True).items
+        (item,) = select_copies(ctx, [name], "/opt/x", add=True).items
         assert item.extract and item.dest == "/opt/x"
     for name in ("fake.tar.gz", "zeros.tar"):
-        (item,) = plan_copy(ctx, [name], "/opt/", add=True).items
+        (item,) = select_copies(ctx, [name], "/opt/", add=True).items
         assert not item.extract and item.dest == f"/opt/{name}"
-    assert not any(i.extract for i in plan_copy(ctx, ["a.tgz"], "/opt/").items)  # COPY
-    assert not any(i.extract for i in plan_copy(ctx, ["dir.tar"], "/o/", add=True).items)
+    assert not any(i.extract for i in select_copies(ctx, ["a.tgz"], "/opt/").items)  # COPY
+    assert not any(i.extract for i in select_copies(ctx, ["dir.tar"], "/o/", add=True).items)
 
 
 def test_add_from_a_url_is_not_supported_yet(ctx: BuildContext) -> None:
     with pytest.raises(InvalidArgument, match="ADD from a URL is not supported yet"):
-        plan_copy(ctx, ["https://example.com/x.tgz"], "/", add=True)
+        select_copies(ctx, ["https://example.com/x.tgz"], "/", add=True)
 
 
 def test_chown_and_chmod(ctx: BuildContext) -> None:
-    plan = plan_copy(ctx, ["a.txt"], "/d/", chown="app:staff", chmod="0755")
-    assert plan.chown == Ownership("app", "staff") and plan.chmod == 0o755
+    copies = select_copies(ctx, ["a.txt"], "/d/", chown="app:staff", chmod="0755")
+    assert copies.chown == Ownership("app", "staff") and copies.chmod == 0o755
     assert parse_chown("1000") == Ownership("1000", None)
     assert parse_chown("1000:1001") == Ownership("1000", "1001")
     assert parse_chmod("4755") == 0o4755 and parse_chmod("0") == 0

@@ -231,9 +231,11 @@ def test_heredoc_markers(word: str, name: str | None) -> None:
 
 
 def test_stages_and_meta_args() -> None:
-    plan = parse_stages("ARG V=1\nFROM --platform=linux/amd64 img:$V AS Build\nRUN x\nFROM build\n")
-    assert [arg.name for arg in plan.meta_args] == ["V"]
-    first, second = plan.stages
+    staged = parse_stages(
+        "ARG V=1\nFROM --platform=linux/amd64 img:$V AS Build\nRUN x\nFROM build\n"
+    )
+    assert [arg.name for arg in staged.meta_args] == ["V"]
+    first, second = staged.stages
     assert (first.name, first.base, first.platform, first.line) == (
         "build",
         "img:$V",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.build.dockerignore import (
+from lamina.build.context.ignore import (
     IgnoreMatcher,
     _Kind,
     _to_regex,

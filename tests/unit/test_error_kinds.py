@@ -13,7 +13,7 @@ import pytest
 import lamina
 from lamina import errors
 from lamina.api.errors import STATUS, status_of, stream_error
-from lamina.build.runinstr import StepFailed
+from lamina.build.steps.run import StepFailed
 from lamina.containers.runtime import RuntimeFailure
 from lamina.errors import Cancelled, Internal, LaminaError, map_errors
 

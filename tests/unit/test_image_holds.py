@@ -21,9 +21,9 @@ from typing import Any, cast
 import pytest
 
 from lamina.build.builder import Builder
-from lamina.build.events import Event
+from lamina.build.cache.singleflight import SingleFlight
 from lamina.build.plan import BuildPlan, BuildRequest
-from lamina.build.singleflight import SingleFlight
+from lamina.build.progress.events import Event
 from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner

@@ -77,6 +77,63 @@ def test_the_dockerfile_language_imports_only_errors() -> None:
     assert {file: names for file, names in reaching.items() if names} == {}
 
 
+# lamina/build: a flat package of jobs would grow back; its sub-packages import down only.
+BUILD = LAMINA / "build"
+BUILD_TOP_LEVEL_LIMIT = 12  # modules directly in lamina/build, __init__.py included
+# build sub-package → the other parts of lamina.build it may import
+BUILD_RULES: dict[str, set[str]] = {
+    "context": set(),
+    "cache": set(),
+    "progress": set(),
+    "sandbox": set(),
+    "copy": {"context"},
+}
+
+
+def build_parts(path: Path) -> set[str]:
+    """The parts of `lamina.build` (sub-packages or top-level modules) `path` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {n.split(".")[2] for n in names if n.startswith("lamina.build.")}
+    return found
+
+
+def test_build_has_no_more_than_a_dozen_top_level_modules() -> None:
+    modules = sorted(path.name for path in BUILD.glob("*.py"))
+    assert len(modules) <= BUILD_TOP_LEVEL_LIMIT, modules
+
+
+def test_the_build_rules_name_real_sub_packages() -> None:
+    packages = {path.parent.name for path in BUILD.glob("*/__init__.py")}
+    assert set(BUILD_RULES) <= packages
+    assert set().union(*BUILD_RULES.values()) <= packages
+
+
+@pytest.mark.parametrize("package", sorted(BUILD_RULES))
+def test_build_sub_packages_import_down_only(package: str) -> None:
+    allowed = BUILD_RULES[package] | {package}
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(build_parts(path) - allowed)
+        for path in sorted((BUILD / package).rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
+def test_build_progress_imports_only_the_error_kinds() -> None:
+    """Events are plain data: a client could read them with nothing of the engine."""
+    reaching = {
+        str(path.relative_to(LAMINA.parent)): sorted(imported(path) - {"build", "errors"})
+        for path in sorted((BUILD / "progress").rglob("*.py"))
+    }
+    assert {file: names for file, names in reaching.items() if names} == {}
+
+
 def test_nothing_but_the_cli_and_api_imports_them() -> None:
     reaching_up = {
         str(path.relative_to(LAMINA.parent))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lamina import private
-from lamina.build.cachekey import CacheIndex
-from lamina.build.statcache import StatCache
+from lamina.build.cache.index import CacheIndex
+from lamina.build.context.statcache import StatCache
 from lamina.config import Paths
 from lamina.engine import make_private
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lamina.build.singleflight import SingleFlight
+from lamina.build.cache.singleflight import SingleFlight
 from tests.support.wait import wait_for
 
 BOUND = 5.0  # seconds: any wait in these tests ends long before this unless it hangs

@@ -1,9 +1,9 @@
 """What a build reports while it runs: one small event model, rendered at the edges.
 
 The builder emits plain JSON-able dicts through a `Sink`; two renderers turn them into
-what a client wants: `lamina.build.legacy` into Docker's classic JSON messages
+what a client wants: `lamina.build.progress.classic` into Docker's classic JSON messages
 (`{"stream": "Step 1/7 : FROM busybox\\n"}`, for `POST /build`), and
-`lamina.build.output` into BuildKit-style text on the lamina CLI, which receives the
+`lamina.cli.build_progress` into BuildKit-style text on the lamina CLI, which receives the
 events themselves from `POST /lamina/build`. Shapes:
 
     {"step": {"n": 3, "status": "started", "name": "[2/6] WORKDIR /app",
@@ -19,8 +19,9 @@ events themselves from `POST /lamina/build`. Shapes:
     {"built": {"id": "sha256:…", "tags": ["x:latest"]}}
     {"error": "…", "errorDetail": {"message": "…", "code": 3}}
 
-`n` numbers the steps of one build in the order they start (BuildKit's `#n`).
-This module is imported by the CLI: standard library only.
+`n` numbers the steps of one build in the order they start (BuildKit's `#n`);
+`legacy` is the classic builder's `Step 2/7 : …`, numbered over the steps that have one.
+A step is handed a `Progress`: the reporter and the build's cancel flag.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from lamina.errors import Cancelled
 
 Event = dict[str, Any]
 Sink = Callable[[Event], None]
@@ -37,17 +41,26 @@ Sink = Callable[[Event], None]
 class Reporter:
     """Numbers steps, times them, and sends their events to a sink (thread-safe)."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, *, steps: int = 0) -> None:
+        """`steps`: how many steps the classic builder's "Step N/M" expects (it grows
+        when more start, as ONBUILD triggers do)."""
         self._sink = sink
         self._lock = threading.Lock()
         self._next = 0
         self._started: dict[int, float] = {}
+        self._steps = steps
+        self._classic = 0  # steps started with a classic line
 
     def start(self, name: str, *, legacy: str = "") -> int:
+        """A step starts; `legacy` is its text as the classic builder shows it
+        (`RUN make`, numbered here), or "" for a step it does not show."""
         with self._lock:
             self._next += 1
             n = self._next
             self._started[n] = time.monotonic()
+            if legacy:
+                self._classic += 1
+                legacy = f"Step {self._classic}/{max(self._steps, self._classic)} : {legacy}"
         self._sink({"step": {"n": n, "status": "started", "name": name, "legacy": legacy}})
         return n
 
@@ -80,6 +93,19 @@ class Reporter:
 
     def elapsed(self, n: int) -> float:
         return time.monotonic() - self._started.get(n, time.monotonic())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a build's steps report, and whether the build is cancelled."""
+
+    report: Reporter
+    cancel: threading.Event
+
+    def check(self) -> None:
+        """Raise Cancelled once the build is cancelled."""
+        if self.cancel.is_set():
+            raise Cancelled("build cancelled")
 
 
 def error_event(message: str, *, code: int | None = None) -> Event:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import DEVNULL, Popen
 
-from lamina.build.stubs import MountStubs
-from lamina.build.workspace import Workspace, mounted
+from lamina.build.sandbox.stubs import MountStubs
+from lamina.build.sandbox.workspace import Workspace, mounted
 from lamina.containers.runtime import Runtime, RuntimeFailure, error_text, exit_code_for
 from lamina.containers.spec import MountSpec, SpecInput, build_spec, default_mounts
 from lamina.errors import Cancelled, FailedPrecondition, LaminaError
@@ -175,7 +175,7 @@ def _write_bundle(
             host_network=spec.network != "none",
             netns=None,
             cgroups_path=f"{cgroup_parent}/{space.id}",
-            annotations={"org.lamina.build.step": space.id},
+            annotations={"org.lamina.build.steps.step": space.id},
         )
     )
     bundle = space.dir / "bundle"

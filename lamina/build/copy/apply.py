@@ -1,4 +1,4 @@
-"""Carrying out a COPY/ADD plan: writing the step's diff straight into its upper dir.
+"""Applying a COPY/ADD's copies: writing the step's diff straight into its upper dir.
 
 No overlay mount is written through (creating a file through overlayfs costs about
 twice what it costs on the upper filesystem). Instead the image below is looked at
@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from lamina.build.context import Entry, EntryType
-from lamina.build.copysources import CopyItem, CopyPlan
-from lamina.build.linkindex import FileKey, LinkIndex
+from lamina.build.context.folder import Entry, EntryType
+from lamina.build.copy.links import FileKey, LinkIndex
+from lamina.build.copy.select import Copies, CopyItem
 from lamina.errors import Cancelled, InvalidArgument
 from lamina.store.archive import WHITEOUT_PREFIX, apply_layer
 from lamina.store.rootpath import resolve_in_root
@@ -49,8 +49,8 @@ _MAGIC: list[tuple[bytes, Callable[[BinaryIO], BinaryIO]]] = [
 Owner = tuple[int, int]
 
 
-def carry_out(
-    plan: CopyPlan,
+def apply_copies(
+    copies: Copies,
     upper: Path,
     *,
     view: Path | None,
@@ -58,12 +58,12 @@ def carry_out(
     cancelled: Callable[[], bool] = lambda: False,
     index: LinkIndex | None = None,
 ) -> list[tuple[FileKey, str]]:
-    """Copy every item of `plan` into `upper`, over the image seen at `view` (None:
+    """Copy every item of `copies` into `upper`, over the image seen at `view` (None:
     over nothing). `owner` is the resolved --chown. Files found in `index` are hard
     links to a layer's copy; returns the files written, for the index once committed."""
-    copier = _Copier(upper, view, owner, plan.chmod, index)
-    digests = _digests(plan)
-    for i, item in enumerate(plan.items):
+    copier = _Copier(upper, view, owner, copies.chmod, index)
+    digests = _digests(copies)
+    for i, item in enumerate(copies.items):
         if i % _CHECK_EVERY == 0 and cancelled():
             raise Cancelled("build cancelled")
         try:
@@ -76,11 +76,11 @@ def carry_out(
     return copier.written
 
 
-def _digests(plan: CopyPlan) -> list[str]:
-    """Each item's content digest, from the plan's checksum records (same order)."""
-    records = plan.selection.records
-    if len(records) != len(plan.items):
-        return [""] * len(plan.items)
+def _digests(copies: Copies) -> list[str]:
+    """Each item's content digest, from the selection's checksum records (same order)."""
+    records = copies.selection.records
+    if len(records) != len(copies.items):
+        return [""] * len(copies.items)
     return [record.split("\0")[5] for record in records]
 
 

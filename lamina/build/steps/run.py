@@ -3,7 +3,8 @@
 The command is not expanded by the builder (its shell does that), so the key's
 `instruction` is the command as written, heredoc bodies included. What it sees is
 keyed separately: every ENV, every build arg in scope, the SHELL, the network mode,
-and each `--mount` (see `runmounts`).
+and each `--mount` (see `run_mounts`). The command runs in the sandbox
+(`lamina.build.sandbox.runner`).
 
 Heredocs follow BuildKit: `RUN <<EOF` alone runs the body as a script (through the
 SHELL, or directly when it starts with `#!`); heredocs inside a longer command are
@@ -17,17 +18,18 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from lamina.build import cachekey
-from lamina.build.events import Reporter
+from lamina.build.cache.key import Origin, run_key
+from lamina.build.commit import Committer
 from lamina.build.imagestate import ImageState
-from lamina.build.plan import PlannedStage
-from lamina.build.runmounts import RunMounts, hold_cache_locks, run_mounts
-from lamina.build.runstep import RunSpec
+from lamina.build.progress.events import Progress
+from lamina.build.sandbox.runner import RunSpec, StepRunner
+from lamina.build.sandbox.scratch import Scratch
+from lamina.build.sandbox.stubs import prune_copied_up
+from lamina.build.sandbox.workspace import Workspace
 from lamina.build.scope import Scope
-from lamina.build.session import Session
-from lamina.build.step import Result, Step
-from lamina.build.stubs import prune_copied_up
-from lamina.build.workspace import Workspace
+from lamina.build.sources import Sources
+from lamina.build.steps.run_mounts import CacheMounts, RunMounts, resolve_mounts
+from lamina.build.steps.step import Result, Step
 from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr
@@ -63,39 +65,54 @@ class _Run:
     where: Location  # the RUN's, for errors
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunTools:
+    """What RUN steps use: the sources and cache folders their mounts read, scratch
+    space, the runner, the committer, and where progress goes."""
+
+    sources: Sources
+    caches: CacheMounts
+    scratch: Scratch
+    runner: StepRunner
+    committer: Committer
+    progress: Progress
+    network: str  # the build's default for RUN (`--network`)
+
+
 def run_step(
-    session: Session,
-    stage: PlannedStage,
+    instr: RunInstr,
     state: ImageState,
     scope: Scope,
-    instr: RunInstr,
+    origin: Origin,
     *,
+    tools: RunTools,
     stack: contextlib.ExitStack,
-    parent_step: int | None,
 ) -> Step:
     where = instr.location
     if instr.security != "sandbox":
         raise DockerfileError.at(where, f"RUN --security={instr.security} is not allowed")
     env = env_of(state.env_list)
-    network = instr.network if instr.network != "default" else session.plan.request.network
+    network = instr.network if instr.network != "default" else tools.network
     try:
-        mounts = run_mounts(session, state, scope, instr.mounts, stack)
+        mounts = resolve_mounts(
+            state, scope, instr.mounts, sources=tools.sources, caches=tools.caches,
+            scratch=tools.scratch, stack=stack,
+        )  # fmt: skip
     except InvalidArgument as err:
         raise DockerfileError.at(where, str(err)) from err
     run = _Run(instr, state, scope.run_args(env), network, mounts, _history_text(instr, state),
                where)  # fmt: skip
-    key = cachekey.run_key(
-        state.parent_key, run.text, env=env, args=run.args, shell=state.shell,
-        network=network, security=instr.security, mounts=mounts.keys,
-        platform=session.platform, site=session.site(stage, instr.line), parent_step=parent_step,
+    key = run_key(
+        origin, run.text, env=env, args=run.args, shell=state.shell, network=network,
+        security=instr.security, mounts=mounts.keys,
     )  # fmt: skip
-    return Step(key, lambda n: _execute(session, run, stack, n))
+    return Step(key, lambda n: _execute(tools, run, stack, n))
 
 
-def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -> Result:
+def _execute(tools: RunTools, run: _Run, stack: contextlib.ExitStack, n: int) -> Result:
     state = run.state
-    hold_cache_locks(session, run.mounts, stack)
-    space = session.workspace(state.chain_id)
+    tools.caches.hold(run.mounts, tools.progress, stack)
+    space = tools.scratch.workspace(state.chain_id)
     try:
         argv, extra = _argv(run.instr, state, space)
         spec = RunSpec(
@@ -104,31 +121,27 @@ def _execute(session: Session, run: _Run, stack: contextlib.ExitStack, n: int) -
             mounts=(*run.mounts.specs, *extra),
         )  # fmt: skip
         try:
-            _run(session, n, state, space, spec)
+            _run(tools, n, state, space, spec)
         except InvalidArgument as err:  # from the spec: an unknown USER, a bad WORKDIR
             raise DockerfileError.at(run.where, str(err)) from err
-        return session.committer.commit(
-            state, created=session.created(), created_by=run.text, snapshot=space.id,
-            epoch=session.epoch,
-        )  # fmt: skip
+        return tools.committer.commit(state, created_by=run.text, snapshot=space.id)
     finally:
         space.remove()
 
 
-def _run(session: Session, n: int, state: ImageState, space: Workspace, spec: RunSpec) -> None:
-    report: Reporter = session.report
-    layers = session.images.layers
+def _run(tools: RunTools, n: int, state: ImageState, space: Workspace, spec: RunSpec) -> None:
+    report = tools.progress.report
     # Incremental: a chunk may end inside a multi-byte character.
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    code, stubs = session.runner.run(
+    code, stubs = tools.runner.run(
         space.mounts, space, spec,
         output=lambda data: report.log(n, decoder.decode(data)),
-        cancel=session.cancel, started=lambda cid: report.running(n, cid),
+        cancel=tools.progress.cancel, started=lambda cid: report.running(n, cid),
     )  # fmt: skip
     if code != 0:
         command = " ".join(spec.args)
         raise StepFailed(f"The command '{command}' returned a non-zero code: {code}", code)
-    lowers = layers.chain_dirs(state.chain_id) if state.chain_id else []
+    lowers = tools.scratch.layer_dirs(state.chain_id) if state.chain_id else []
     prune_copied_up(space.upper, lowers, stubs.parents)
 
 

@@ -1,7 +1,7 @@
 """COPY/ADD source selection: which entries go where, and their checksum.
 
-`plan_copy` turns an instruction's sources and destination (variables already
-expanded) into a `CopyPlan` the executor carries out and the cache key covers. The
+`select_copies` turns an instruction's sources and destination (variables already
+expanded) into `Copies` that `apply_copies` writes and the cache key covers. The
 rules are BuildKit's Dockerfile frontend and fsutil's copy:
 
 - Sources are relative to the context root (a leading `/` too); `..` may not leave it.
@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from lamina.build.context import BuildContext, Entry, EntryType, Selection, clean_relpath
-from lamina.build.dockerignore import filepath_match
+from lamina.build.context.folder import BuildContext, Entry, EntryType, Selection, clean_relpath
+from lamina.build.context.ignore import filepath_match
 from lamina.errors import InvalidArgument
 
 _URL_PREFIXES = ("http://", "https://", "git://", "git@", "ssh://")
@@ -46,7 +46,7 @@ class Ownership:
     group: str | None = None
 
 
-class CopyItem(NamedTuple):  # a NamedTuple: plans of 20,000 files are made per COPY
+class CopyItem(NamedTuple):  # a NamedTuple: copies of 20,000 files are made per COPY
     entry: Entry  # as found in the source tree (symlinks below a source are kept)
     source: str  # host path to read
     dest: str  # absolute path in the image
@@ -54,7 +54,9 @@ class CopyItem(NamedTuple):  # a NamedTuple: plans of 20,000 files are made per 
 
 
 @dataclass(frozen=True)
-class CopyPlan:
+class Copies:
+    """What one COPY or ADD does: each entry and its destination, and their checksum."""
+
     items: tuple[CopyItem, ...]  # in copy order: a later item overwrites an earlier one
     selection: Selection  # checksum for the cache key; names are the sources as requested
     dest: str  # absolute, normalized
@@ -67,7 +69,7 @@ def _never(_: str) -> bool:
     return False
 
 
-def plan_copy(
+def select_copies(
     tree: BuildContext,
     sources: Sequence[str],
     dest: str,
@@ -78,8 +80,8 @@ def plan_copy(
     chmod: str | None = None,
     dest_is_dir: Callable[[str], bool] = _never,
     tree_name: str = "build context",
-) -> CopyPlan:
-    """Plan a COPY (or ADD, `add=True`) of `sources` from `tree` to `dest`.
+) -> Copies:
+    """The copies of a COPY (or ADD, `add=True`) of `sources` from `tree` to `dest`.
 
     `tree` is the build context, or for `--from` a stage's or image's root filesystem
     (a BuildContext without ignore patterns); `tree_name` names it in errors.
@@ -103,7 +105,7 @@ def plan_copy(
         for item_name, item in _expand(tree, name, entry, dest_path, into=into, add=add):
             items.append(item)
             named.append((item_name, item.entry))
-    return CopyPlan(tuple(items), tree.select(named), dest_path, into, owner, mode)
+    return Copies(tuple(items), tree.select(named), dest_path, into, owner, mode)
 
 
 def _pick(tree: BuildContext, source: str, command: str, tree_name: str) -> list[tuple[str, Entry]]:

@@ -1,11 +1,12 @@
 """COPY and ADD steps: sources from the context, a stage, an image, or heredocs.
 
-The plan (`plan_copy`) is made before the cache lookup, because its checksum is the
-key's `files`: for the build context that costs a walk and a stat per file (contents
-come from the stat cache), for `--from` a read-only view of that image. Whether the
-destination is an existing directory can only be answered inside the image, so the
-plan first assumes not, and on a miss is made again if the image says otherwise (the
-checksum does not depend on it; the parent, which decides it, is in the key anyway).
+The copies (`select_copies`) are selected before the cache lookup, because their
+checksum is the key's `files`: for the build context that costs a walk and a stat per
+file (contents come from the stat cache), for `--from` a read-only view of that image.
+Whether the destination is an existing directory can only be answered inside the
+image, so the selection first assumes not, and on a miss is made again if the image
+says otherwise (the checksum does not depend on it; the parent, which decides it, is
+in the key anyway).
 """
 
 from __future__ import annotations
@@ -13,23 +14,23 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import posixpath
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lamina.build import cachekey
-from lamina.build.context import BuildContext, Selection
-from lamina.build.copier import Owner, carry_out
-from lamina.build.copysources import CopyPlan, Ownership, plan_copy
+from lamina.build.cache.key import CacheKey, Origin, copy_key
+from lamina.build.commit import Committer
+from lamina.build.context.folder import BuildContext, Selection
+from lamina.build.context.statcache import StatCache
+from lamina.build.copy.apply import Owner, apply_copies
+from lamina.build.copy.links import LinkIndex
+from lamina.build.copy.select import Copies, Ownership, select_copies
 from lamina.build.imagestate import ImageState
-from lamina.build.plan import PlannedStage
-from lamina.build.planmemo import PlanMemo
+from lamina.build.progress.events import Progress
+from lamina.build.sandbox.scratch import Scratch
 from lamina.build.scope import Scope
-from lamina.build.session import Session
-from lamina.build.statcache import StatCache
-from lamina.build.step import Result, Step
+from lamina.build.sources import Sources, Tree
+from lamina.build.steps.step import Result, Step
 from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr
@@ -38,6 +39,18 @@ from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
 from lamina.store.rootpath import resolve_in_root
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyTools:
+    """What COPY and ADD steps use: the sources they read, scratch space, the layer
+    files they may hard-link, the committer, and where progress goes."""
+
+    sources: Sources
+    scratch: Scratch
+    links: LinkIndex
+    committer: Committer
+    progress: Progress
 
 
 @dataclass
@@ -71,49 +84,47 @@ class _Words:
 
 
 def copy_step(
-    session: Session,
-    stage: PlannedStage,
+    instr: CopyInstr | AddInstr,
     state: ImageState,
     scope: Scope,
-    instr: CopyInstr | AddInstr,
+    origin: Origin,
     *,
+    tools: CopyTools,
     stack: contextlib.ExitStack,
-    parent_step: int | None,
 ) -> Step:
     words = _expand(instr, state, scope)
     where = instr.location
     probe = _DirProbe()
     try:
-        tree = _tree(session, words, stack)
-        docs = _heredoc_tree(session, instr, state, scope, stack) if instr.heredocs else None
+        tree = tools.sources.tree(words.from_, stack)
+        docs = _heredoc_tree(tools.scratch, instr, state, scope, stack) if instr.heredocs else None
 
-        def make_plan(dest_is_dir: Callable[[str], bool], *, remember: bool = True) -> CopyPlan:
+        def select(dest_is_dir: Callable[[str], bool], *, remember: bool = True) -> Copies:
             source = tree if remember else replace(tree, memo=None)
-            return _plan(source, docs, instr, words, state, dest_is_dir)
+            return _select(source, docs, instr, words, state, dest_is_dir)
 
-        plan = make_plan(probe)
+        copies = select(probe)
     except InvalidArgument as err:
         raise DockerfileError.at(where, str(err)) from err
 
-    def key(detail: bool) -> cachekey.CacheKey:
-        return cachekey.copy_key(
-            state.parent_key, words.text, plan.selection.checksum,
-            file_detail=plan.selection.files if detail else None,
+    def key(detail: bool) -> CacheKey:
+        return copy_key(
+            origin, words.text, copies.selection.checksum,
+            file_detail=copies.selection.files if detail else None,
             from_=words.from_, chown=words.chown, chmod=words.chmod, link=words.link,
-            dest=plan.dest, platform=session.platform, site=session.site(stage, instr.line),
-            parent_step=parent_step,
+            dest=copies.dest,
         )  # fmt: skip
 
     def execute(n: int) -> Result:
-        def final_plan(rootfs: Path) -> CopyPlan:
+        def final(rootfs: Path) -> Copies:
             if probe.asked and not words.link and _is_dir(rootfs, probe.asked[0]):
-                # Not remembered: it would replace the plan every build's first pass
+                # Not remembered: it would replace the copies every build's first pass
                 # (whose probe answers False) finds valid, and a no-op rebuild after
-                # this one would plan the whole context again.
-                return make_plan(lambda _path: True, remember=False)
-            return plan
+                # this one would select the whole context again.
+                return select(lambda _path: True, remember=False)
+            return copies
 
-        return _execute(session, state, final_plan, words, where)
+        return _execute(tools, state, final, words, where)
 
     return Step(key(False), execute, detailed=lambda: key(True), link=words.link)
 
@@ -131,51 +142,35 @@ def _expand(instr: CopyInstr | AddInstr, state: ImageState, scope: Scope) -> _Wo
     )  # fmt: skip
 
 
-def _plan(
-    tree: _Tree,
-    docs: _Tree | None,
+def _select(
+    tree: Tree,
+    docs: Tree | None,
     instr: CopyInstr | AddInstr,
     words: _Words,
     state: ImageState,
     dest_is_dir: Callable[[str], bool],
-) -> CopyPlan:
+) -> Copies:
     paths = [s for s in words.sources if not s.startswith("<<")]
-    plan = _plan_sources(tree, instr, words, state, paths, dest_is_dir) if paths else None
+    copies = _select_sources(tree, instr, words, state, paths, dest_is_dir) if paths else None
     if docs is not None:
         names = [posixpath.basename(h.name) for h in instr.heredocs]
-        extra = _plan_sources(docs, instr, words, state, names, dest_is_dir)
-        plan = extra if plan is None else _merge(plan, extra)
-    if plan is None:
+        extra = _select_sources(docs, instr, words, state, names, dest_is_dir)
+        copies = extra if copies is None else _merge(copies, extra)
+    if copies is None:
         raise InvalidArgument(f"{words.keyword} needs a source")
-    return plan
+    return copies
 
 
-@dataclass(frozen=True)
-class _Tree:
-    context: BuildContext
-    name: str
-    memo: PlanMemo | None = None  # for the build context, read in place
-
-
-def _tree(session: Session, words: _Words, stack: contextlib.ExitStack) -> _Tree:
-    if not words.from_:
-        memo = None if session.plan.request.transient else session.plans
-        return _Tree(session.context, "build context", memo)
-    source, name = session.source_state(words.from_)
-    view = stack.enter_context(session.view(source))
-    return _Tree(BuildContext(view, stat_cache=StatCache(None)), name)
-
-
-def _plan_sources(
-    tree: _Tree,
+def _select_sources(
+    tree: Tree,
     instr: CopyInstr | AddInstr,
     words: _Words,
     state: ImageState,
     sources: list[str],
     dest_is_dir: Callable[[str], bool],
-) -> CopyPlan:
-    make = tree.memo.plan if tree.memo is not None else plan_copy
-    return make(
+) -> Copies:
+    select = tree.memo.select if tree.memo is not None else select_copies
+    return select(
         tree.context, sources, words.dest, workdir=state.workdir,
         add=isinstance(instr, AddInstr), chown=words.chown or None, chmod=words.chmod or None,
         dest_is_dir=dest_is_dir, tree_name=tree.name,
@@ -183,19 +178,17 @@ def _plan_sources(
 
 
 def _heredoc_tree(
-    session: Session,
+    scratch: Scratch,
     instr: CopyInstr | AddInstr,
     state: ImageState,
     scope: Scope,
     stack: contextlib.ExitStack,
-) -> _Tree:
+) -> Tree:
     """The heredoc bodies as files in a temporary folder, named after their delimiters."""
     # Bodies keep their quotes: only variables are expanded (and not for `<<'EOF'`).
     lexer = Lexer(scope.lexer.escape, skip_process_quotes=True)
     variables = scope.variables(env_of(state.env_list))
-    (session.root / "heredocs").mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=session.root / "heredocs"))
-    stack.callback(shutil.rmtree, folder, True)
+    folder = scratch.folder("heredocs", stack)
     folder.chmod(0o755)
     for doc in instr.heredocs:
         body = lexer.process_word(doc.body, variables) if doc.expand else doc.body
@@ -203,11 +196,11 @@ def _heredoc_tree(
         path.write_text(body, encoding="utf-8", errors="surrogateescape")
         path.chmod(0o644)
     context = BuildContext(folder, reset_ownership=True, stat_cache=StatCache(None))
-    return _Tree(context, "heredoc")
+    return Tree(context, "heredoc")
 
 
-def _merge(first: CopyPlan, second: CopyPlan) -> CopyPlan:
-    """Context sources and heredocs in one COPY: one plan, one checksum over both."""
+def _merge(first: Copies, second: Copies) -> Copies:
+    """Context sources and heredocs in one COPY: one selection, one checksum over both."""
     joined = f"{first.selection.checksum}\n{second.selection.checksum}".encode()
     checksum = Digest("sha256:" + hashlib.sha256(joined).hexdigest())
     records = first.selection.records + second.selection.records
@@ -215,31 +208,28 @@ def _merge(first: CopyPlan, second: CopyPlan) -> CopyPlan:
 
 
 def _execute(
-    session: Session,
+    tools: CopyTools,
     state: ImageState,
-    final_plan: Callable[[Path], CopyPlan],
+    final: Callable[[Path], Copies],
     words: _Words,
     where: Location,
 ) -> Result:
-    space = session.workspace(state.chain_id)
+    space = tools.scratch.workspace(state.chain_id)
     try:
-        with session.view(state) as view:
-            plan = final_plan(view)
-            owner = _owner(plan.chown, view, where)  # names are the image's, --link or not
+        with tools.sources.view(state) as view:
+            copies = final(view)
+            owner = _owner(copies.chown, view, where)  # names are the image's, --link or not
             try:
                 # A --link layer starts from nothing: it fits on any parent.
-                written = carry_out(
-                    plan, space.upper, view=None if words.link else view, owner=owner,
-                    cancelled=session.cancel.is_set, index=session.links,
+                written = apply_copies(
+                    copies, space.upper, view=None if words.link else view, owner=owner,
+                    cancelled=tools.progress.cancel.is_set, index=tools.links,
                 )  # fmt: skip
             except InvalidArgument as err:
                 raise DockerfileError.at(where, f"{words.keyword} failed: {err}") from err
-        new, diff_id = session.committer.commit(
-            state, created=session.created(), created_by=words.text, snapshot=space.id,
-            epoch=session.epoch,
-        )  # fmt: skip
+        new, diff_id = tools.committer.commit(state, created_by=words.text, snapshot=space.id)
         if diff_id is not None and new.chain_id is not None and written:
-            session.links.add(session.images.layers.chain_dirs(new.chain_id)[0], written)
+            tools.links.add(tools.scratch.layer_dirs(new.chain_id)[0], written)
         return new, diff_id
     finally:
         space.remove()

@@ -1,16 +1,16 @@
-"""COPY plans of the build context, remembered while nothing they saw has changed.
+"""The copies of COPYs from the context, remembered while nothing they saw has changed.
 
-Planning `COPY . .` walks the whole context, builds an entry per file and checksums
-the selection; for a context that has not changed since the last build, all of that
-gives the same plan again. A remembered plan is reused when every entry it holds
+Selecting the copies of `COPY . .` walks the whole context, builds an entry per file and
+checksums the selection; for a context that has not changed since the last build, all
+of that gives the same copies again. Remembered copies are reused when every entry they hold
 (files, and the directories it walked or globbed in, whose times change when an entry
 is added, removed or renamed) still has the same size, mtime, ctime, inode and device
 (ctime also moves on any chmod or chown), so a no-op rebuild costs one lstat per entry.
 
-Not remembered, so planned afresh every time: sources that pass through a symlink or
+Not remembered, so selected afresh every time: sources that pass through a symlink or
 use a wildcard below their first wildcard component, contexts whose .dockerignore has
 `!` exceptions (an excluded directory may then hide a re-included file from the
-check), and plans holding an entry changed within the stat cache's racy window.
+check), and copies holding an entry changed within the stat cache's racy window.
 """
 
 from __future__ import annotations
@@ -21,28 +21,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lamina.build.context import BuildContext, Entry, clean_relpath
-from lamina.build.copysources import CopyPlan, contains_wildcards, plan_copy
-from lamina.build.statcache import RACY_WINDOW_NS, StatKey, stat_key
+from lamina.build.context.folder import BuildContext, Entry, clean_relpath
+from lamina.build.context.statcache import RACY_WINDOW_NS, StatKey, stat_key
+from lamina.build.copy.select import Copies, contains_wildcards, select_copies
 
-_LIMIT = 256  # plans kept
+_LIMIT = 256  # copies kept
 
 
 @dataclass(frozen=True)
 class _Memo:
-    plan: CopyPlan
+    copies: Copies
     paths: tuple[str, ...]  # the watched entries' absolute paths
     keys: list[StatKey]  # and their stat keys, in the same order
     answers: tuple[tuple[str, bool], ...]  # dest_is_dir questions and their answers
 
 
-class PlanMemo:
+class CopiesMemo:
     def __init__(self, *, racy_window_ns: int = RACY_WINDOW_NS) -> None:
         self._racy_ns = racy_window_ns
-        self._plans: dict[tuple[object, ...], _Memo] = {}
+        self._selected: dict[tuple[object, ...], _Memo] = {}
         self._lock = threading.Lock()
 
-    def plan(
+    def select(
         self,
         tree: BuildContext,
         sources: Sequence[str],
@@ -54,14 +54,14 @@ class PlanMemo:
         chmod: str | None,
         dest_is_dir: Callable[[str], bool],
         tree_name: str,
-    ) -> CopyPlan:
-        """`plan_copy` with the same arguments, from memory when still valid."""
+    ) -> Copies:
+        """`select_copies` with the same arguments, from memory when still valid."""
         key = (tree.abspath(""), tuple(tree.ignore.patterns), tuple(sources), dest, workdir,
                add, chown, chmod)  # fmt: skip
         with self._lock:
-            memo = self._plans.get(key)
+            memo = self._selected.get(key)
         if memo is not None and _still_valid(memo, dest_is_dir):
-            return memo.plan
+            return memo.copies
         answers: list[tuple[str, bool]] = []
 
         def asking(path: str) -> bool:
@@ -69,18 +69,18 @@ class PlanMemo:
             answers.append((path, answer))
             return answer
 
-        plan = plan_copy(tree, sources, dest, workdir=workdir, add=add, chown=chown,
+        copies = select_copies(tree, sources, dest, workdir=workdir, add=add, chown=chown,
                          chmod=chmod, dest_is_dir=asking, tree_name=tree_name)  # fmt: skip
-        watched = _watched(tree, sources, plan, self._racy_ns)
+        watched = _watched(tree, sources, copies, self._racy_ns)
         if watched is not None:
             prefix = tree.abspath("")
             paths = tuple(f"{prefix}/{e.relpath}" if e.relpath else prefix for e in watched)
-            memo = _Memo(plan, paths, [e.stat_key for e in watched], tuple(answers))
+            memo = _Memo(copies, paths, [e.stat_key for e in watched], tuple(answers))
             with self._lock:
-                if len(self._plans) >= _LIMIT:
-                    self._plans.clear()
-                self._plans[key] = memo
-        return plan
+                if len(self._selected) >= _LIMIT:
+                    self._selected.clear()
+                self._selected[key] = memo
+        return copies
 
 
 def _still_valid(memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
@@ -96,12 +96,12 @@ def _still_valid(memo: _Memo, dest_is_dir: Callable[[str], bool]) -> bool:
 
 
 def _watched(
-    tree: BuildContext, sources: Sequence[str], plan: CopyPlan, racy_ns: int
+    tree: BuildContext, sources: Sequence[str], copies: Copies, racy_ns: int
 ) -> tuple[Entry, ...] | None:
-    """What must not change for `plan` to hold, or None if it cannot be remembered."""
+    """What must not change for `copies` to hold, or None if it cannot be remembered."""
     if any(pattern.startswith("!") for pattern in tree.ignore.patterns):
         return None
-    watched = [item.entry for item in plan.items]
+    watched = [item.entry for item in copies.items]
     for source in sources:
         rel = clean_relpath(source)
         if contains_wildcards(rel):

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lamina.build.events import Event
+from lamina.build.progress.events import Event
 
 
-class LegacyMessages:
+class ClassicMessages:
     """Converts one build's events; keeps which steps ran a container."""
 
     def __init__(self, *, quiet: bool = False) -> None:

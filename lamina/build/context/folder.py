@@ -10,7 +10,7 @@ the way COPY follows a source path: inside the root, as if the root were `/`.
 
 Reading in place has one race a tar upload does not: a file edited while a build runs
 may be copied in a newer state than the one its checksum saw. The executor copies what
-the plan names; the next build sees the edit and misses.
+the selected copies name; the next build sees the edit and misses.
 
 A `Selection` is what a COPY/ADD cache key needs of some entries: one checksum over,
 per entry in order, its name, type, mode (permission, setuid/setgid/sticky bits), uid,
@@ -32,8 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-from lamina.build.dockerignore import IgnoreMatcher, MatchState, go_clean
-from lamina.build.statcache import StatCache, StatKey
+from lamina.build.context.ignore import IgnoreMatcher, MatchState, go_clean
+from lamina.build.context.statcache import StatCache, StatKey
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
 from lamina.store.rootpath import resolve_relative
@@ -94,7 +94,7 @@ class Selection:
     """The checksum of selected entries, and what each entry contributed to it.
 
     `files` maps each name to "<type> <mode> <uid>:<gid> <content digest prefix or
-    link target>" for `lamina.build.cachekey.explain`. It is derived on first use: a
+    link target>" for `lamina.build.cache.key.explain`. It is derived on first use: a
     no-op rebuild only compares checksums and never needs it.
     """
 

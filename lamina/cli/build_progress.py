@@ -11,7 +11,7 @@
 
 On a terminal (`auto`, `tty`) a step list is redrawn in place with timers and CACHED
 marks, the running step's last output lines under it. Both read the events of
-`lamina.build.events`. Standard library only: the CLI imports this.
+`lamina.build.progress.events`. Standard library only: the CLI imports this.
 """
 
 from __future__ import annotations
