@@ -1,7 +1,7 @@
 # make setup: idempotent machine + virtualenv setup (fast when already done)
 # make test:  setup, then lint, type-check and the whole test suite
 # make demo:  setup, then the seed walkthrough (grows with each feature)
-# make seccomp-profile: rewrite lamina/containers/seccomp/default.json from the code
+# make seccomp-profile: rewrite lamina/runtime/seccomp/default.json from the code
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -66,7 +66,7 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" examples/demo.sh
 
 seccomp-profile: setup
-	$(BIN)/python -m lamina.containers.seccomp
+	$(BIN)/python -m lamina.runtime.seccomp
 
 bench: setup
 	$(BIN)/python bench/cli_latency.py

@@ -46,7 +46,7 @@ def bare_runc(tar: Path, runs: int, *, secure: bool) -> float:
         spec["process"]["terminal"] = False
         spec["process"]["args"] = ["/bin/true"]
         if secure:
-            from lamina.containers.spec import SpecInput, build_spec
+            from lamina.runtime.spec import SpecInput, build_spec
 
             spec = build_spec(
                 SpecInput(

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.anchors import remove_cgroup_parent
-from lamina.containers.spec import SpecInput, build_spec
+from lamina.runtime.spec import SpecInput, build_spec
 
 CONTAINERS_COMMON = Path("/usr/share/containers/seccomp.json")
 CGROUP_PARENT = "lamina-seccomp-bench"

@@ -1,6 +1,8 @@
 """The composition root: one `Engine` wires the stores and services of an instance.
 
 The API layer and the tests hold an Engine; nothing below it knows the Engine exists.
+Its caller builds the OCI runtime (lamina.runtime: the daemon from LAMINA_RUNTIME, a test
+a fake) and the Engine hands that one to the containers, their execs and the builder.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from lamina.images.records import ImageRecords
 from lamina.images.service import ImageService
 from lamina.labels import check_labels
 from lamina.networks import NetworkService
+from lamina.runtime.protocol import Runtime
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collector
 from lamina.store.layers.copy import CopyDriver
@@ -44,7 +47,7 @@ class Engine:
         paths: Paths,
         *,
         storage_driver: str | None = None,
-        runtime: str | None = None,
+        runtime: Runtime,
         log: Callable[[str], None] = lambda _m: None,
     ) -> None:
         self.paths = paths
@@ -60,12 +63,7 @@ class Engine:
         self.collector = Collector(self.content, self.layers, image_records, log=log)
         self.images = ImageService(self.content, self.layers, image_records, self.collector)
         self.volumes = VolumeService(paths.root / "volumes", self.metadata)
-        runner = Runner(
-            paths,
-            self.layers,
-            self.volumes,
-            runtime=runtime or os.environ.get("LAMINA_RUNTIME") or "runc",
-        )
+        runner = Runner(paths, self.layers, self.volumes, runtime=runtime)
         self.containers = ContainerService(
             ContainerRecords(self.metadata), self.images, self.volumes, runner, log=log
         )
@@ -80,8 +78,7 @@ class Engine:
         self.builder = Builder(
             root=paths.root / "build",
             images=self.images,
-            runtime=runner.runtime,
-            runtime_root=runner.runtime_root,
+            runtime=runtime,
             cgroup_parent=paths.cgroup_parent,
         )
 

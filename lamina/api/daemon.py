@@ -29,6 +29,7 @@ from lamina.api.http import Server
 from lamina.api.router import Router
 from lamina.config import Paths
 from lamina.engine import API_VERSION, VERSION, Engine
+from lamina.runtime.runc import oci_runtime
 
 
 def log(message: str) -> None:
@@ -76,7 +77,8 @@ def _limits(descriptors: int) -> limits.Limits:
 def _serve_locked(paths: Paths, ready: threading.Event | None, bounds: limits.Limits) -> None:
     with contextlib.suppress(FileNotFoundError):  # the autostart's log, by an older lamina
         os.chmod(paths.log_file, private.PRIVATE_FILE)
-    engine = Engine(paths, log=log)
+    runtime = oci_runtime(os.environ.get("LAMINA_RUNTIME") or "runc", root=paths.run_dir / "runc")
+    engine = Engine(paths, runtime=runtime, log=log)
     engine.restore()
     sock = paths.socket
     sock.parent.mkdir(parents=True, exist_ok=True)

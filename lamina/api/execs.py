@@ -41,7 +41,7 @@ def register(router: Router, engine: Engine) -> None:
         request = AttachRequest(stdin=bool(ex.config.get("AttachStdin")), stdout=True, stderr=True)
         upstream = monitor.attach(files, request)
         client = req.hijack(RAW if tty else MULTIPLEXED)
-        start_waiting(files)
+        start_waiting(execs.containers.runner.monitors, files)
         splice(client, upstream, stdin=request.stdin)
         return HIJACKED
 

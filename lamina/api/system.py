@@ -177,8 +177,8 @@ def _instance_id(engine: Engine) -> str:
 
 def _security_options() -> list[str]:
     # What a container gets unless it asks otherwise, in Docker's words: the built-in
-    # seccomp profile (Docker's default, lamina/containers/seccomp) and, on cgroup v2,
-    # a private cgroup namespace (containers/spec.py). No AppArmor, SELinux or userns.
+    # seccomp profile (Docker's default, lamina/runtime/seccomp) and, on cgroup v2,
+    # a private cgroup namespace (runtime/spec.py). No AppArmor, SELinux or userns.
     options = ["name=seccomp,profile=builtin"]
     if _cgroup_version() == "2":
         options.append("name=cgroupns")

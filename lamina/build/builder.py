@@ -2,8 +2,7 @@
 
 Lifecycle of a build (the API drives it; tests may too):
 
-    builder = Builder(root=paths.root / "build", images=..., runtime="runc",
-                      runtime_root=paths.run_dir / "runc")
+    builder = Builder(root=paths.root / "build", images=..., runtime=engine_runtime)
     plan = builder.prepare(BuildRequest(context=folder, dockerfile=folder / "Dockerfile"))
     image_id = builder.build(plan, sink, cancel=threading.Event())
 
@@ -62,10 +61,10 @@ from lamina.build.steps.config import ConfigTools
 from lamina.build.steps.copy import CopyTools
 from lamina.build.steps.run import RunTools
 from lamina.build.steps.run_mounts import CacheMounts
-from lamina.containers.runtime import Runtime
 from lamina.errors import InvalidArgument, LaminaError, Unavailable
 from lamina.images.service import ImageService
 from lamina.oci.digest import Digest
+from lamina.runtime.protocol import Runtime
 from lamina.store.gc import Lease
 
 
@@ -83,8 +82,7 @@ class Builder:
         *,
         root: Path,
         images: ImageService,
-        runtime: str,
-        runtime_root: Path,
+        runtime: Runtime,
         cgroup_parent: str = "/lamina",
     ) -> None:
         self.root = root
@@ -92,13 +90,11 @@ class Builder:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.cache = CacheIndex(root / "cache.db")
         self.stat_cache = StatCache(root / "statcache.db")
-        self.runner = StepRunner(
-            runtime=runtime, runtime_root=runtime_root, cgroup_parent=cgroup_parent
-        )
+        self.runner = StepRunner(runtime=runtime, cgroup_parent=cgroup_parent)
         self._running = threading.Condition()
         self._active: set[threading.Event] = set()  # cancel flags of running builds
         self._closing = False
-        self._recover(Runtime(runtime, root=runtime_root))
+        self._recover(runtime)
         self.trash = Trash(root / "trash")
         self.links = LinkIndex()
         self.states = StateMemo()

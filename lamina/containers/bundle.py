@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from lamina import private
-from lamina.containers import devices, etcfiles, hostopts, securityopts
+from lamina.containers import devices, etcfiles, hostopts
 from lamina.containers.model import Container
 from lamina.containers.mounts import runtime_mounts
 from lamina.containers.networking import NetworkAttachment
-from lamina.containers.resources import Resources
-from lamina.containers.spec import MountSpec, SpecInput, build_spec
 from lamina.errors import InvalidArgument
+from lamina.runtime import securityopts
+from lamina.runtime.resources import Resources
+from lamina.runtime.spec import MountSpec, SpecInput, build_spec
 
 INIT_BINARY = Path("/usr/bin/tini-static")
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024

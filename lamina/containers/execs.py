@@ -17,13 +17,12 @@ from typing import Any
 
 from lamina.containers.bundle import spec_input
 from lamina.containers.create import merge_env
-from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.service import ContainerService, StartFailed
-from lamina.containers.spec import build_process
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import Status as MonitorStatus
 from lamina.errors import Conflict, InvalidArgument, NotFound
+from lamina.runtime.spec import build_process
 
 
 @dataclass
@@ -87,8 +86,8 @@ class ExecService:
         opts = Options(
             id=c.id,
             state_dir=files.dir,
-            runtime_root=self.containers.runner.runtime_root,
-            runtime=self.containers.runner.runtime,
+            runtime_root=self.containers.runner.runtime.root,
+            runtime=self.containers.runner.runtime.binary,
             tty=self._tty(ex, tty),
             stdin=bool(cfg.get("AttachStdin")),
             stdin_once=True,
@@ -132,7 +131,7 @@ class ExecService:
     def _wait(self, ex: Exec, process: Popen[bytes] | None) -> None:
         files = self.files(ex)
         try:
-            final = monitor.wait(files)
+            final = self.containers.runner.monitors.wait(files)
             ex.exit_code = final.exit_code if final.exit_code is not None else 126
             ex.pid = final.pid or ex.pid
         except Exception as err:  # the exec's monitor vanished: report what the file says

@@ -15,11 +15,12 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from lamina.containers import devices, resources, security, securityopts
+from lamina.containers import devices
 from lamina.containers.devices import DeviceMapping
-from lamina.containers.resources import Resources
-from lamina.containers.spec import HostFacts, Rlimit
 from lamina.errors import InvalidArgument
+from lamina.runtime import resources, security, securityopts
+from lamina.runtime.resources import Resources
+from lamina.runtime.spec import HostFacts, Rlimit
 
 HOST_GATEWAY = "host-gateway"
 RLIM_INFINITY = 2**64 - 1

@@ -19,17 +19,21 @@ import sys
 import time
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 from lamina import private, process
 from lamina.config import Paths
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
+from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
 
 FORKSERVER_START_TIMEOUT = 10.0  # seconds
 
 
 class MonitorLauncher:
+    """The `Monitors` of a runtime that runs out of process (runc, crun)."""
+
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
         self._forkserver: Popen[bytes] | None = None
@@ -46,6 +50,15 @@ class MonitorLauncher:
             except (OSError, ValueError):
                 self._forkserver = None  # gone or broken: start another, once
         return monitor.spawn(opts, stderr=stderr)
+
+    def wait(self, files: MonitorFiles) -> MonitorState:
+        return monitor.wait(files)
+
+    def control(self, files: MonitorFiles, op: str, **fields: Any) -> None:
+        monitor.control(files, op, **fields)
+
+    def alive(self, state: MonitorState) -> bool:
+        return monitor.monitor_alive(state)
 
     def close(self) -> None:
         if self._forkserver is not None:

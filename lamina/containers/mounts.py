@@ -13,8 +13,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from lamina.containers.model import MountPoint
-from lamina.containers.spec import MountSpec
 from lamina.errors import InvalidArgument
+from lamina.runtime.spec import MountSpec
 from lamina.volumes import VolumeService
 
 _MODES = {

@@ -18,7 +18,9 @@ Layout of one container:
                                           unix socket names are limited to 107 bytes)
 
 The root filesystem is mounted in the host's mount namespace (as Docker does) so `cp`,
-`export` and volume copy-up can reach it; it is unmounted when the container stops.
+`export` and volume copy-up can reach it; it is unmounted when the container stops. The
+runtime's mounter mounts it; the runtime's `Monitors` (lamina.containers.supervision)
+start the monitors.
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ from lamina.containers.logs import place as logplace
 from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
-from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
+from lamina.containers.supervision import Monitors, SupervisingRuntime
 from lamina.errors import InvalidArgument, LaminaError, NotFound
 from lamina.oci.digest import Digest
+from lamina.runtime.protocol import Runtime
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import is_mounted, mount, unmount_all
 from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
@@ -52,16 +54,19 @@ MONITOR_EXIT_TIMEOUT = 10.0  # seconds; a finishing monitor needs a few millisec
 
 class Runner:
     def __init__(
-        self, paths: Paths, layers: LayerStore, volumes: VolumeService, *, runtime: str = "runc"
+        self, paths: Paths, layers: LayerStore, volumes: VolumeService, *, runtime: Runtime
     ) -> None:
         self.paths = paths
         self.layers = layers
         self.volumes = volumes
         self.runtime = runtime
         self.root = paths.root / "containers"
-        self.runtime_root = paths.run_dir / "runc"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.monitors = MonitorLauncher(paths)
+        self.monitors: Monitors = (
+            runtime.monitors(paths)
+            if isinstance(runtime, SupervisingRuntime)
+            else MonitorLauncher(paths)
+        )
 
     # -- where things are -----------------------------------------------------
 
@@ -123,14 +128,14 @@ class Runner:
 
     def mount_rootfs(self, c: Container) -> Path:
         rootfs = self.rootfs(c.id)
-        if is_mounted(rootfs):
+        mounter = self.runtime.mounter
+        if mounter.is_mounted(rootfs):
             return rootfs
-        for m in self.layers.mounts(self.snapshot(c.id)):
-            mount(m, rootfs)
+        mounter.mount(self.layers.mounts(self.snapshot(c.id)), rootfs)
         return rootfs
 
     def unmount(self, cid: str) -> None:
-        unmount_all(self.rootfs(cid))
+        self.runtime.mounter.unmount(self.rootfs(cid))
 
     def copy_up_volumes(self, c: Container, rootfs: Path) -> None:
         """Fill empty volumes from the image's content at their destination, as Docker."""
@@ -155,11 +160,11 @@ class Runner:
         opts = Options(
             id=c.id,
             state_dir=files.dir,
-            runtime_root=self.runtime_root,
+            runtime_root=self.runtime.root,
             bundle=bundle,
             log=logplace.current_file(self.dir(c.id), c),
             log_config=logconfig.parse(c.host_config.get("LogConfig")),
-            runtime=self.runtime,
+            runtime=self.runtime.binary,
             tty=c.tty,
             stdin=bool(c.config.get("OpenStdin")),
             stdin_once=bool(c.config.get("StdinOnce")),
@@ -175,9 +180,9 @@ class Runner:
         last = read_state(files.state)
         if last is not None and last.monitor_pid:
             process.wait_exit(last.monitor_pid, MONITOR_EXIT_TIMEOUT, marker=monitor.COMMAND)
-        if (self.runtime_root / cid).exists():
+        if (self.runtime.root / cid).exists():
             with contextlib.suppress(LaminaError):
-                Runtime(self.runtime, root=self.runtime_root).delete(cid, force=True)
+                self.runtime.delete(cid, force=True)
 
     def close(self) -> None:
         self.monitors.close()

@@ -24,14 +24,13 @@ from typing import Any
 from lamina.containers import linked, watching
 from lamina.containers.bundle import write_bundle
 from lamina.containers.model import Container, Status
-from lamina.containers.monitor import client as monitor
 from lamina.containers.networking import Networking, NoNetworking
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
-from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, read_state
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
+from lamina.containers.supervision import Monitors
 from lamina.containers.waiting import Waits
 from lamina.errors import Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.images.service import ImageService
@@ -66,7 +65,7 @@ class ContainerLifecycle:
         self.images = images
         self.volumes = volumes
         self.runner = runner
-        self.runtime = Runtime(runner.runtime, root=runner.runtime_root)
+        self.runtime = runner.runtime
         self.log = log
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -125,7 +124,7 @@ class ContainerLifecycle:
                 process.wait()
             self._record_failed_start(c, state)  # raises
         if hooks:
-            start_waiting(self.runner.files(c.id))
+            start_waiting(self.runner.monitors, self.runner.files(c.id))
             state = read_state(self.runner.files(c.id).state) or state
         self._record(
             c.id,
@@ -207,7 +206,9 @@ class ContainerLifecycle:
         def exited(final: MonitorState) -> None:
             self._exited(cid, final)
 
-        watching.watch(cid, self.runner.files(cid), exited, process=process, log=self.log)
+        files = self.runner.files(cid)
+        monitors = self.runner.monitors
+        watching.watch(cid, files, exited, process=process, wait=monitors.wait, log=self.log)
 
     def _exited(self, cid: str, final: MonitorState) -> None:
         with self.lock:
@@ -230,7 +231,9 @@ class ContainerLifecycle:
         if c.auto_remove:
             self._remove_quietly(cid)
         elif c.wants_restart:
-            threading.Thread(target=self._restart_later, args=(c,), daemon=True).start()
+            threading.Thread(
+                target=self._restart_later, args=(c,), daemon=True, name=f"restart-{cid[:12]}"
+            ).start()
 
     def _restart_later(self, c: Container) -> None:
         time.sleep(c.restart_delay)
@@ -262,11 +265,11 @@ class ContainerLifecycle:
             return updated
 
 
-def start_waiting(files: MonitorFiles) -> None:
+def start_waiting(monitors: Monitors, files: MonitorFiles) -> None:
     """Start a --wait-attach process. The first attach already starts it, so a monitor
     that is gone (the process ran and ended) is not an error."""
     try:
-        monitor.control(files, "start")
+        monitors.control(files, "start")
     except (Conflict, OSError):
         if not files.state.exists():
             raise

@@ -15,7 +15,6 @@ from typing import Any
 from lamina.containers import creation, watching
 from lamina.containers.create import check_name
 from lamina.containers.model import Container
-from lamina.containers.monitor import client as monitor
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
 from lamina.containers.state import read_state
@@ -56,7 +55,7 @@ class ContainerService(ContainerLifecycle):
     def create(self, body: dict[str, Any], *, name: str | None, platform: str = "") -> Container:
         """Everything is checked before anything is made: a refused create changes nothing
         (lamina.containers.creation says in which order)."""
-        runtime = self.runner.runtime
+        runtime = self.runner.runtime.binary
         request = creation.checked_request(body, self.images, platform=platform, runtime=runtime)
         with self.lock:
             container = creation.new_container(
@@ -174,7 +173,7 @@ class ContainerService(ContainerLifecycle):
                 self._release(c.id)
                 continue
             state = read_state(self.runner.files(c.id).state)
-            if state is not None and not state.final and monitor.monitor_alive(state):
+            if state is not None and not state.final and self.runner.monitors.alive(state):
                 self._watch(c.id)
                 continue
             if state is None or not state.final:

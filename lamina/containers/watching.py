@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from subprocess import Popen
 
-from lamina.containers.monitor import client as monitor
 from lamina.containers.state import MonitorFiles
 from lamina.containers.state import State as MonitorState
 from lamina.containers.state import Status as MonitorStatus
@@ -21,17 +20,25 @@ from lamina.errors import Unavailable
 from lamina.timestamps import rfc3339
 
 OnExit = Callable[[MonitorState], None]
+Wait = Callable[[MonitorFiles], MonitorState]
 Log = Callable[[str], None]
 
 
 def watch(
-    cid: str, files: MonitorFiles, on_exit: OnExit, *, process: Popen[bytes] | None, log: Log
+    cid: str,
+    files: MonitorFiles,
+    on_exit: OnExit,
+    *,
+    process: Popen[bytes] | None,
+    wait: Wait,
+    log: Log,
 ) -> None:
-    """Call `on_exit(final state)` on a thread of its own once the container ends;
-    `process` is its monitor when this process spawned it (reaped here)."""
+    """Call `on_exit(final state)` on a thread of its own once the container ends (as
+    `wait`, the monitors' own, says); `process` is its monitor when this process spawned
+    it (reaped here)."""
     threading.Thread(
         target=_wait,
-        args=(cid, files, on_exit, process, log),
+        args=(cid, files, on_exit, process, wait, log),
         daemon=True,
         name=f"watch-{cid[:12]}",
     ).start()
@@ -45,10 +52,15 @@ def lost_monitor(error: str) -> MonitorState:
 
 
 def _wait(
-    cid: str, files: MonitorFiles, on_exit: OnExit, process: Popen[bytes] | None, log: Log
+    cid: str,
+    files: MonitorFiles,
+    on_exit: OnExit,
+    process: Popen[bytes] | None,
+    wait: Wait,
+    log: Log,
 ) -> None:
     try:
-        final = monitor.wait(files)
+        final = wait(files)
     except (Unavailable, OSError) as err:
         log(f"container {cid[:12]}: lost its monitor: {err}")
         final = lost_monitor(str(err))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.seccomp.default import PROFILE_FILE
+from lamina.runtime.seccomp.default import PROFILE_FILE
 from tests.conftest import Daemon
 from tests.support.syscall_probe import build_probe, results
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.spec import DEFAULT_SYSCTLS
+from lamina.runtime.spec import DEFAULT_SYSCTLS
 from tests.conftest import Daemon
 
 pytestmark = pytest.mark.skipif(

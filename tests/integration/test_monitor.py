@@ -25,10 +25,10 @@ import pytest
 
 from lamina.containers.monitor import client
 from lamina.containers.monitor.options import Options
-from lamina.containers.runtime import Runtime
 from lamina.containers.state import MonitorFiles, State, Status, read_state
 from lamina.containers.stdio import STDERR, STDOUT, AttachRequest, demultiplex
 from lamina.errors import Conflict, NotFound
+from lamina.runtime.runc import RuncRuntime
 from tests.support.busybox_bundle import available, make_bundle, process
 from tests.support.logs import read_entries
 from tests.support.wait import wait_for
@@ -48,7 +48,7 @@ class Lab:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.prefix = f"lamina-test-{secrets.token_hex(4)}"
-        self.runtime = Runtime("runc", root=base / "runc")
+        self.runtime = RuncRuntime("runc", root=base / "runc")
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def options(

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from lamina.containers import security
-from lamina.containers.spec import Resources, SpecInput, build_spec
+from lamina.runtime import security
+from lamina.runtime.spec import Resources, SpecInput, build_spec
 
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "id", "cat", "grep", "touch", "echo", "ls", "wc")

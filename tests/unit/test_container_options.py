@@ -16,16 +16,17 @@ import yaml
 
 from lamina.api.body_shapes import SHAPES
 from lamina.api.shapes import check_body
-from lamina.containers import bundle, devices, hostopts, options, resources, securityopts
+from lamina.containers import bundle, devices, hostopts, options
 from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
 from lamina.containers.model import Container
-from lamina.containers.resources import Resources
-from lamina.containers.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
 from lamina.errors import InvalidArgument
 from lamina.networks.legacy_links import link_env
 from lamina.networks.model import Driver, EndpointConfig, Member, Network
 from lamina.networks.names import NameTable
+from lamina.runtime import resources, securityopts
+from lamina.runtime.resources import Resources
+from lamina.runtime.spec import DEFAULT_SYSCTLS, HostFacts, Rlimit, SpecInput, build_spec
 from tests.conftest import REPO, SHARED
 from tests.support.runtime_schema import validate_runtime_config
 

@@ -14,8 +14,8 @@ import lamina
 from lamina import errors
 from lamina.api.errors import STATUS, status_of, stream_error
 from lamina.build.steps.run import StepFailed
-from lamina.containers.runtime import RuntimeFailure
 from lamina.errors import Cancelled, Internal, LaminaError, map_errors
+from lamina.runtime.runc import RuntimeFailure
 
 
 def _all_modules() -> None:

@@ -35,6 +35,7 @@ from lamina.oci import mediatypes
 from lamina.oci.digest import Digest
 from lamina.oci.image import Descriptor, new_config
 from lamina.oci.reference import parse_normalized
+from lamina.runtime.runc import RuncRuntime, oci_runtime
 from lamina.store.content import ContentStore
 from lamina.store.gc import Collector
 from lamina.store.layers import CopyDriver, LayerStore
@@ -105,7 +106,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         ImageUser(c.id, c.state.running) for c in containers.using_image(image_id)
     ]
     builder = Builder(
-        root=tmp_path / "build", images=images, runtime="runc", runtime_root=tmp_path / "runc"
+        root=tmp_path / "build", images=images, runtime=oci_runtime(root=tmp_path / "runc")
     )
     yield Lab(tmp_path, images, containers, builder, collector)
     builder.close()
@@ -119,8 +120,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 class WaitingRunner:
     """What a create asks of the container runner; `prepare` waits until `go`."""
 
-    runtime: str = "runc"
-    runtime_root: Path = Path("/nonexistent")
+    runtime: RuncRuntime = field(default_factory=lambda: oci_runtime(root=Path("/nonexistent")))
     entered: threading.Event = field(default_factory=threading.Event)
     go: threading.Event = field(default_factory=threading.Event)
 

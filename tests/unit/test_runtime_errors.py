@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
-from lamina.containers.runtime import Runtime, RuntimeFailure, error_text, exit_code_for
 from lamina.errors import Conflict, FailedPrecondition, Internal, NotFound
+from lamina.runtime.protocol import RuntimeFailure
+from lamina.runtime.runc import RuncRuntime, error_text, exit_code_for
 
 NOT_FOUND = 'runc create failed: unable to start container process: exec: "nosuch": ' \
     "executable file not found in $PATH"  # fmt: skip
@@ -30,38 +32,38 @@ exit 1
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Runtime:
+def runtime(tmp_path: Path) -> RuncRuntime:
     binary = tmp_path / "fake-runc"
     binary.write_text(FAKE)
     binary.chmod(0o755)
-    return Runtime(str(binary), root=tmp_path / "root")
+    return RuncRuntime(str(binary), root=tmp_path / "root")
 
 
 def fail_with(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
     monkeypatch.setenv("FAKE_ERROR", json.dumps(message))
 
 
-def test_unknown_container(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_container(runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     fail_with(monkeypatch, "container does not exist")
     assert runtime.state("ghost") is None
     with pytest.raises(NotFound, match="ghost"):
         runtime.kill("ghost", 9)
 
 
-def test_wrong_state_is_a_conflict(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_state_is_a_conflict(runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     fail_with(monkeypatch, "container not running")
     with pytest.raises(Conflict, match="container not running"):
         runtime.kill("c1", "TERM")
 
 
-def test_other_failures_are_internal(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_failures_are_internal(runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     fail_with(monkeypatch, "unable to freeze")
     with pytest.raises(Internal, match="fake-runc pause c1 failed: unable to freeze"):
         runtime.pause("c1")
 
 
 def test_create_failure_reads_the_log_file(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fail_with(monkeypatch, NOT_FOUND)
     bundle = tmp_path / "bundle"
@@ -74,23 +76,44 @@ def test_create_failure_reads_the_log_file(
     assert list(tmp_path.glob("*.log")) == []  # the runtime's log file is cleaned up
 
 
-def test_exec_failure(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_exec_failure(
+    runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     fail_with(monkeypatch, 'exec failed: unable to start container process: exec: "/etc": '
                            "permission denied")  # fmt: skip
     with pytest.raises(RuntimeFailure, match=r"^OCI runtime exec failed: exec failed") as caught:
-        runtime.exec_detached("c1", {"args": ["/etc"]}, pid_file=tmp_path / "e.pid")
+        runtime.exec("c1", {"args": ["/etc"]}, pid_file=tmp_path / "e.pid")
     assert caught.value.exit_code == 126
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-runc", "root"]  # no leftovers
 
 
-def test_success_paths(runtime: Runtime) -> None:
+def test_success_paths(runtime: RuncRuntime) -> None:
     assert runtime.list() == []
     assert runtime.state("x") == {"id": "x", "status": "running"}
 
 
+def test_run_pipes_the_output_and_returns_the_status(runtime: RuncRuntime, tmp_path: Path) -> None:
+    script = runtime.binary + "-run"
+    Path(script).write_text("#!/bin/sh\necho out; echo err >&2; exit 3\n")
+    Path(script).chmod(0o755)
+    runtime.binary = script
+    seen: list[bytes] = []
+    code = runtime.run("step", tmp_path, output=seen.append, cancel=threading.Event())
+    assert (code, b"".join(seen)) == (3, b"out\nerr\n")
+
+
+def test_run_failure_reads_the_log_file(
+    runtime: RuncRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fail_with(monkeypatch, NOT_FOUND)
+    with pytest.raises(RuntimeFailure, match=r"^runc run failed: runc create failed") as caught:
+        runtime.run("step", tmp_path, output=lambda _b: None, cancel=threading.Event())
+    assert caught.value.exit_code == 127
+
+
 def test_missing_binary(tmp_path: Path) -> None:
     with pytest.raises(FailedPrecondition, match="not installed"):
-        Runtime(str(tmp_path / "no-such-runc"), root=tmp_path).list()
+        RuncRuntime(str(tmp_path / "no-such-runc"), root=tmp_path).list()
 
 
 @pytest.mark.parametrize(

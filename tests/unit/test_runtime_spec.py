@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from lamina.containers import security
-from lamina.containers.seccomp import default_seccomp, profile_from_json, seccomp_from_profile
-from lamina.containers.seccomp.default import PROFILE_FILE
-from lamina.containers.seccomp.profile_check import check_profile
-from lamina.containers.spec import (
+from lamina.errors import InvalidArgument
+from lamina.runtime import security
+from lamina.runtime.seccomp import default_seccomp, profile_from_json, seccomp_from_profile
+from lamina.runtime.seccomp.default import PROFILE_FILE
+from lamina.runtime.seccomp.profile_check import check_profile
+from lamina.runtime.spec import (
     DEFAULT_PATH,
     DEFAULT_SYSCTLS,
     HostFacts,
@@ -25,7 +26,6 @@ from lamina.containers.spec import (
     build_spec,
     process_env,
 )
-from lamina.errors import InvalidArgument
 from tests.support.runtime_schema import validate_runtime_config
 
 HOST = HostFacts(

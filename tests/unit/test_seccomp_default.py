@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from lamina.containers import security
-from lamina.containers.seccomp import default_profile, default_seccomp
-from lamina.containers.seccomp.__main__ import main
-from lamina.containers.seccomp.default import ALLOWED, BY_CAPABILITY, PROFILE_FILE, profile_json
+from lamina.runtime import security
+from lamina.runtime.seccomp import default_profile, default_seccomp
+from lamina.runtime.seccomp.__main__ import main
+from lamina.runtime.seccomp.default import ALLOWED, BY_CAPABILITY, PROFILE_FILE, profile_json
 
 DOCKER_CAPS = security.DEFAULT_CAPABILITIES
 X86 = {"machine": "x86_64", "kernel": (6, 1)}

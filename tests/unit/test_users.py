@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.containers.users import resolve_in_root, resolve_user
 from lamina.errors import InvalidArgument
+from lamina.runtime.users import resolve_in_root, resolve_user
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh

@@ -22,12 +22,12 @@ from lamina.build.sandbox.scratch import Scratch
 from lamina.build.sandbox.workspace import mounted
 from lamina.build.scope import Scope
 from lamina.build.steps.step import Result, Step
-from lamina.containers.users import resolve_user
 from lamina.dockerfile import config
 from lamina.dockerfile.config import ConfigStep, ContainerChange, Setting, env_of
 from lamina.dockerfile.instructions import ArgInstr, Instruction, WorkdirInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
+from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
 

@@ -31,13 +31,13 @@ from lamina.build.sandbox.scratch import Scratch
 from lamina.build.scope import Scope
 from lamina.build.sources import Sources, Tree
 from lamina.build.steps.step import Result, Step
-from lamina.containers.users import resolve_user
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.instructions import AddInstr, CopyInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.dockerfile.words import Lexer
 from lamina.errors import InvalidArgument
 from lamina.oci.digest import Digest
+from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
 

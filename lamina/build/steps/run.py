@@ -30,11 +30,11 @@ from lamina.build.scope import Scope
 from lamina.build.sources import Sources
 from lamina.build.steps.run_mounts import CacheMounts, RunMounts, resolve_mounts
 from lamina.build.steps.step import Result, Step
-from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import command_argv, env_of
 from lamina.dockerfile.instructions import RunInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
+from lamina.runtime.spec import MountSpec
 
 _LONE_HEREDOC = re.compile(r"\s*\d*<<-?\s*(['\"]?)([^'\"\s]+)\1\s*")
 

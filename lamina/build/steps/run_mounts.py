@@ -32,10 +32,10 @@ from lamina.build.progress.events import Progress
 from lamina.build.sandbox.scratch import Scratch
 from lamina.build.scope import Scope
 from lamina.build.sources import Sources, Tree
-from lamina.containers.spec import MountSpec
 from lamina.dockerfile.config import env_of
 from lamina.dockerfile.mounts import Mount, MountType, Sharing
 from lamina.errors import InvalidArgument
+from lamina.runtime.spec import MountSpec
 
 _LOCK_POLL = 0.1  # seconds between checks for a cancelled build while a cache is busy
 

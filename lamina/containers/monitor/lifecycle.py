@@ -31,10 +31,11 @@ from lamina.containers.monitor.loop import Listener, Reactor, Reader, SocketChan
 from lamina.containers.monitor.notes import note
 from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.terminal import receive_master, set_size
-from lamina.containers.runtime import Runtime, Stdio
 from lamina.containers.state import MonitorFiles, State, Status, write_state
 from lamina.containers.stdio import STDERR, STDOUT
 from lamina.errors import Conflict, Internal, LaminaError
+from lamina.runtime.protocol import Stdio
+from lamina.runtime.runc import oci_runtime
 
 DRAIN_SECONDS = 2.0  # after the exit, how long output from lingering writers is awaited
 FLUSH_SECONDS = 2.0  # how long clients get to read their last queued bytes
@@ -44,7 +45,7 @@ class Monitor:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.files = MonitorFiles(opts.state_dir, opts.exec_id)
-        self.runtime = Runtime(opts.runtime, root=opts.runtime_root)
+        self.runtime = oci_runtime(opts.runtime, root=opts.runtime_root)
         self.reactor = Reactor()
         self.hub = AttachHub(tty=opts.tty, stdin_once=opts.stdin_once, on_first_attach=self._go)
         self.control = ControlServer(
@@ -147,7 +148,7 @@ class Monitor:
 
     def _launch(self) -> None:
         if self.opts.is_exec:
-            self.runtime.exec_detached(
+            self.runtime.exec(
                 self.opts.id, self._exec_process(), pid_file=self.files.pid_file,
                 console_socket=self._console_address(), stdio=self._stdio,
             )  # fmt: skip

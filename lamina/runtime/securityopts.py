@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lamina.containers.seccomp import profile_from_json
 from lamina.errors import InvalidArgument
+from lamina.runtime.seccomp import profile_from_json
 
 SELINUX = "/sys/fs/selinux/enforce"
 APPARMOR = "/sys/module/apparmor/parameters/enabled"

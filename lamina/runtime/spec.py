@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from lamina.containers import resources, seccomp, security
-from lamina.containers.resources import Resources
-from lamina.containers.users import additional_groups, resolve_user
 from lamina.errors import InvalidArgument
+from lamina.runtime import resources, seccomp, security
+from lamina.runtime.resources import Resources
+from lamina.runtime.users import additional_groups, resolve_user
 
 OCI_VERSION = "1.1.0"  # the runtime-spec Docker 25+ writes; runc 1.1 reads it
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

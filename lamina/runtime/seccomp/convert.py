@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lamina.containers.seccomp.profile_check import check_profile, kernel_version
 from lamina.errors import InvalidArgument, map_errors
+from lamina.runtime.seccomp.profile_check import check_profile, kernel_version
 
 # platform.machine() → (the name Docker's `arches` conditions use, its SCMP_ARCH_*).
 _ARCHES = {

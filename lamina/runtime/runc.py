@@ -1,7 +1,7 @@
-"""The OCI runtime (runc, or crun: same command line) as typed calls.
+"""The `Runtime` for runc, or crun (same command line).
 
-One `Runtime` per lamina instance, with its own `--root` state directory so test
-daemons never see each other's containers. Every call runs the runtime binary once.
+One per lamina instance, with its own `--root` state directory so test daemons never
+see each other's containers. Every call runs the runtime binary once.
 Failures are translated here into lamina's error kinds, with the runtime's own words
 in the message:
 
@@ -18,6 +18,7 @@ may be the container's own pipes, so their errors go to a `--log` file instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -28,13 +29,15 @@ from subprocess import DEVNULL, PIPE, Popen
 from typing import Any
 
 from lamina import process
-from lamina.errors import Conflict, FailedPrecondition, Internal, LaminaError, NotFound
+from lamina.errors import Cancelled, Conflict, FailedPrecondition, Internal, LaminaError, NotFound
+from lamina.runtime.mounter import HOST, Mounter
+from lamina.runtime.protocol import Output, RuntimeFailure, Stdio
 
-Stdio = tuple[int, int, int]  # the process's stdin, stdout, stderr descriptors
-# Aliases, because inside `Runtime` the name `list` is the method, not the type.
+# Aliases, because inside `RuncRuntime` the name `list` is the method, not the type.
 Argv = list[str]
 Records = list[dict[str, Any]]
 TIMEOUT = 120.0  # seconds; runc answers in well under one unless the host is stuck
+_POLL = 0.1  # seconds between checks for a cancelled `run`
 
 _CONFLICT_WORDS = (
     "not running",
@@ -47,33 +50,21 @@ _CONFLICT_WORDS = (
 )
 
 
-class RuntimeFailure(Internal):
-    """The runtime could not start a container's or an exec's process.
+def oci_runtime(binary: str = "runc", *, root: Path) -> RuncRuntime:
+    """The runtime named by `--runtime`/LAMINA_RUNTIME (a name on PATH or a path), with
+    its state in `root`: how the daemon builds it, and a monitor rebuilds it."""
+    return RuncRuntime(binary, root=root)
 
-    An Internal: dockerd answers a runtime's refusal with a 500 and runc's words. (A
-    container's monitor reports it, and the container service raises `StartFailed`
-    with the exit code instead; a RUN step's failure reaches the build stream as is.)
 
-    `exit_code` is what Docker records for it: 127 when the command does not exist,
-    126 when it cannot be executed, 128 otherwise. The message reads as Docker's:
-    `OCI runtime create failed: runc create failed: unable to start container
-    process: exec: "nosuch": executable file not found in $PATH: unknown`.
+class RuncRuntime:
+    """An OCI runtime binary and its state directory (a `Runtime`).
+
+    Only a container's monitor creates, starts and deletes it; the daemon kills, pauses,
+    and asks for `state`/`list`; a build's RUN step is one `run`. Root filesystems are
+    mounted in the host's mount namespace.
     """
 
-    def __init__(self, message: str, *, exit_code: int = 128) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class Runtime:
-    """An OCI runtime binary and its state directory.
-
-    A container's life in the runtime: `create` (the init process exists, waiting) →
-    `start` (it execs the user's command) → it exits, or `kill` makes it → `delete`
-    (the runtime forgets it and removes its cgroups). `exec_detached` adds a process to
-    a running container. Only the monitor creates, starts and deletes; the daemon
-    kills, pauses, and asks for `state`/`list`.
-    """
+    mounter: Mounter = HOST
 
     def __init__(self, binary: str = "runc", *, root: Path) -> None:
         self.binary = binary
@@ -99,7 +90,7 @@ class Runtime:
         command = lambda: _config_command(bundle / "config.json")  # noqa: E731
         self._launch("create", [*args, id], id, command, pid_file, stdio)
 
-    def exec_detached(
+    def exec(
         self,
         id: str,
         process: dict[str, Any],
@@ -157,6 +148,47 @@ class Runtime:
             )
         fifo.unlink(missing_ok=True)
         return True
+
+    def run(self, id: str, bundle: Path, *, output: Output, cancel: threading.Event) -> int:
+        """`runc run` in the foreground, stdout and stderr both to `output` as they come;
+        the process's exit status. runc deletes a container whose process it saw exit."""
+        log = bundle / "runtime.log"
+        read_end, write_end = os.pipe()
+        try:
+            argv = self._argv(["run", "--bundle", str(bundle), id], log)
+            runner = self._spawn(argv, DEVNULL, write_end, write_end)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        reader = threading.Thread(target=_pump, args=(read_end, output), daemon=True)
+        reader.start()
+        code = self._wait_cancellable(id, runner, cancel)
+        reader.join()
+        if cancel.is_set():
+            raise Cancelled("build cancelled")
+        message = _read_error(log)
+        if message and code != 0:
+            raise RuntimeFailure(
+                f"runc run failed: {message}", exit_code=exit_code_for(message, "")
+            )
+        return code
+
+    def _wait_cancellable(self, id: str, runner: Popen[bytes], cancel: threading.Event) -> int:
+        # A pidfd wakes us the moment the runtime exits (Popen.wait(timeout) polls with
+        # growing sleeps, which adds up to tens of ms to every RUN).
+        pidfd = os.pidfd_open(runner.pid)
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            while not poller.poll(_POLL * 1000):
+                if cancel.is_set():
+                    with contextlib.suppress(LaminaError):
+                        self.kill(id, "KILL", all=True)
+        finally:
+            os.close(pidfd)
+        return runner.wait()
 
     def kill(self, id: str, signal: int | str, *, all: bool = False) -> None:
         """Send `signal` (9, "KILL" or "SIGKILL") to the init, or with `all` to every process."""
@@ -297,6 +329,13 @@ def _read_error(log: Path) -> str:
         return error_text(log.read_text(errors="replace"))
     except FileNotFoundError:
         return ""
+
+
+def _pump(fd: int, output: Output) -> None:
+    """Forward the process's output as it comes (the pipe closes when it exits)."""
+    with open(fd, "rb", buffering=0) as stream:
+        while chunk := stream.read(65536):
+            output(chunk)
 
 
 def _console_args(console_socket: str | Path | None) -> Argv:

@@ -15,7 +15,7 @@ What a container may call, and nothing else (everything else fails with EPERM):
 This is the profile dockerd applies by default (moby/profiles seccomp v0.2.3, Docker
 29.5 on), rule for rule. It is built in Docker's profile format, conditions included,
 so `seccomp_from_profile` treats it exactly as it treats a user's profile, and the file
-written from it (`default.json`, `python -m lamina.containers.seccomp`) is a starting
+written from it (`default.json`, `python -m lamina.runtime.seccomp`) is a starting
 point for `--security-opt seccomp=<file>` that Docker reads too.
 
 Names the host's libseccomp does not know (syscalls newer than it) are skipped by runc.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lamina.containers.seccomp.convert import seccomp_from_profile
+from lamina.runtime.seccomp.convert import seccomp_from_profile
 
 ALLOW = "SCMP_ACT_ALLOW"
 ERRNO = "SCMP_ACT_ERRNO"
@@ -280,7 +280,7 @@ PROFILE_FILE = Path(__file__).with_name("default.json")
 
 
 def profile_json() -> str:
-    """The text of `default.json`: what `python -m lamina.containers.seccomp` writes."""
+    """The text of `default.json`: what `python -m lamina.runtime.seccomp` writes."""
     return json.dumps(default_profile(), indent=1) + "\n"
 
 

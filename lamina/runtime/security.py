@@ -4,7 +4,7 @@ Everything here returns OCI runtime-spec fragments (plain dicts and lists). The 
 facts it needs (which capabilities this process can grant, the device nodes under /dev)
 are read by small functions, and the callers take their answers as arguments so tests
 can pass others. Seccomp, the other half of a container's confinement, is
-`lamina.containers.seccomp` (Docker's default profile and the profile converter).
+`lamina.runtime.seccomp` (Docker's default profile and the profile converter).
 """
 
 from __future__ import annotations

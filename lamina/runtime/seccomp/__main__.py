@@ -1,6 +1,6 @@
 """Write lamina's default seccomp profile to default.json beside this module.
 
-    python -m lamina.containers.seccomp [--check]
+    python -m lamina.runtime.seccomp [--check]
 
 With --check, write nothing; exit 1 if the file is not what the code builds.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from lamina.containers.seccomp.default import PROFILE_FILE, profile_json
+from lamina.runtime.seccomp.default import PROFILE_FILE, profile_json
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     if argv == ["--check"]:
         current = PROFILE_FILE.read_text() if PROFILE_FILE.exists() else ""
         if current != text:
-            print(f"{PROFILE_FILE} is out of date: run python -m lamina.containers.seccomp")
+            print(f"{PROFILE_FILE} is out of date: run python -m lamina.runtime.seccomp")
             return 1
         return 0
     if argv:
