@@ -93,6 +93,8 @@ class Engine:
         then free what a crash left that nothing references (store/gc.py)."""
         self.networks.restore()  # first: bridges up, a crashed daemon's leftovers gone
         self.containers.restore()
+        # No build runs yet: every active snapshot but the containers' is a leftover.
+        self.layers.sweep(held=self.containers.snapshots())
         self.collector.collect()
 
     def close(self) -> None:
@@ -110,10 +112,12 @@ RUN_DIR_ENTRIES = frozenset(
 )
 
 
-# What a container sees of its folder (runner.py's layout): its layer (upper, work, the
-# rootfs mount point) and the /etc files bind-mounted into it, which a non-root user in
-# it must read, keep their modes. Everything else there (bundle/config.json with the
-# environment, logs, local-logs/, monitor.log) is private: 0700 folders, 0600 files.
+# What a container sees of its folder (runner.py's layout): the rootfs mount point, the
+# writable layer an older lamina kept there (upper, work: restore moves them into the
+# layer store, after this runs) and the /etc files bind-mounted into it, which a
+# non-root user in it must read, keep their modes. Everything else there
+# (bundle/config.json with the environment, logs, local-logs/, monitor.log) is private:
+# 0700 folders, 0600 files.
 CONTAINER_SHARED = frozenset({"upper", "work", "rootfs", "hosts", "hostname", "resolv.conf"})
 
 

@@ -186,10 +186,13 @@ def _register_terminal(router: Router, engine: Engine) -> None:
 
 def _inspect(engine: Engine, c: Container) -> dict[str, Any]:
     """ContainerInspect: the container, with what the execs and networks know of it."""
+    upper, work = engine.containers.layer_dirs(c)
     return views.inspect(
         c,
         log_path=engine.containers.log_path(c),
         container_dir=str(engine.containers.folder(c)),
+        upper_dir=str(upper),
+        work_dir=str(work),
         driver=engine.driver.name,
         exec_ids=engine.execs.for_container(c.id),
         network_settings=network_views.of_container(engine.networks, c),

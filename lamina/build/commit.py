@@ -1,11 +1,12 @@
 """A step's result made permanent: its diff as a layer, its config as an image.
 
-The diff is the step's overlay upper dir, written as a deterministic OCI tar
-(`write_tar`, whiteouts converted, mtimes clamped to SOURCE_DATE_EPOCH when given)
-straight into the content store, stored uncompressed as `import` does, so its blob
-digest is its diffID. The layer store then unpacks it under its chainID, once: an
-identical diff from any Dockerfile maps to the same layer. A step whose upper dir is
-empty adds no layer (its history entry says `empty_layer`), as BuildKit does.
+The diff is the step's active snapshot's (its overlay upper dir), written by the layer
+store as a deterministic OCI tar (whiteouts converted, mtimes clamped to
+SOURCE_DATE_EPOCH when given) straight into the content store, stored uncompressed as
+`import` does, so its blob digest is its diffID. The layer store then commits the
+snapshot under its chainID, once: an identical diff from any Dockerfile maps to the
+same layer. A step that changes nothing adds no layer (its history entry says
+`empty_layer`), as BuildKit does.
 
 Every step's config is committed as an (untagged) image whose parent is the previous
 step's: the cache names results by image ID, `history` reads them, and `images`
@@ -17,10 +18,8 @@ while the build runs (it is untagged and, until the next step, childless: dangli
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from lamina.build.imagestate import ImageState, derive
@@ -29,7 +28,6 @@ from lamina.images.service import CommittedLayer, ImageService
 from lamina.oci import mediatypes
 from lamina.oci.digest import Digest, chain_ids
 from lamina.oci.image import Descriptor
-from lamina.store.archive import write_tar
 from lamina.store.gc import Lease
 from lamina.timestamps import rfc3339
 
@@ -54,14 +52,15 @@ class Committer:
         *,
         created_by: str,
         change: ContainerChange | None = None,
-        upper: Path | None = None,
+        snapshot: str | None = None,
         author: str | None = None,
     ) -> tuple[ImageState, Digest | None]:
-        """The state after this step, committed; and the diffID of its layer, if any."""
+        """The state after this step, committed; and the diffID of its layer, if any:
+        the active snapshot `snapshot` (a layer store key) committed, which ends it."""
         # Held from the layer to the image row: a concurrent `rmi` must not free a
         # blob or layer between being stored here and being named by the image.
         with self.images.lock:
-            layer = self._layer(upper, state.chain_id) if upper else None
+            layer = self._layer(snapshot) if snapshot else None
             config, layers = derive(
                 state, created=self.created(), created_by=created_by, change=change,
                 layer=layer, author=author,
@@ -105,15 +104,15 @@ class Committer:
                 chain_id = self.images.layers.register(parent, blob).chain_id
         return CommittedLayer(chain_id, layer.diff_id, layer.size, layer.blob)
 
-    def _layer(self, upper: Path, parent: Digest | None) -> CommittedLayer | None:
-        with os.scandir(upper) as entries:
-            if next(entries, None) is None:
-                return None
+    def _layer(self, snapshot: str) -> CommittedLayer | None:
+        layers = self.images.layers
+        if not layers.changed(snapshot):
+            return None
         digest, size = self.images.content.write_from(
-            lambda out: write_tar(upper, out, whiteouts="overlay", source_date_epoch=self.epoch)
+            lambda out: layers.diff(snapshot, out, source_date_epoch=self.epoch)
         )
-        # The upper dir already is the diff as the overlay driver keeps it: moved into
-        # the layer store rather than extracted again from the blob just written.
-        layer = self.images.layers.adopt(parent, upper, diff_id=digest, size=size)
+        # The snapshot's upper dir already is the layer's tree as the driver keeps it:
+        # moved into the layer store rather than extracted again from the blob.
+        layer = layers.commit(snapshot, diff_id=digest, size=size)
         descriptor = Descriptor(mediatypes.OCI_LAYER_TAR, digest, size)
         return CommittedLayer(layer.chain_id, layer.diff_id, size, descriptor)

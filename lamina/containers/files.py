@@ -37,7 +37,7 @@ def container_root(service: ContainerService, c: Container) -> Iterator[Path]:
         yield Path(f"/proc/{c.state.pid}/root")
         return
     with service.lock:
-        rootfs = service.runner.mount_rootfs(c, service.records.layer(c.id))
+        rootfs = service.runner.mount_rootfs(c)
         try:
             yield rootfs
         finally:

@@ -5,7 +5,10 @@ started by lamina.containers.launcher; this module prepares, mounts, spawns and 
 
 Layout of one container:
 
-    <root>/containers/<id>/upper, work    its writable layer (overlay) or full copy (copy)
+    <root>/layers/active/container-<id>/  its writable layer: an active snapshot the
+                                          layer store owns (an older lamina kept its
+                                          upper and work dirs in containers/<id>/;
+                                          `adopt_legacy` moves them there)
     <root>/containers/<id>/rootfs         where the root filesystem is mounted while it runs
     <root>/containers/<id>/bundle/        config.json for the runtime
     <root>/containers/<id>/hosts, hostname, resolv.conf
@@ -39,11 +42,10 @@ from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.state import MonitorFiles, read_state
 from lamina.containers.monitor.state import State as MonitorState
 from lamina.containers.supervision import Monitors, SupervisingRuntime
-from lamina.errors import InvalidArgument, LaminaError
+from lamina.errors import InvalidArgument, LaminaError, NotFound
 from lamina.oci.digest import Digest
 from lamina.runtime.protocol import Runtime
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import Mount
 from lamina.store.rootpath import resolve_in_root
 from lamina.volumes import VolumeService
 
@@ -79,14 +81,34 @@ class Runner:
 
     # -- create / remove ------------------------------------------------------
 
+    def snapshot(self, cid: str) -> str:
+        """The key of the container's writable layer in the layer store."""
+        return f"container-{cid}"
+
+    def upper(self, cid: str) -> Path:
+        """Where the container's writes land (for `SizeRw` and `inspect`)."""
+        return self.layers.upper(self.snapshot(cid))
+
+    def work(self, cid: str) -> Path:
+        """overlayfs's work dir of the container's writable layer (for `inspect`)."""
+        return self.layers.work(self.snapshot(cid))
+
     def prepare(self, cid: str, chain_id: Digest | None) -> None:
-        """Make the container's writable layer (done once, at create)."""
+        """Make the container's folder and writable layer (done once, at create)."""
         base = self.dir(cid)
         private.mkdir(base)  # its config (environment), logs and files: the owner's only
-        for name in ("upper", "work", "rootfs", "bundle"):
+        for name in ("rootfs", "bundle"):
             (base / name).mkdir(parents=True, exist_ok=True)
-        if chain_id:
-            self.layers.prepare_rw(chain_id, base / "upper", base / "work")
+        self.layers.prepare(self.snapshot(cid), chain_id)
+
+    def adopt_legacy(self, cid: str, chain_id: Digest | None) -> None:
+        """Move the writable layer an older lamina kept in the container's folder into
+        the layer store. Safe while it is mounted: the mount holds the dirs, not their
+        names; the next start mounts them from the store."""
+        upper, work = self.dir(cid) / "upper", self.dir(cid) / "work"
+        # Not whole: a crash cut the move short, and what is left of it is finished.
+        if upper.is_dir() or work.is_dir() or not self.layers.has(self.snapshot(cid)):
+            self.layers.adopt(self.snapshot(cid), chain_id, upper=upper, work=work)
 
     def container_dirs(self) -> list[str]:
         """The ids of the containers that have files here."""
@@ -94,6 +116,8 @@ class Runner:
 
     def destroy(self, cid: str) -> None:
         self.unmount(cid)
+        with contextlib.suppress(NotFound):
+            self.layers.remove(self.snapshot(cid))
         shutil.rmtree(self.dir(cid), ignore_errors=True)
         if self.dir(cid).exists():  # its monitor, past the exit, still wrote (a log's .gz)
             self._await_last_monitor(cid, self.files(cid))
@@ -102,17 +126,12 @@ class Runner:
 
     # -- start ----------------------------------------------------------------
 
-    def mount_rootfs(self, c: Container, chain_id: Digest | None) -> Path:
+    def mount_rootfs(self, c: Container) -> Path:
         rootfs = self.rootfs(c.id)
         mounter = self.runtime.mounter
         if mounter.is_mounted(rootfs):
             return rootfs
-        if chain_id is None:  # FROM scratch: an empty root, writable in upper
-            mount_spec = [_bind(self.dir(c.id) / "upper")]
-        else:
-            base = self.dir(c.id)
-            mount_spec = self.layers.mounts(chain_id, base / "upper", base / "work")
-        mounter.mount(mount_spec, rootfs)
+        mounter.mount(self.layers.mounts(self.snapshot(c.id)), rootfs)
         return rootfs
 
     def unmount(self, cid: str) -> None:
@@ -167,7 +186,3 @@ class Runner:
 
     def close(self) -> None:
         self.monitors.close()
-
-
-def _bind(source: Path) -> Mount:
-    return Mount("bind", str(source), options=("rbind", "rw"))

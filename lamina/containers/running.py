@@ -101,7 +101,7 @@ class ContainerLifecycle:
         return True
 
     def _start(self, c: Container, hooks: list[Callable[[MonitorState], None]]) -> None:
-        rootfs = self.runner.mount_rootfs(c, self.records.layer(c.id))
+        rootfs = self.runner.mount_rootfs(c)
         try:
             network = self.networking.attach(c)
             self.runner.copy_up_volumes(c, rootfs)

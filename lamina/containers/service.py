@@ -59,6 +59,10 @@ class ContainerService(ContainerLifecycle):
         ]
         return found[:limit] if limit > 0 else found
 
+    def snapshots(self) -> set[str]:
+        """The layer store keys of every container's writable layer."""
+        return {self.runner.snapshot(c.id) for c in self.records.all()}
+
     # -- its files --------------------------------------------------------------
 
     def folder(self, c: Container) -> Path:
@@ -73,9 +77,14 @@ class ContainerService(ContainerLifecycle):
         """inspect's `LogPath`: the json-file log's path, else ""."""
         return logplace.shown_path(self.runner.dir(c.id), c)
 
+    def layer_dirs(self, c: Container) -> tuple[Path, Path]:
+        """Its writable layer's upper and work folders in the layer store (inspect's
+        GraphDriver)."""
+        return self.runner.upper(c.id), self.runner.work(c.id)
+
     def layer_size(self, c: Container) -> int:
         """The bytes in the container's writable layer (`system df`'s SizeRw)."""
-        return tree_size(self.runner.dir(c.id) / "upper")
+        return tree_size(self.runner.upper(c.id))
 
     # -- stdio ----------------------------------------------------------------
 
@@ -218,11 +227,14 @@ class ContainerService(ContainerLifecycle):
 
     def restore(self) -> None:
         """Adopt running containers' monitors; record exits that happened meanwhile;
-        remove the files of containers whose removal a crash interrupted."""
+        remove the files of containers whose removal a crash interrupted; move the
+        writable layers an older lamina kept into the layer store."""
         known = {c.id for c in self.records.all()}
         for cid in self.runner.container_dirs():
             if cid not in known:
                 self.runner.destroy(cid)
+        for cid in known:
+            self.runner.adopt_legacy(cid, self.records.layer(cid))
         for c in self.records.all():
             if not c.state.running:
                 self._release(c.id)

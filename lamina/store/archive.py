@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 from lamina.errors import FailedPrecondition, Internal, InvalidArgument, LaminaError
 from lamina.oci.digest import Digest
 from lamina.process import CAP_CHOWN, CAP_MKNOD, effective_capabilities
+from lamina.store import treediff
 from lamina.store.rootpath import TooManyLinks, resolve_relative
 
 if TYPE_CHECKING:
@@ -427,6 +428,22 @@ def write_tar(
     writer = _TarWriter(out, whiteouts == "overlay", source_date_epoch)
     for rel, path, st in _walk(os.fspath(root), ""):
         writer.add(rel, path, st)
+    writer.close()
+
+
+def write_changes(
+    lower: Path | None, upper: Path, out: BinaryIO, *, source_date_epoch: int | None = None
+) -> None:
+    """Write what the full tree `upper` changes of the full tree `lower` (None: of no
+    tree) to `out` as `write_tar` would write the diff: the new and changed entries with
+    the directories above them, and a whiteout for each entry `upper` no longer has."""
+    writer = _TarWriter(out, False, source_date_epoch)
+    for change in treediff.changes(os.fspath(lower) if lower else None, os.fspath(upper)):
+        if change.path is None:
+            head, _, name = change.rel.rpartition("/")
+            writer.header(_join(head, WHITEOUT_PREFIX + name), change.st, 0o600)
+        else:
+            writer.add(change.rel, change.path, change.st)
     writer.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterator
@@ -17,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from lamina.errors import Conflict, NotFound
+from lamina.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
 from lamina.oci.digest import Digest, chain_ids, of_bytes
+from lamina.store.archive import write_tar
 from lamina.store.layers import CopyDriver, Driver, LayerStore, OverlayDriver
 from lamina.store.layers.overlay import supported
 from lamina.store.mount import Mount, is_mounted, mount, unmount
@@ -170,8 +172,8 @@ def test_chain_ids_follow_the_oci_spec(store: LayerStore) -> None:
 
 def test_merged_view(store: LayerStore, mounter: Mounter, tmp_path: Path) -> None:
     top = register_chain(store)[-1]
-    upper, work, rootfs = tmp_path / "c/upper", tmp_path / "c/work", tmp_path / "c/rootfs"
-    mounter(store.prepare_rw(top, upper, work), rootfs)
+    mounter(store.prepare("c", top), tmp_path / "c/rootfs")
+    rootfs = tmp_path / "c/rootfs"
     assert (rootfs / "etc/hostname").read_text() == "layer2\n"
     assert (rootfs / "etc/motd").read_text() == "hi\n"
     assert (rootfs / "etc/passwd").read_text().startswith("root:")
@@ -194,8 +196,8 @@ def test_writes_go_to_upper_and_leave_layers_alone(
 ) -> None:
     top = register_chain(store)[-1]
     before = {d: tree(d) for d in store.chain_dirs(top)}
-    upper, work, rootfs = tmp_path / "c/upper", tmp_path / "c/work", tmp_path / "c/rootfs"
-    mounter(store.prepare_rw(top, upper, work), rootfs)
+    rootfs, upper = tmp_path / "c/rootfs", store.upper("c")
+    mounter(store.prepare("c", top), rootfs)
     (rootfs / "new-file").write_text("fresh")
     (rootfs / "etc/hostname").write_text("changed\n")
     (rootfs / "etc/passwd").unlink()
@@ -209,15 +211,15 @@ def test_writes_go_to_upper_and_leave_layers_alone(
 
 def test_readonly_view_refuses_writes(store: LayerStore, mounter: Mounter, tmp_path: Path) -> None:
     ids = register_chain(store)
-    for chain_id in (ids[0], ids[2]):  # one layer (a bind) and a stack
-        rootfs = tmp_path / f"ro-{chain_id[7:19]}"
-        mounter(
-            store.mounts(chain_id, tmp_path / "unused", tmp_path / "unused", readonly=True), rootfs
-        )
-        assert (rootfs / "etc/hostname").exists()
+    for chain_id in (ids[0], ids[2], None):  # one layer (a bind), a stack, no layers
+        key = f"ro-{chain_id[7:19] if chain_id else 'scratch'}"
+        rootfs = tmp_path / key
+        mounter(store.view(key, chain_id), rootfs)
+        assert (rootfs / "etc/hostname").exists() == (chain_id is not None)
         with pytest.raises(OSError) as err:
             (rootfs / "x").write_text("no")
         assert err.value.errno == errno.EROFS
+    assert store.active() == sorted(["ro-scratch", *(f"ro-{i[7:19]}" for i in (ids[0], ids[2]))])
 
 
 def test_identical_layer_is_stored_once(store: LayerStore) -> None:
@@ -302,17 +304,18 @@ def test_many_layers_fit_one_mount(store: LayerStore, mounter: Mounter, tmp_path
         parent = store.register(parent, io.BytesIO(tar)).chain_id
     assert parent is not None
     rootfs = tmp_path / "rootfs"
-    mounts = store.prepare_rw(parent, tmp_path / "upper", tmp_path / "work")
+    mounts = store.prepare("c", parent)
     if mounts[0].type == "overlay":
         assert len(",".join(mounts[0].options)) > os.sysconf("SC_PAGE_SIZE")
     mounter(mounts, rootfs)
     assert sorted(os.listdir(rootfs / "n")) == [f"{i:02d}" for i in range(80)]
 
 
-def test_mount_description_is_plain_data(store: LayerStore, tmp_path: Path) -> None:
+def test_mount_description_is_plain_data(store: LayerStore) -> None:
     ids = register_chain(store)
-    upper, work = tmp_path / "upper", tmp_path / "work"
-    [view] = store.mounts(ids[2], upper, work)
+    [view] = store.prepare("c", ids[2])
+    folder = store.root / "active" / "c"
+    upper, work = folder / "upper", folder / "work"
     lowers = [
         next(p for p in (store.root / "l").iterdir() if p.resolve() == d)
         for d in store.chain_dirs(ids[2])
@@ -324,13 +327,212 @@ def test_mount_description_is_plain_data(store: LayerStore, tmp_path: Path) -> N
         )
     else:
         assert view == Mount("bind", str(upper), options=("rbind", "rw"))
-    assert not upper.exists()  # describing creates nothing
+    assert store.upper("c") == upper
+    before = sorted(store.root.rglob("*"))
+    assert store.mounts("c") == [view]  # describing again creates nothing
+    assert sorted(store.root.rglob("*")) == before
 
 
-def test_prepare_rw_refuses_a_used_upper(store: LayerStore, tmp_path: Path) -> None:
+# --- active snapshots: prepare, view, mounts, diff, commit, remove, sweep -------------
+
+
+def make_driver(name: str, root: Path) -> Driver:
+    return OverlayDriver(root) if name == "overlay" else CopyDriver(root)
+
+
+def content(root: Path) -> dict[str, tuple[object, ...]]:
+    """`tree` without times (a tar keeps whole seconds) and with whiteouts as such
+    (overlayfs makes them mode 0, a tar's are 0600)."""
+    out: dict[str, tuple[object, ...]] = {}
+    for name, (mode, uid, gid, _mtime, body) in tree(root).items():
+        st = os.lstat(root / name)
+        whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+        out[name] = ("whiteout",) if whiteout else (mode, uid, gid, body)
+    return out
+
+
+def change_files(rootfs: Path) -> None:
+    (rootfs / "new-file").write_text("fresh")
+    (rootfs / "etc/hostname").write_text("changed\n")
+    (rootfs / "etc/passwd").unlink()
+    shutil.rmtree(rootfs / "opt")
+    os.chmod(rootfs / "bin/tool", 0o700)
+    (rootfs / "data/new").unlink()
+
+
+CHANGED = {
+    ".wh.opt", "bin", "bin/tool", "data", "data/.wh.new", "etc", "etc/.wh.passwd",
+    "etc/hostname", "new-file",
+}  # fmt: skip
+
+
+def diff_of(store: LayerStore, key: str, epoch: int | None = None) -> bytes:
+    out = io.BytesIO()
+    store.diff(key, out, source_date_epoch=epoch)
+    return out.getvalue()
+
+
+def test_commit_makes_the_snapshots_changes_a_layer(
+    store: LayerStore, driver: Driver, mounter: Mounter, tmp_path: Path
+) -> None:
+    ids = register_chain(store)
+    rootfs = tmp_path / "rootfs"
+    mounter(store.prepare("step", ids[-1]), rootfs)
+    assert not store.changed("step")
+    change_files(rootfs)
+    seen = content(rootfs)
+    unmount(rootfs)
+    assert store.changed("step")
+    tar = diff_of(store, "step")
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        assert set(tf.getnames()) == CHANGED
+    layer = store.commit("step", diff_id=of_bytes(tar), size=len(tar))
+    assert (layer.parent, layer.diff_id, layer.size) == (ids[-1], of_bytes(tar), len(tar))
+    assert (
+        layer.chain_id
+        == chain_ids([*(of_bytes(t) for t in (BASE, SECOND, THIRD)), of_bytes(tar)])[-1]
+    )
+    assert store.active() == [] and list((store.root / "tmp").iterdir()) == []
+    with pytest.raises(NotFound, match="snapshot step not found"):
+        store.mounts("step")
+    # The same tar extracted by another store makes the same layer...
+    again = LayerStore(tmp_path / "again", make_driver(driver.name, tmp_path / "again"))
+    register_chain(again)
+    extracted = again.register(ids[-1], io.BytesIO(tar))
+    assert extracted == layer
+    assert content(again.chain_dirs(layer.chain_id)[0]) == content(
+        store.chain_dirs(layer.chain_id)[0]
+    )
+    # ...and the layer shows what the snapshot showed.
+    mounter(store.view("check", layer.chain_id), tmp_path / "check")
+    assert content(tmp_path / "check") == seen
+
+
+def test_a_snapshot_of_no_layers_starts_empty(
+    store: LayerStore, mounter: Mounter, tmp_path: Path
+) -> None:
+    mounts = store.prepare("scratch", None)
+    assert mounts == [Mount("bind", str(store.upper("scratch")), options=("rbind", "rw"))]
+    rootfs = tmp_path / "rootfs"
+    mounter(mounts, rootfs)
+    assert os.listdir(rootfs) == [] and not store.changed("scratch")
+    (rootfs / "hello").write_text("hi")
+    unmount(rootfs)
+    tar = diff_of(store, "scratch")
+    layer = store.commit("scratch", diff_id=of_bytes(tar), size=len(tar))
+    assert (layer.chain_id, layer.parent) == (of_bytes(tar), None)
+    [tree_dir] = store.chain_dirs(layer.chain_id)
+    assert (tree_dir / "hello").read_text() == "hi"
+    written = io.BytesIO()
+    write_tar(tree_dir, written)
+    assert written.getvalue() == tar  # a base layer's diff is its whole tree
+
+
+def test_both_drivers_write_the_same_diff(tmp_path: Path, mounter: Mounter) -> None:
+    """The same changes give the same layer, whichever driver the daemon runs."""
+    if not supported(tmp_path / "overlay"):
+        pytest.skip("overlayfs is not usable here")
+    digests = []
+    for name in ("overlay", "copy"):
+        store = LayerStore(tmp_path / name, make_driver(name, tmp_path / name))
+        ids = register_chain(store)
+        mounter(store.prepare("step", ids[-1]), tmp_path / f"{name}-rootfs")
+        change_files(tmp_path / f"{name}-rootfs")
+        unmount(tmp_path / f"{name}-rootfs")
+        digests.append(of_bytes(diff_of(store, "step", epoch=1_600_000_000)))
+    assert digests[0] == digests[1]
+
+
+def test_an_identical_layer_is_not_committed_twice(
+    store: LayerStore, mounter: Mounter, tmp_path: Path
+) -> None:
     top = register_chain(store)[-1]
-    upper, work = tmp_path / "upper", tmp_path / "work"
-    store.prepare_rw(top, upper, work)
-    (upper / "scribble").write_text("x")
-    with pytest.raises(Conflict, match="not empty"):
-        store.prepare_rw(top, upper, work)
+    layers = []
+    for key in ("one", "two"):
+        mounter(store.prepare(key, top), tmp_path / key)
+        (tmp_path / key / "same").write_text("same")
+        os.utime(tmp_path / key / "same", (1_600_000_000, 1_600_000_000))
+        unmount(tmp_path / key)
+        tar = diff_of(store, key, epoch=1_600_000_000)
+        layers.append(store.commit(key, diff_id=of_bytes(tar), size=len(tar)))
+    assert layers[0] == layers[1] and store.active() == []
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_prepare_refuses_a_key_in_use_and_a_bad_key(store: LayerStore) -> None:
+    top = register_chain(store)[-1]
+    store.prepare("c", top)
+    (store.upper("c") / "scribble").write_text("x")
+    with pytest.raises(AlreadyExists, match="snapshot c already exists"):
+        store.prepare("c", None)
+    with pytest.raises(AlreadyExists):
+        store.view("c", top)
+    assert (store.upper("c") / "scribble").read_text() == "x"
+    for bad in ("", "../c", "a/b", top, ".hidden"):
+        with pytest.raises(InvalidArgument, match="invalid snapshot key"):
+            store.prepare(bad, top)
+    assert store.active() == ["c"] and list((store.root / "tmp").iterdir()) == []
+
+
+def test_prepare_on_an_unknown_parent_is_not_found(store: LayerStore) -> None:
+    with pytest.raises(NotFound):
+        store.prepare("c", of_bytes(b"nope"))
+    assert store.active() == [] and list((store.root / "tmp").iterdir()) == []
+
+
+def test_a_view_does_not_commit(store: LayerStore) -> None:
+    top = register_chain(store)[-1]
+    store.view("v", top)
+    with pytest.raises(FailedPrecondition, match="view"):
+        store.commit("v", diff_id=of_bytes(b""), size=0)
+    assert store.active() == ["v"]
+
+
+def test_remove_ends_a_snapshot_and_keeps_the_layers(store: LayerStore) -> None:
+    ids = register_chain(store)
+    store.prepare("c", ids[-1])
+    store.view("v", ids[0])
+    store.remove("c")
+    store.remove("v")
+    assert store.active() == [] and list((store.root / "tmp").iterdir()) == []
+    assert store.committed() == sorted(ids)
+    with pytest.raises(NotFound, match="snapshot c not found"):
+        store.remove("c")
+
+
+def test_snapshots_outlive_the_store_and_sweep_keeps_what_is_held(
+    store: LayerStore, driver: Driver
+) -> None:
+    top = register_chain(store)[-1]
+    for key in ("container-a", "container-b", "build-1"):
+        store.prepare(key, top)
+    store.view("build-2", None)
+    half = store.root / "active" / "build-3" / "upper"  # a crash cut its adopt short
+    half.mkdir(parents=True)
+    again = LayerStore(store.root, driver)
+    assert again.active() == ["build-1", "build-2", "build-3", "container-a", "container-b"]
+    assert again.sweep(held={"container-a", "container-c"}) == [
+        "build-1", "build-2", "build-3", "container-b",
+    ]  # fmt: skip
+    assert again.active() == ["container-a"] and again.mounts("container-a")
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_adopt_moves_an_older_laminas_upper_dir_in(
+    store: LayerStore, mounter: Mounter, tmp_path: Path
+) -> None:
+    top = register_chain(store)[-1]
+    old = tmp_path / "containers" / "c"
+    store.prepare("made", top)  # an upper dir as the driver makes one, then moved out
+    old.mkdir(parents=True)
+    os.rename(store.upper("made"), old / "upper")
+    os.rename(store.root / "active" / "made" / "work", old / "work")
+    store.remove("made")
+    (old / "upper" / "kept").write_text("mine")
+    store.adopt("container-c", top, upper=old / "upper", work=old / "work")
+    assert sorted(os.listdir(old)) == [] and store.active() == ["container-c"]
+    mounter(store.mounts("container-c"), tmp_path / "rootfs")
+    assert (tmp_path / "rootfs" / "kept").read_text() == "mine"
+    assert (tmp_path / "rootfs" / "etc/motd").read_text() == "hi\n"
+    store.adopt("container-c", top, upper=old / "upper", work=old / "work")  # again: a no-op
+    assert (store.upper("container-c") / "kept").read_text() == "mine"

@@ -86,8 +86,10 @@ def docker_legacy(
 
 
 def leftovers(daemon: Daemon) -> list[str]:
-    """Build steps still on disk or in the runtime (should be none between builds)."""
+    """Build steps still on disk, in the layer store (their snapshots and views), or in
+    the runtime (should be none between builds)."""
     found = [p.name for p in (daemon.paths.root / "build" / "steps").glob("*")]
+    found += [p.name for p in (daemon.paths.root / "layers" / "active").glob("build-*")]
     runc_root = daemon.paths.run_dir / "runc"
     if runc_root.is_dir():
         listed = subprocess.run(

@@ -22,11 +22,13 @@ class Audit:
     stray_layers: set[str]  # on disk, named by nothing
     ingests: list[str]  # entries in content/ingest
     layer_temps: list[str]  # entries in layers/tmp
+    stray_snapshots: set[str]  # active snapshots no container holds (layers/active)
     usage: int  # bytes of blobs and layer folders, as `system df` counts them
 
     @property
     def clean(self) -> bool:
-        return not (self.stray_blobs or self.stray_layers or self.ingests or self.layer_temps)
+        strays = self.stray_blobs or self.stray_layers or self.stray_snapshots
+        return not (strays or self.ingests or self.layer_temps)
 
 
 def audit(root: Path) -> Audit:
@@ -45,8 +47,17 @@ def audit(root: Path) -> Audit:
         stray_layers=layers - live_layers,
         ingests=os.listdir(root / "content" / "ingest"),
         layer_temps=os.listdir(layer_dir / "tmp"),
+        stray_snapshots=set(os.listdir(layer_dir / "active")) - _container_snapshots(root),
         usage=usage,
     )
+
+
+def _container_snapshots(root: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{root / 'lamina.db'}?mode=ro", uri=True)
+    try:
+        return {f"container-{r[0]}" for r in db.execute("SELECT id FROM containers")}
+    finally:
+        db.close()
 
 
 def _references(db_path: Path) -> tuple[set[str], set[str]]:

@@ -393,3 +393,45 @@ def test_a_new_engine_adopts_running_containers_and_records_exits_meanwhile(
     finally:
         quiesce(second)
         second.close()
+
+
+# -- its writable layer: an active snapshot of the layer store -----------------------------
+
+
+def test_a_containers_writable_layer_is_a_snapshot_of_the_store(engine: Engine) -> None:
+    c = create(engine)
+    runner = engine.containers.runner
+    assert engine.layers.active() == [f"container-{c.id}"]
+    assert runner.upper(c.id).is_dir()
+    assert not (runner.dir(c.id) / "upper").exists()
+    engine.containers.remove(c.id)
+    assert engine.layers.active() == []
+
+
+def test_restore_moves_an_older_laminas_layers_in_and_sweeps_the_rest(tmp_path: Path) -> None:
+    runtime = FakeRuntime(tmp_path / "run" / "runc")
+    first = fake_engine(tmp_path, runtime)
+    scratch_image(first, "fake", ["sleep"])
+    old, new = create(first), create(first)
+    first.layers.prepare("build-0123456789abcdef", None)  # a build the daemon died in
+    first.close()
+    # `old` as an older lamina left it: its upper and work dirs in its own folder.
+    folder = first.containers.runner.dir(old.id)
+    snapshot = first.layers.upper(f"container-{old.id}").parent
+    (snapshot / "upper" / "mine").write_text("kept")
+    for name in ("upper", "work"):
+        (snapshot / name).rename(folder / name)
+    (snapshot / "snapshot.json").unlink()
+    snapshot.rmdir()
+
+    second = fake_engine(tmp_path, runtime)
+    try:
+        second.restore()
+        assert second.layers.active() == sorted(f"container-{c.id}" for c in (old, new))
+        assert (second.containers.runner.upper(old.id) / "mine").read_text() == "kept"
+        assert not {"upper", "work"} & {p.name for p in folder.iterdir()}
+        second.containers.start(old.id)
+    finally:
+        quiesce(second)
+        second.close()
+    assert second.layers.active() == []

@@ -57,6 +57,8 @@ def inspect(
     *,
     log_path: str,
     container_dir: str,
+    upper_dir: str,
+    work_dir: str,
     driver: str,
     exec_ids: list[str],
     network_settings: dict[str, Any] | None = None,
@@ -84,8 +86,8 @@ def inspect(
         "GraphDriver": {
             "Name": driver,
             "Data": {
-                "UpperDir": f"{container_dir}/upper",
-                "WorkDir": f"{container_dir}/work",
+                "UpperDir": upper_dir,
+                "WorkDir": work_dir,
                 "MergedDir": f"{container_dir}/rootfs",
             },
         },

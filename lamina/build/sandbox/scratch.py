@@ -1,8 +1,8 @@
 """A build's scratch space on one layer store: step workspaces and temporary folders.
 
     scratch = Scratch(root=<lamina root>/build, trash=trash, layers=images.layers)
-    space = scratch.workspace()                      # <root>/steps/<id>/
-    mounts = scratch.rootfs_mounts(state.chain_id, space)
+    space = scratch.workspace(state.chain_id)        # a snapshot on the parent
+    mounts = space.mounts                            # mounted at <root>/steps/<id>/rootfs
 
 What a step writes goes to its workspace's upper dir (see `workspace`); what it only
 mounts for a while (a bind mount's private copy, heredoc files) to a temporary folder
@@ -17,10 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.build.sandbox.workspace import Trash, Workspace, rootfs_mounts
+from lamina.build.sandbox.workspace import Trash, Workspace
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import Mount
 
 
 @dataclass(frozen=True)
@@ -29,13 +28,10 @@ class Scratch:
     trash: Trash
     layers: LayerStore
 
-    def workspace(self) -> Workspace:
-        """A new step's dirs; the caller removes them (`Workspace.remove`)."""
-        return Workspace(self.root / "steps", self.trash)
-
-    def rootfs_mounts(self, chain_id: Digest | None, space: Workspace) -> list[Mount]:
-        """The parent chain with the workspace's upper dir on top."""
-        return rootfs_mounts(self.layers, chain_id, space)
+    def workspace(self, parent: Digest | None) -> Workspace:
+        """A new step's snapshot on `parent` and dirs; the caller removes them
+        (`Workspace.remove`)."""
+        return Workspace(self.root / "steps", self.layers, parent, self.trash)
 
     def layer_dirs(self, chain_id: Digest) -> list[Path]:
         """The unpacked layers of a chain, top first."""

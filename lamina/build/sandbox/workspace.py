@@ -1,13 +1,14 @@
 """Scratch space for one build step, and the root filesystem views steps work in.
 
-A step that changes files gets `<build>/steps/<id>/` with `upper/` and `work/` (its
-overlay layer) and `rootfs/`, where the parent image with that upper dir on top is
-mounted while the step runs. The upper dir is the step's diff: the layer is made from
-it after the rootfs is unmounted. `COPY --from` and `RUN --mount=from=` read other
-images through read-only views under `<build>/trees/`.
+A step that changes files gets an active snapshot of the layer store on its parent
+(its upper dir is the step's diff: the layer is committed from it after the rootfs is
+unmounted) and `<build>/steps/<id>/`, with `rootfs/`, where the snapshot is mounted
+while the step runs. `COPY --from` and `RUN --mount=from=` read other images through
+read-only views (snapshots too) mounted under `<build>/trees/`.
 
 Mounting goes through `lamina.store.mount`; every mount made here is undone when its
-`with` block ends, however it ends, and `recover` clears what a crashed daemon left.
+`with` block ends, however it ends, and `recover` clears what a crashed daemon left
+here (the engine's restore sweeps the snapshots: lamina.store.layers.store).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lamina.errors import FailedPrecondition
+from lamina.errors import FailedPrecondition, NotFound
 from lamina.oci.digest import Digest
 from lamina.store.layers.store import LayerStore
 from lamina.store.mount import Mount, mount, unmount_all
@@ -60,38 +61,42 @@ class Trash:
 
 
 class Workspace:
-    """One step's dirs; `id` doubles as the RUN container's name in the runtime."""
+    """One step's snapshot and dirs; `id` doubles as the RUN container's name in the
+    runtime and as the snapshot's key."""
 
-    def __init__(self, steps_root: Path, trash: Trash | None = None) -> None:
+    def __init__(
+        self,
+        steps_root: Path,
+        layers: LayerStore,
+        parent: Digest | None,
+        trash: Trash | None = None,
+    ) -> None:
+        if layers.driver.name != "overlay":
+            raise FailedPrecondition(
+                f"building images needs the overlay storage driver (this daemon uses "
+                f"{layers.driver.name}): a step's layer is its overlay upper dir"
+            )
+        self.layers = layers
         self.trash = trash
         self.id = ID_PREFIX + secrets.token_hex(8)
         self.dir = steps_root / self.id
-        self.upper = self.dir / "upper"
-        self.work = self.dir / "work"
         self.rootfs = self.dir / "rootfs"
-        for path in (self.upper, self.work, self.rootfs):
-            path.mkdir(mode=0o755, parents=True)
-        # The merged root takes the upper dir's mode, so make it a rootfs root's.
-        self.upper.chmod(0o755)
+        self.mounts = layers.prepare(self.id, parent)
+        self.upper = layers.upper(self.id)
+        try:
+            self.rootfs.mkdir(mode=0o755, parents=True)
+        except BaseException:
+            layers.remove(self.id)
+            raise
 
     def remove(self) -> None:
         unmount_all(self.rootfs)
+        with contextlib.suppress(NotFound):  # committed: the snapshot is a layer now
+            self.layers.remove(self.id)
         if self.trash is not None:
             self.trash.put(self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def rootfs_mounts(layers: LayerStore, chain_id: Digest | None, space: Workspace) -> list[Mount]:
-    """The parent chain with the step's upper dir on top (a bind of it for scratch)."""
-    if layers.driver.name != "overlay":
-        raise FailedPrecondition(
-            f"building images needs the overlay storage driver (this daemon uses "
-            f"{layers.driver.name}): a step's layer is its overlay upper dir"
-        )
-    if chain_id is None:
-        return [Mount("bind", str(space.upper), options=("rbind", "rw"))]
-    return layers.mounts(chain_id, space.upper, space.work)
 
 
 @contextlib.contextmanager
@@ -107,19 +112,18 @@ def mounted(mounts: Sequence[Mount], target: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def tree_view(layers: LayerStore, chain_id: Digest | None, trees_root: Path) -> Iterator[Path]:
-    """A read-only view of an image's filesystem (an empty dir for no layers)."""
+    """A read-only view of an image's filesystem (an empty one for no layers)."""
     trees_root.mkdir(parents=True, exist_ok=True)
-    target = trees_root / secrets.token_hex(8)
+    key = ID_PREFIX + secrets.token_hex(8)
+    target = trees_root / key
     target.mkdir(mode=0o755)
     try:
-        if chain_id is None:
-            yield target
-            return
-        dummy = trees_root / "unused"  # readonly views take no upper dir
-        with mounted(layers.mounts(chain_id, dummy, dummy, readonly=True), target):
+        with mounted(layers.view(key, chain_id), target):
             yield target
     finally:
         unmount_all(target)
+        with contextlib.suppress(NotFound):
+            layers.remove(key)
         with contextlib.suppress(OSError):
             target.rmdir()
 

@@ -95,16 +95,15 @@ def _workdir(
     tools: ConfigTools, state: ImageState, path: str, cfg: ConfigStep, where: Location
 ) -> Result:
     """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
-    space = tools.scratch.workspace()
+    space = tools.scratch.workspace(state.chain_id)
     try:
-        mounts = tools.scratch.rootfs_mounts(state.chain_id, space)
-        with mounted(mounts, space.rootfs) as rootfs:
+        with mounted(space.mounts, space.rootfs) as rootfs:
             try:
                 _make_dirs(rootfs, path, state.user)
             except InvalidArgument as err:
                 raise DockerfileError.at(where, str(err)) from err
         return tools.committer.commit(
-            state, created_by=cfg.created_by, change=cfg.change, upper=space.upper
+            state, created_by=cfg.created_by, change=cfg.change, snapshot=space.id
         )
     finally:
         space.remove()

@@ -214,7 +214,7 @@ def _execute(
     words: _Words,
     where: Location,
 ) -> Result:
-    space = tools.scratch.workspace()
+    space = tools.scratch.workspace(state.chain_id)
     try:
         with tools.sources.view(state) as view:
             copies = final(view)
@@ -227,7 +227,7 @@ def _execute(
                 )  # fmt: skip
             except InvalidArgument as err:
                 raise DockerfileError.at(where, f"{words.keyword} failed: {err}") from err
-        new, diff_id = tools.committer.commit(state, created_by=words.text, upper=space.upper)
+        new, diff_id = tools.committer.commit(state, created_by=words.text, snapshot=space.id)
         if diff_id is not None and new.chain_id is not None and written:
             tools.links.add(tools.scratch.layer_dirs(new.chain_id)[0], written)
         return new, diff_id

@@ -112,7 +112,7 @@ def run_step(
 def _execute(tools: RunTools, run: _Run, stack: contextlib.ExitStack, n: int) -> Result:
     state = run.state
     tools.caches.hold(run.mounts, tools.progress, stack)
-    space = tools.scratch.workspace()
+    space = tools.scratch.workspace(state.chain_id)
     try:
         argv, extra = _argv(run.instr, state, space)
         spec = RunSpec(
@@ -124,7 +124,7 @@ def _execute(tools: RunTools, run: _Run, stack: contextlib.ExitStack, n: int) ->
             _run(tools, n, state, space, spec)
         except InvalidArgument as err:  # from the spec: an unknown USER, a bad WORKDIR
             raise DockerfileError.at(run.where, str(err)) from err
-        return tools.committer.commit(state, created_by=run.text, upper=space.upper)
+        return tools.committer.commit(state, created_by=run.text, snapshot=space.id)
     finally:
         space.remove()
 
@@ -134,7 +134,7 @@ def _run(tools: RunTools, n: int, state: ImageState, space: Workspace, spec: Run
     # Incremental: a chunk may end inside a multi-byte character.
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     code, stubs = tools.runner.run(
-        tools.scratch.rootfs_mounts(state.chain_id, space), space, spec,
+        space.mounts, space, spec,
         output=lambda data: report.log(n, decoder.decode(data)),
         cancel=tools.progress.cancel, started=lambda cid: report.running(n, cid),
     )  # fmt: skip

@@ -1,7 +1,8 @@
-"""Unpacked layers: the store (names, commits, chains) and its storage drivers.
+"""Unpacked layers: the store (names, commits, chains, active snapshots) and its drivers.
 
 Read store.py's module doc first: it defines chainID, parent, diff, driver and mount
-description, and walks through importing a layer and running a container.
+description, and walks through importing a layer, running a container and committing
+a build step; `LayerStore.__init__` defines key, parent, active and committed.
 """
 
 from __future__ import annotations

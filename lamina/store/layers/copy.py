@@ -1,9 +1,10 @@
 """The copy driver, for hosts without overlayfs: every layer dir holds a full tree.
 
 A layer is its parent's tree copied, then the diff applied with whiteouts as plain
-deletions. A container gets its own full copy of the top layer and sees it through a
-bind mount. Costly in disk and time, but it needs nothing from the kernel beyond bind
-mounts, which is why Docker keeps the same thing as "vfs".
+deletions. An active snapshot's upper dir is its own full copy of the top layer, seen
+through a bind mount; its diff is found by comparing it with that layer (treediff).
+Costly in disk and time, but it needs nothing from the kernel beyond bind mounts, which
+is why Docker keeps the same thing as "vfs".
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import subprocess
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina.errors import Conflict, Internal
-from lamina.store.archive import ApplyResult, apply_layer
+from lamina.errors import Internal
+from lamina.store import treediff
+from lamina.store.archive import ApplyResult, apply_layer, write_changes
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount
 
@@ -32,19 +34,25 @@ class CopyDriver(Driver):
             copy_tree(parent, dest)
         return apply_layer(tar_stream, dest, whiteouts="delete")
 
-    def prepare_rw(self, chain: list[Path], upper: Path, work: Path) -> None:
-        upper.mkdir(parents=True, exist_ok=True)
-        work.mkdir(parents=True, exist_ok=True)
-        if any(upper.iterdir()):
-            raise Conflict(f"{upper} is not empty: the container's copy was already made")
-        copy_tree(chain[0], upper)
+    def prepare(self, chain: list[Path], upper: Path, work: Path) -> None:
+        if chain:
+            copy_tree(chain[0], upper)
 
-    def mounts(
-        self, chain: list[Path], upper: Path, work: Path, *, readonly: bool = False
-    ) -> list[Mount]:
-        if readonly:
-            return [Mount("bind", str(chain[0]), options=("rbind", "ro"))]
+    def mounts(self, chain: list[Path], upper: Path, work: Path) -> list[Mount]:
         return [Mount("bind", str(upper), options=("rbind", "rw"))]
+
+    def view(self, chain: list[Path]) -> list[Mount]:
+        return [Mount("bind", str(chain[0]), options=("rbind", "ro"))]
+
+    def diff(
+        self, chain: list[Path], upper: Path, out: BinaryIO, *, source_date_epoch: int | None
+    ) -> None:
+        lower = chain[0] if chain else None
+        write_changes(lower, upper, out, source_date_epoch=source_date_epoch)
+
+    def changed(self, chain: list[Path], upper: Path) -> bool:
+        lower = str(chain[0]) if chain else None
+        return next(treediff.changes(lower, str(upper)), None) is not None
 
 
 def copy_tree(src: Path, dest: Path) -> None:

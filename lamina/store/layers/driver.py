@@ -1,13 +1,21 @@
 """The storage driver interface: how layer trees sit on disk and become one rootfs.
 
-The layer store (store.py) owns names, metadata and atomic commits; a driver owns the
-two things that differ between overlayfs and plain copies:
+The layer store (store.py) owns names, metadata, atomic commits and the folders of
+active snapshots; a driver owns what differs between overlayfs and plain copies:
 
 - what a layer's directory holds (`apply`): with overlay, only that layer's own diff
   (whiteouts as overlayfs reads them); with copy, the parent's whole tree plus the diff;
-- how a chain of layer directories is seen as one filesystem (`mounts`), described as
-  `Mount` values and never mounted here, plus the per-container state that view needs
-  (`prepare_rw`: empty upper/work dirs for overlay, a full private copy for copy).
+- what an active snapshot's upper dir starts as (`prepare`: empty for overlay, a full
+  private copy of the parent for copy), and so what it holds once written: with
+  overlay, the diff as `apply` would have stored it; with copy, the full tree. Either
+  way it is what a committed layer's dir holds, which is why a commit is a rename;
+- how a chain of layer directories is seen as one filesystem (`mounts`, `view`),
+  described as `Mount` values and never mounted here;
+- how an upper dir's changes are written as a layer tar (`diff`, `changed`).
+
+Every `chain` is a list of layer trees, top first. It is empty for a snapshot of no
+layers (FROM scratch) in `prepare`, `diff` and `changed`; `mounts` and `view` are never
+asked about no layers: the store shows such a snapshot's upper dir by a bind mount.
 """
 
 from __future__ import annotations
@@ -30,20 +38,24 @@ class Driver(Protocol):
         """
         ...
 
-    def prepare_rw(self, chain: list[Path], upper: Path, work: Path) -> None:
-        """Create a container's writable state in `upper`/`work` (caller-owned paths).
-
-        `chain` lists the layer trees, top first. Called once, before the first mount;
-        raises Conflict if `upper` already holds something.
-        """
+    def prepare(self, chain: list[Path], upper: Path, work: Path) -> None:
+        """Fill the fresh, empty dirs `upper` and `work` of a new active snapshot."""
         ...
 
-    def mounts(
-        self, chain: list[Path], upper: Path, work: Path, *, readonly: bool = False
-    ) -> list[Mount]:
-        """Describe the view of `chain` (top first) with `upper` as its writable layer.
+    def mounts(self, chain: list[Path], upper: Path, work: Path) -> list[Mount]:
+        """Describe the writable view of `chain` with `upper` on top (pure)."""
+        ...
 
-        With readonly=True the view is of the layers alone and upper/work are unused.
-        Pure: nothing is created or mounted.
-        """
+    def view(self, chain: list[Path]) -> list[Mount]:
+        """Describe a read-only view of `chain` (pure)."""
+        ...
+
+    def diff(
+        self, chain: list[Path], upper: Path, out: BinaryIO, *, source_date_epoch: int | None
+    ) -> None:
+        """Write what `upper` changes of `chain` as a deterministic layer tar."""
+        ...
+
+    def changed(self, chain: list[Path], upper: Path) -> bool:
+        """Whether `upper` changes anything of `chain` (its diff would not be empty)."""
         ...

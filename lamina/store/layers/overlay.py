@@ -1,21 +1,24 @@
 """The overlay driver: each layer dir holds only its own diff; overlayfs stacks them.
 
 Whiteouts are stored as overlayfs reads them (char device 0/0, `trusted.overlay.opaque`),
-so a container's rootfs is one overlay mount: the chain as lowerdirs, top first, and
-the container's upper/work dirs. The chain paths the store hands us are its short
-`l/<id>` aliases (as Docker's overlay2), so the option string stays under a page.
+so an active snapshot's view is one overlay mount: the chain as lowerdirs, top first,
+and the snapshot's upper/work dirs. The upper dir then holds exactly the snapshot's
+diff in the shape this driver stores layers in, so it is written as a tar as it is.
+The chain paths the store hands us are its short `l/<id>` aliases (as Docker's
+overlay2), so the option string stays under a page.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina.errors import Conflict, FailedPrecondition, LaminaError
-from lamina.store.archive import ApplyResult, apply_layer
+from lamina.errors import FailedPrecondition, LaminaError
+from lamina.store.archive import ApplyResult, apply_layer, write_tar
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount, mount, unmount
 
@@ -38,34 +41,44 @@ class OverlayDriver(Driver):
     def apply(self, parent: Path | None, tar_stream: BinaryIO, dest: Path) -> ApplyResult:
         return apply_layer(tar_stream, dest, whiteouts="overlay")
 
-    def prepare_rw(self, chain: list[Path], upper: Path, work: Path) -> None:
-        if upper.is_dir() and any(upper.iterdir()):
-            raise Conflict(f"{upper} is not empty: the container's upper dir was already made")
-        # The merged root takes the upper dir's owner and mode, so make it a rootfs root.
-        for path in (upper, work):
-            path.mkdir(mode=0o755, parents=True, exist_ok=True)
-            path.chmod(0o755)
+    def prepare(self, chain: list[Path], upper: Path, work: Path) -> None:
+        """Nothing to fill: overlayfs copies up what is written."""
 
-    def mounts(
-        self, chain: list[Path], upper: Path, work: Path, *, readonly: bool = False
-    ) -> list[Mount]:
-        if readonly and len(chain) == 1:
+    def mounts(self, chain: list[Path], upper: Path, work: Path) -> list[Mount]:
+        options = (f"upperdir={upper}", f"workdir={work}")
+        _check(chain, [upper, work], relative_extra=",".join(options))
+        return [Mount("overlay", "overlay", options=(_lowerdir(chain), *options))]
+
+    def view(self, chain: list[Path]) -> list[Mount]:
+        if len(chain) == 1:
             # overlayfs wants two lowers when there is no upper; one tree is a bind.
             return [Mount("bind", str(chain[0]), options=("rbind", "ro"))]
-        lower = f"lowerdir={':'.join(str(p) for p in chain)}"
-        paths = [*chain] if readonly else [*chain, upper, work]
-        if any(c in str(p) for p in paths for c in _UNSAFE):
-            raise FailedPrecondition(f"overlay paths may not contain ',' or ':': {paths}")
-        relative = f"lowerdir={':'.join(p.name for p in chain)},upperdir={upper},workdir={work}"
-        if len(relative) > _MAX_OPTIONS:
-            raise FailedPrecondition(
-                f"overlay: {len(chain)} layers do not fit in one mount's options"
-            )
-        if readonly:
-            return [Mount("overlay", "overlay", options=(lower,))]
-        return [
-            Mount("overlay", "overlay", options=(lower, f"upperdir={upper}", f"workdir={work}"))
-        ]
+        _check(chain, [], relative_extra="")
+        return [Mount("overlay", "overlay", options=(_lowerdir(chain),))]
+
+    def diff(
+        self, chain: list[Path], upper: Path, out: BinaryIO, *, source_date_epoch: int | None
+    ) -> None:
+        write_tar(upper, out, whiteouts="overlay", source_date_epoch=source_date_epoch)
+
+    def changed(self, chain: list[Path], upper: Path) -> bool:
+        with os.scandir(upper) as entries:
+            return next(entries, None) is not None
+
+
+def _lowerdir(chain: list[Path]) -> str:
+    return f"lowerdir={':'.join(str(p) for p in chain)}"
+
+
+def _check(chain: list[Path], others: list[Path], *, relative_extra: str) -> None:
+    """Refuse paths overlay's option syntax cannot carry, and chains whose options do
+    not fit one mount even in the short relative form."""
+    paths = [*chain, *others]
+    if any(c in str(p) for p in paths for c in _UNSAFE):
+        raise FailedPrecondition(f"overlay paths may not contain ',' or ':': {paths}")
+    relative = f"lowerdir={':'.join(p.name for p in chain)},{relative_extra}"
+    if len(relative) > _MAX_OPTIONS:
+        raise FailedPrecondition(f"overlay: {len(chain)} layers do not fit in one mount's options")
 
 
 @functools.cache

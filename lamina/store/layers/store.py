@@ -20,12 +20,23 @@ Import a layer
     the commit. A layer already present is not stored twice: the copy is discarded.
     A crash leaves a temp dir, which the next LayerStore removes.
 
-Run a container
-    The container module owns `containers/<id>/{upper,work}`. It calls
-    prepare_rw(chainID, upper, work) once (empty dirs for overlay, a private copy for
-    copy), then mounts(chainID, upper, work) each time it starts the container, and
-    mounts each returned Mount at the rootfs path with store.mount.mount; on stop it
-    unmounts. Writes land in upper; layer dirs never change.
+Run a container (or a build step)
+    prepare(key, parent) makes the active snapshot `key`: in tmp/, an upper and a work
+    dir, which the driver fills (nothing for overlay, a private copy of the parent's
+    tree for copy), renamed into `active/<key>` whole. It returns the mounts: how to
+    see the parent chain with that upper dir on top (a bind of the upper dir alone
+    for no parent, FROM scratch). The caller mounts them at its rootfs path with
+    store.mount.mount each time it starts, and unmounts on stop; `mounts(key)` answers
+    again later. Writes land in the upper dir; layer dirs never change. `remove(key)`
+    ends the snapshot; `view(key, parent)` is the read-only kind, with no upper dir
+    of its own to write.
+
+Commit a build step
+    The diff of an active snapshot is written as a layer tar by `diff(key, out)`
+    (the overlay upper dir as it is; for copy, what its tree changes of the parent's);
+    the caller stores that blob, then `commit(key, diff_id=, size=)` makes the upper
+    dir the layer's tree by one rename (it already is what this driver keeps as a
+    layer dir), with no second extraction, and ends the snapshot.
 
 Free a layer
     Only the garbage collector (store/gc.py) removes committed layers, when nothing
@@ -33,13 +44,22 @@ Free a layer
     (which stands on all its parents), in-flight work holds leases. It asks
     `committed()` what is on disk and `with_parents()` what the marked layers stand
     on, `discard()`s each dead one (one rename into tmp/, under its lock) and
-    `purge()`s it afterwards. `remove()` is the one-layer form, for tests and tools.
+    `purge()`s it afterwards. `remove(chainID)` is the one-layer form, for tests and
+    tools.
 
 On disk (under `root`, nothing outside it)
     <chainHex>/diff/         the layer's tree, as the driver keeps it
     <chainHex>/meta.json     {"diff_id", "parent", "size", "driver", "short"}
     l/<short> -> ../<chainHex>/diff   short aliases that keep overlay options short
-    tmp/                     extractions and removals in flight
+    active/<key>/            active snapshots (active.py): upper, work, snapshot.json
+    tmp/                     extractions, new snapshots and removals in flight
+
+Recovery
+    A new LayerStore empties tmp/ (half-made layers and snapshots, removals a crash
+    interrupted). Active snapshots outlive a daemon (a container's writable layer
+    does), so only their holders can say which are dead: at restore the engine calls
+    `sweep(held)` with the keys its containers hold, and every other one goes: a
+    build's, a removed container's whose removal a crash cut short.
 """
 
 from __future__ import annotations
@@ -50,7 +70,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -66,6 +86,7 @@ from lamina.errors import (
 from lamina.oci.digest import Digest, chain_ids, hex_of, is_digest, is_hex
 from lamina.store.archive import open_layer
 from lamina.store.durable import fsync_dir, syncfs
+from lamina.store.layers.active import ActiveFolder, Kind, Snapshot
 from lamina.store.layers.driver import Driver
 from lamina.store.mount import Mount
 from lamina.store.usage import tree_size
@@ -85,10 +106,28 @@ class LayerStore:
     """Registers, finds, describes and removes layers; see the module doc for the lifecycle."""
 
     def __init__(self, root: Path, driver: Driver) -> None:
+        """The store of the layers and snapshots under `root`, kept by `driver`.
+
+        Terms (as containerd's snapshotter)
+            committed  A layer: immutable, named by its chainID, shared by every image
+                       and snapshot standing on it.
+            active     A snapshot in use: a writable upper dir (and overlay's work dir)
+                       over a parent, owned by the store under `active/<key>`; a
+                       container's root filesystem or a build step's. A view is the
+                       read-only kind. Neither is ever a parent: only committed
+                       layers are.
+            key        The caller's name for an active snapshot or view: a folder
+                       name of letters, digits and `_.-` (a container's is
+                       `container-<id>`, a build's `build-<hex>`). One key, one
+                       snapshot, until `remove(key)` or `commit(key)` ends it.
+            parent     The chainID of the committed layer a snapshot stands on; None
+                       for a snapshot of no layers (FROM scratch), which starts empty.
+        """
         self.root = root
         self.driver = driver
         for path in (root, root / "tmp", root / "l"):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._active = ActiveFolder(root / "active", root / "tmp")
         self._usage: dict[Digest, int] = {}
         self._recover()
 
@@ -106,27 +145,6 @@ class LayerStore:
             if not self.exists(chain_id):
                 with map_errors({OSError: Internal}, what=f"storing layer {chain_id} failed"):
                     self._commit(tmp, Layer(chain_id, result.diff_id, parent, result.size))
-            return self.get(chain_id)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    def adopt(self, parent: Digest | None, tree: Path, *, diff_id: Digest, size: int) -> Layer:
-        """Store `tree` as the layer whose tar has `diff_id`, by moving it in: no second
-        extraction. For a build step's overlay upper dir, which is already what the
-        overlay driver keeps (whiteouts and opaque dirs as overlayfs reads them); the
-        caller vouches that `tree` and the tar agree. When the layer exists already,
-        `tree` is left where it is, for the caller to remove."""
-        if self.driver.name != "overlay":
-            raise FailedPrecondition(f"the {self.driver.name} driver cannot adopt a diff dir")
-        chain_id = chain_ids([parent, diff_id])[-1] if parent else diff_id
-        if self.exists(chain_id):
-            return self.get(chain_id)
-        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
-        try:
-            os.rename(tree, tmp / "diff")
-            if not self.exists(chain_id):
-                with map_errors({OSError: Internal}, what=f"storing layer {chain_id} failed"):
-                    self._commit(tmp, Layer(chain_id, diff_id, parent, size))
             return self.get(chain_id)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -156,25 +174,114 @@ class LayerStore:
         """The layers' tree dirs, top first."""
         return [self._diff_dir(layer.chain_id) for layer in self.chain(chain_id)]
 
-    def remove(self, chain_id: Digest) -> None:
-        """Delete a layer; refused while another layer is built on it."""
-        self.get(chain_id)
-        children = [layer.chain_id for layer in self.list() if layer.parent == chain_id]
-        if children:
-            raise Conflict(f"layer {chain_id} is the parent of {', '.join(children)}")
-        # Renamed into tmp/ first so a crash mid-delete leaves nothing half-present.
-        self.purge(self.discard(chain_id))
+    def remove(self, key: str) -> None:
+        """End the active snapshot or view `key`; for a chainID, delete that committed
+        layer (refused while another layer is built on it: tests and tools; the
+        collector frees layers)."""
+        if is_digest(key):
+            self._remove_layer(Digest(key))
+            return
+        if not os.path.lexists(self._active.path(key)):
+            raise NotFound(f"snapshot {key} not found")
+        self._active.drop(key)
 
-    def prepare_rw(self, chain_id: Digest, upper: Path, work: Path) -> builtins.list[Mount]:
-        """Make a container's writable state in `upper`/`work`; return its mounts."""
-        self.driver.prepare_rw(self._short_chain(chain_id), upper, work)
-        return self.mounts(chain_id, upper, work)
+    # --- active snapshots ----------------------------------------------------------------
 
-    def mounts(
-        self, chain_id: Digest, upper: Path, work: Path, *, readonly: bool = False
-    ) -> builtins.list[Mount]:
-        """How to see the chain with `upper` on top (pure: nothing is mounted)."""
-        return self.driver.mounts(self._short_chain(chain_id), upper, work, readonly=readonly)
+    def prepare(self, key: str, parent: Digest | None) -> builtins.list[Mount]:
+        """Make the active snapshot `key` on `parent`; return its mounts (see `mounts`)."""
+        chain = self.chain_dirs(parent) if parent else []
+        self._active.create(
+            key, Kind.ACTIVE, parent, lambda upper, work: self.driver.prepare(chain, upper, work)
+        )
+        return self.mounts(key)
+
+    def view(self, key: str, parent: Digest | None) -> builtins.list[Mount]:
+        """Make the read-only view `key` of `parent`; return its mounts."""
+        if parent:
+            self.get(parent)  # NotFound before anything is made
+        self._active.create(key, Kind.VIEW, parent, lambda _upper, _work: None)
+        return self.mounts(key)
+
+    def mounts(self, key: str) -> builtins.list[Mount]:
+        """How to see the snapshot `key` (pure: nothing is created or mounted)."""
+        snapshot = self._snapshot(key)
+        chain = self._short_chain(snapshot.parent) if snapshot.parent else []
+        writable = snapshot.kind is Kind.ACTIVE
+        if not chain:  # no layers: the (empty) upper dir alone
+            return [
+                Mount("bind", str(snapshot.upper), options=("rbind", "rw" if writable else "ro"))
+            ]
+        if writable:
+            return self.driver.mounts(chain, snapshot.upper, snapshot.work)
+        return self.driver.view(chain)
+
+    def upper(self, key: str) -> Path:
+        """Where the active snapshot `key` keeps its writes (whether or not it exists):
+        for who writes files there without a mount (a build's COPY) or measures them
+        (`SizeRw`)."""
+        return self._active.path(key) / "upper"
+
+    def work(self, key: str) -> Path:
+        """overlayfs's work dir of the active snapshot `key` (whether or not it exists),
+        for `inspect`'s GraphDriver data."""
+        return self._active.path(key) / "work"
+
+    def changed(self, key: str) -> bool:
+        """Whether the active snapshot `key` changes anything of its parent."""
+        snapshot = self._snapshot(key)
+        return self.driver.changed(self._parent_dirs(snapshot), snapshot.upper)
+
+    def diff(self, key: str, out: BinaryIO, *, source_date_epoch: int | None = None) -> None:
+        """Write the snapshot's changes to its parent to `out` as a deterministic layer tar
+        (lamina.store.archive.write_tar's bytes; mtimes clamped to `source_date_epoch`)."""
+        snapshot = self._snapshot(key)
+        self.driver.diff(
+            self._parent_dirs(snapshot), snapshot.upper, out, source_date_epoch=source_date_epoch
+        )
+
+    def commit(self, key: str, *, diff_id: Digest, size: int) -> Layer:
+        """Make the active snapshot `key` the layer whose diff tar (as `diff` wrote it)
+        has `diff_id` and `size`, and end the snapshot. Its upper dir becomes the
+        layer's tree by a rename; the caller vouches that the tar is that dir's diff.
+        When the layer exists already, the snapshot's files are dropped."""
+        snapshot = self._snapshot(key)
+        if snapshot.kind is not Kind.ACTIVE:
+            raise FailedPrecondition(f"snapshot {key} is a view: only an active one commits")
+        parent = snapshot.parent
+        chain_id = chain_ids([parent, diff_id])[-1] if parent else diff_id
+        if not self.exists(chain_id):
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp"))
+            try:
+                with map_errors({OSError: Internal}, what=f"storing layer {chain_id} failed"):
+                    os.rename(snapshot.upper, tmp / "diff")
+                    self._commit(tmp, Layer(chain_id, diff_id, parent, size))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.remove(key)
+        return self.get(chain_id)
+
+    def has(self, key: str) -> bool:
+        """Whether the snapshot `key` exists, made whole (its making or `adopt` done)."""
+        return self._active.has(key)
+
+    def active(self) -> builtins.list[str]:
+        """The keys of the snapshots in the active folder, made whole or not."""
+        return self._active.keys()
+
+    def sweep(self, held: Collection[str]) -> builtins.list[str]:
+        """Remove every active snapshot and view whose key is not in `held`, as the
+        engine's restore does (see Recovery); returns the keys removed."""
+        dead = [key for key in self.active() if key not in held]
+        for key in dead:
+            self._active.drop(key)
+        return dead
+
+    def adopt(self, key: str, parent: Digest | None, *, upper: Path, work: Path) -> None:
+        """Make the writable dirs `upper` and `work` (work may be missing) the active
+        snapshot `key`, by moving them in: an older lamina kept a container's in
+        `containers/<id>/`. Safe to repeat after a crash part way through: what was
+        moved already stays, what is missing is made empty."""
+        self._active.adopt(key, parent, upper=upper, work=work)
 
     def usage(self, chain_id: Digest) -> int:
         """Bytes the layer's folder takes, as `system df` counts them (store.usage);
@@ -227,6 +334,20 @@ class LayerStore:
         return size
 
     # --- internals ---------------------------------------------------------------------
+
+    def _remove_layer(self, chain_id: Digest) -> None:
+        self.get(chain_id)
+        children = [layer.chain_id for layer in self.list() if layer.parent == chain_id]
+        if children:
+            raise Conflict(f"layer {chain_id} is the parent of {', '.join(children)}")
+        # Renamed into tmp/ first so a crash mid-delete leaves nothing half-present.
+        self.purge(self.discard(chain_id))
+
+    def _snapshot(self, key: str) -> Snapshot:
+        return self._active.get(key)
+
+    def _parent_dirs(self, snapshot: Snapshot) -> builtins.list[Path]:
+        return self.chain_dirs(snapshot.parent) if snapshot.parent else []
 
     def _dir(self, chain_id: Digest) -> Path:
         return self.root / hex_of(chain_id)
