@@ -1,7 +1,8 @@
 """`GET /containers/json`'s filters: which containers a list shows.
 
 The keys are Docker's (status, name, id, label, ancestor, exited, before, since, volume,
-health, network); the API decodes and checks them, this applies them.
+health, network); the API decodes them, `check` refuses values no container could
+match, `between` applies before/since (positions in the list) and `matches` the rest.
 """
 
 from __future__ import annotations
@@ -9,10 +10,36 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from lamina.containers.model import Container, Status
-from lamina.errors import LaminaError
+from lamina.errors import InvalidArgument, LaminaError
 from lamina.filters import bool_filter, labels_match
 
 Filters = Mapping[str, list[str]]
+HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
+
+
+def check(filters: Filters) -> None:
+    """Refuse what no container could match, as dockerd does, before anything is read."""
+    for value in filters.get("health", []):
+        if value not in HEALTH_STATES:
+            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
+
+
+def between(
+    newest_first: list[Container], filters: Filters, find: Callable[[str], Container]
+) -> list[Container]:
+    """`before` and `since`: the containers created before (after) the one named, as
+    dockerd walks its list newest first. The named container must exist (a 404)."""
+    ids = [c.id for c in newest_first]
+    start, end = 0, len(newest_first)
+    for ref in filters.get("before", []):
+        start = max(start, _position(ids, find(ref).id) + 1)
+    for ref in filters.get("since", []):
+        end = min(end, _position(ids, find(ref).id))
+    return newest_first[start:end]
+
+
+def _position(ids: list[str], cid: str) -> int:
+    return ids.index(cid) if cid in ids else len(ids)
 
 
 def matches(
@@ -25,7 +52,8 @@ def matches(
 ) -> bool:
     """Whether `c` is listed: running ones only unless `all_` or a status is asked;
     `resolve_image` turns an ancestor's name into an image ID, `joined` names the
-    networks `c` is a member of (by name and by ID)."""
+    networks `c` is a member of (by name and by ID). lamina runs no healthchecks yet,
+    so every container's health is "none"."""
     status = filters.get("status")
     if not all_ and not status and not c.state.running:
         return False
@@ -37,6 +65,8 @@ def matches(
     if ancestors and not any(_ancestor(c, a, resolve_image) for a in ancestors):
         return False
     if filters.get("network") and not joined(c) & set(filters["network"]):
+        return False
+    if filters.get("health") and "none" not in filters["health"]:
         return False
     return bool_filter(filters, "dangling") is None
 

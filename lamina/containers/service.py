@@ -44,15 +44,18 @@ class ContainerService(ContainerLifecycle):
     def matching(
         self, *, all_: bool = False, limit: int = -1, filters: listing.Filters | None = None
     ) -> list[Container]:
-        """`GET /containers/json`: the newest first, running ones only unless `all_`,
-        those Docker's `filters` select (lamina.containers.listing), at most `limit`."""
+        """`GET /containers/json`: the newest first, running ones only unless `all_` or
+        a `limit` is given (Docker's `ps -n` counts stopped ones too), those Docker's
+        `filters` select (lamina.containers.listing), at most `limit`."""
+        filters = filters or {}
+        listing.check(filters)
         found = [
             c
-            for c in self.all()
+            for c in listing.between(self.all(), filters, self.get)
             if listing.matches(
                 c,
-                filters or {},
-                all_=all_,
+                filters,
+                all_=all_ or limit > 0,
                 resolve_image=self.images.resolve,
                 joined=self.networking.joined,
             )

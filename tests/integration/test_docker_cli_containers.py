@@ -139,3 +139,26 @@ def test_python_sdk_runs_containers(daemon: Daemon, busybox: str) -> None:
             client.containers.get("sdk-c")
     finally:
         client.close()
+
+
+def test_ps_filters_before_since_health_and_a_limit(daemon: Daemon, busybox: str) -> None:
+    """Filters the CLI sends are applied, not only accepted: before/since by position,
+    health (every container is "none": lamina runs no healthchecks yet), and `-n`
+    counting stopped containers as dockerd does."""
+    for name in ("old", "mid", "new"):
+        daemon.docker("create", "--name", name, "busybox", "true")
+
+    def names(*args: str) -> list[str]:
+        return daemon.docker("ps", "--format", "{{.Names}}", *args).stdout.split()
+
+    assert names("-a", "--filter", "before=new") == ["mid", "old"]
+    assert names("-a", "--filter", "since=old") == ["new", "mid"]
+    assert names("-a", "--filter", "since=old", "--filter", "before=new") == ["mid"]
+    assert names("-a", "--filter", "health=none") == ["new", "mid", "old"]
+    assert names("-a", "--filter", "health=healthy") == []
+    assert names("-n", "2") == ["new", "mid"]
+    assert names() == []
+    refused = daemon.docker("ps", "--filter", "health=green", check=False)
+    assert refused.returncode != 0 and "Unrecognised filter value for health" in refused.stderr
+    missing = daemon.docker("ps", "-a", "--filter", "before=nosuch", check=False)
+    assert missing.returncode != 0 and "No such container: nosuch" in missing.stderr

@@ -3,11 +3,13 @@ daemon: the container service lists what `matches` keeps."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from lamina.containers.listing import Filters, matches
+from lamina.containers.listing import Filters, between, check, matches
 from lamina.containers.model import Container, MountPoint, State, Status
-from lamina.errors import NotFound
+from lamina.errors import InvalidArgument, NotFound
 
 RUNNING = State(status=Status.RUNNING, pid=7)
 EXITED = State(status=Status.EXITED, exit_code=3)
@@ -72,3 +74,52 @@ def test_exited_matches_the_exit_code_of_exited_containers_only() -> None:
     assert listed(a_container(EXITED), {"exited": ["3"]}, all_=True)
     assert not listed(a_container(EXITED), {"exited": ["0"]}, all_=True)
     assert not listed(a_container(), {"exited": ["0"]})
+
+
+def _three() -> list[Container]:
+    """new, mid, old: newest first, as the service lists them."""
+    return [
+        a_container(id=n * 64, name=name) for n, name in (("c", "new"), ("b", "mid"), ("a", "old"))
+    ]
+
+
+def _find(containers: list[Container]) -> Callable[[str], Container]:
+    def find(ref: str) -> Container:
+        for c in containers:
+            if ref in (c.name, c.id):
+                return c
+        raise NotFound(f"No such container: {ref}")
+
+    return find
+
+
+def _names(containers: list[Container]) -> list[str]:
+    return [c.name for c in containers]
+
+
+def test_before_and_since_list_by_position_as_dockerd_walks_its_list() -> None:
+    three = _three()
+    find = _find(three)
+    assert _names(between(three, {"before": ["new"]}, find)) == ["mid", "old"]
+    assert _names(between(three, {"since": ["old"]}, find)) == ["new", "mid"]
+    assert _names(between(three, {"since": ["old"], "before": ["new"]}, find)) == ["mid"]
+    assert _names(between(three, {"before": ["old"]}, find)) == []
+    assert _names(between(three, {}, find)) == ["new", "mid", "old"]
+
+
+def test_before_a_container_that_does_not_exist_is_a_404() -> None:
+    three = _three()
+    with pytest.raises(NotFound, match="nosuch"):
+        between(three, {"since": ["nosuch"]}, _find(three))
+
+
+def test_health_none_matches_every_container_as_none_runs_a_healthcheck_yet() -> None:
+    assert listed(a_container(), {"health": ["none"]})
+    assert not listed(a_container(), {"health": ["healthy"]})
+    assert listed(a_container(), {"health": ["starting", "none"]})
+
+
+def test_a_health_value_docker_does_not_know_is_refused() -> None:
+    check({"health": ["none", "healthy"]})
+    with pytest.raises(InvalidArgument, match="Unrecognised filter value for health: green"):
+        check({"health": ["green"]})
