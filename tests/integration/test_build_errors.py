@@ -106,7 +106,8 @@ def test_client_going_away_cancels_and_cleans_up(
     )
     assert client.stderr is not None
     for line in client.stderr:
-        if "started" in line:
+        # The step's own output, not its header ("RUN echo started && …"): the step runs.
+        if line.rstrip().endswith(" started"):
             break
     client.send_signal(signal.SIGINT)
     assert client.wait(timeout=10) == 130
