@@ -17,6 +17,7 @@ checked by create, in lamina.containers.creation's order.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -35,10 +36,10 @@ def _empty() -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """A create request, decoded. Frozen, and its mappings are read-only views of
-    copies taken at decoding: neither a later write to the body nor create can change
-    them. (The values inside are the decoded JSON, shared, not copied: what a container
-    stores is built from them, and nothing in create writes them.)"""
+    """A create request, decoded. Frozen, and its mappings are read-only views of a
+    copy of the body taken at decoding, so a later write to the body changes nothing.
+    (The lists and objects inside them are plain JSON, which the container's stored
+    Config and HostConfig are built from; nothing in create writes them.)"""
 
     image: str  # as the client named it; "" when not given, which create refuses
     name: str | None = None  # None: create generates one
@@ -56,6 +57,7 @@ class ContainerSpec:
     ) -> ContainerSpec:
         """The spec of a ContainerCreate body whose types the API checked. TooLarge
         for labels over the limits, InvalidArgument for a stop signal that is none."""
+        body = copy.deepcopy(dict(body))
         labels = dict(body.get("Labels") or {})
         check_labels(labels, "Labels")
         stop_signal = str(body.get("StopSignal") or "")
