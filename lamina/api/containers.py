@@ -17,6 +17,7 @@ from lamina.api.views import containers as views
 from lamina.api.views import networks as network_views
 from lamina.containers import files
 from lamina.containers.model import Container
+from lamina.containers.spec import ContainerSpec
 from lamina.containers.waiting import Wait
 from lamina.engine import Engine
 
@@ -101,9 +102,7 @@ def _register_queries(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/create")
     def create(req: Request) -> Response:
-        q = query.decode(req, CreateQuery)
-        body = check_body(req.json(), "ContainerCreate")
-        c = containers.create(body, name=q.name or None, platform=q.platform)
+        c = containers.create(_create_spec(req))
         return Response.json({"Id": c.id, "Warnings": []}, 201)
 
     @router.route("GET", "/containers/json")
@@ -182,6 +181,14 @@ def _register_terminal(router: Router, engine: Engine) -> None:
         q = query.decode(req, ResizeQuery)
         containers.resize(ref, height=q.h, width=q.w)
         return Response(200)
+
+
+def _create_spec(req: Request) -> ContainerSpec:
+    """The create's query, then its body's types (400s naming the parameter or field),
+    then the spec they make (lamina.containers.spec)."""
+    q = query.decode(req, CreateQuery)
+    body = check_body(req.json(), "ContainerCreate")
+    return ContainerSpec.from_body(body, name=q.name or None, platform=q.platform)
 
 
 def _inspect(engine: Engine, c: Container) -> dict[str, Any]:

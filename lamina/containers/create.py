@@ -1,4 +1,5 @@
-"""From a `POST /containers/create` body and an image to a container's configuration.
+"""From a create's spec (lamina.containers.spec) and an image to a container's
+configuration.
 
 Docker's merge rules, which users rely on without knowing them:
 - Entrypoint given (even `[""]`, which clears it) → the image's CMD is dropped unless
@@ -15,6 +16,7 @@ that never runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from lamina.errors import InvalidArgument
@@ -31,7 +33,7 @@ def check_name(name: str) -> str:
     return name.removeprefix("/")
 
 
-def merge_config(request: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+def merge_config(request: Mapping[str, Any], image: dict[str, Any]) -> dict[str, Any]:
     """The container's Config: the request's, filled in from the image's config."""
     config = dict(request)
     entrypoint = request.get("Entrypoint")
@@ -85,7 +87,7 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def parse_restart_policy(host_config: dict[str, Any]) -> dict[str, Any]:
+def parse_restart_policy(host_config: Mapping[str, Any]) -> dict[str, Any]:
     policy = host_config.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
     if name not in ("no", "always", "unless-stopped", "on-failure"):

@@ -1,9 +1,11 @@
 """Creating a container, in the order that keeps a refused create from changing anything.
 
-1. `checked_request`: the body alone, with its image: fields lamina refuses
+0. The API decoded the request into a ContainerSpec (lamina.containers.spec), checking
+   its labels and stop signal; the service checked its networks (lamina.networks).
+1. `checked_request`: the spec alone, with its image: fields lamina refuses
    (options.py), the image and its platform, the restart and log settings, Docker's
-   merge of the body over the image's config (create.py), every host option's value
-   (hostopts.py). Nothing exists yet.
+   merge of the spec's Config over the image's config (create.py), every host option's
+   value (hostopts.py). Nothing exists yet.
 2. `new_container`: what needs the other containers (links, --volumes-from, a
    container:<name> PID mode) and the mounts, under the service's lock with a free name.
 3. The service then leases the image's layers, makes the writable layer and records
@@ -27,6 +29,7 @@ from lamina.containers.model import Container
 from lamina.containers.monitor.logs import config as logconfig
 from lamina.containers.mounts import resolve_mounts
 from lamina.containers.options import refuse_unhonoured
+from lamina.containers.spec import ContainerSpec
 from lamina.errors import InvalidArgument
 from lamina.images.service import Image, ImageService
 from lamina.timestamps import rfc3339
@@ -35,7 +38,7 @@ from lamina.volumes import VolumeService
 
 @dataclass(frozen=True)
 class CreateRequest:
-    """A create body, checked and merged with its image's config."""
+    """A create spec, checked and merged with its image's config."""
 
     image_ref: str  # as the client named it
     image: Image
@@ -44,27 +47,23 @@ class CreateRequest:
     argv: list[str]
 
 
-def checked_request(
-    body: dict[str, Any], images: ImageService, *, platform: str, runtime: str
-) -> CreateRequest:
+def checked_request(spec: ContainerSpec, images: ImageService, *, runtime: str) -> CreateRequest:
     """Every check that needs no other container (InvalidArgument, or NotFound for the
     image); `runtime` is the daemon's, the only one HostConfig.Runtime may name."""
-    refuse_unhonoured(body)
-    image_ref = str(body.get("Image") or "")
-    if not image_ref:
+    refuse_unhonoured(spec)
+    if not spec.image:
         raise InvalidArgument("config: image name must be given")
-    image = images.get(image_ref)
-    if platform:
-        check_platform(platform, image_ref, image.config)
-    host_config = dict(body.get("HostConfig") or {})
+    image = images.get(spec.image)
+    if spec.platform:
+        check_platform(spec.platform, spec.image, image.config)
+    host_config = dict(spec.host_config)
     host_config["RestartPolicy"] = parse_restart_policy(host_config)
     host_config["LogConfig"] = logconfig.normalize(host_config.get("LogConfig"))
-    request = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
-    config = merge_config(request, image.config.get("config") or {})
-    config["Image"] = image_ref
+    config = merge_config(spec.config, image.config.get("config") or {})
+    config["Image"] = spec.image
     argv = command_of(config)
     hostopts.check(config, host_config, runtime=runtime)
-    return CreateRequest(image_ref, image, config, host_config, argv)
+    return CreateRequest(spec.image, image, config, host_config, argv)
 
 
 def new_container(

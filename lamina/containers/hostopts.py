@@ -5,7 +5,7 @@ nothing; the runner reads the same values through the same functions at start. W
 needs other containers (links, --volumes-from, container:<name> modes) is parsed
 here and resolved by the service, which knows them.
 
-The *types* of the fields are the API edge's, checked against the spec before a body
+The *types* of the fields are the API edge's, checked against the v1.45 API spec before a body
 reaches the engine (lamina/api/shapes.py); this module checks their *values*.
 """
 

@@ -16,24 +16,28 @@ from typing import Any, Protocol
 
 from lamina.containers.model import Container
 
+# NetworkingConfig.EndpointsConfig: endpoint settings by the network's name as given
+AskedEndpoints = Mapping[str, Mapping[str, Any]]
+
 
 class Networking(Protocol):
     """What containers need from networks (lamina.networks implements it).
 
-    `check_create` refuses a create body's network settings (HostConfig, the
-    NetworkingConfig, the MacAddress) before anything is made; `created` records the
-    memberships of the container made from it. `attach` runs before the process starts
-    and returns the network namespace to join (None: the runtime makes a new, empty one;
-    "host" mode is handled by the spec) and the host names and addresses for
-    /etc/hosts; `detach` runs after the process ended. `joined` names the networks a
-    container is a member of, by name and by ID (the list filter `network`).
+    `check_create` refuses a create's network settings (its HostConfig, the endpoints
+    its NetworkingConfig asks for, its MacAddress: lamina.containers.spec) before
+    anything is made; `created` records the memberships of the container made from
+    it. `attach` runs before the process starts and returns the network namespace to
+    join (None: the runtime makes a new, empty one; "host" mode is handled by the
+    runtime spec) and the host names and addresses for /etc/hosts; `detach` runs after
+    the process ended. `joined` names the networks a container is a member of, by name
+    and by ID (the list filter `network`).
     """
 
     def check_create(
-        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+        self, host_config: Mapping[str, Any], endpoints: AskedEndpoints, *, mac: str
     ) -> None: ...
 
-    def created(self, c: Container, networking: Mapping[str, Any]) -> None: ...
+    def created(self, c: Container, endpoints: AskedEndpoints) -> None: ...
 
     def attach(self, c: Container) -> NetworkAttachment: ...
 
@@ -56,11 +60,11 @@ class NoNetworking:
     """Without networks: each container gets a new namespace with only loopback."""
 
     def check_create(
-        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+        self, host_config: Mapping[str, Any], endpoints: AskedEndpoints, *, mac: str
     ) -> None:
         return None
 
-    def created(self, c: Container, networking: Mapping[str, Any]) -> None:
+    def created(self, c: Container, endpoints: AskedEndpoints) -> None:
         return None
 
     def joined(self, c: Container) -> set[str]:

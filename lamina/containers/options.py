@@ -10,8 +10,8 @@ EndpointSettings is here, with one of four answers:
   Windows-only ones, client-side ones;
 - LOGGING: LogConfig, whose drivers the log code applies or refuses.
 
-`refuse_unhonoured(body)` runs first in create, before anything exists, so a refused
-create changes nothing. Fields outside the spec are ignored, as dockerd's JSON decoder
+`refuse_unhonoured(spec)` runs first in create, before anything exists, so a refused
+create changes nothing. Fields outside the API spec are ignored, as dockerd's JSON decoder
 ignores unknown fields. docs/container-options.md says the same for users, and
 tests/unit/test_container_options.py fails when the spec, this table and that page
 disagree.
@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lamina.containers.spec import ContainerSpec
 from lamina.errors import InvalidArgument
 
 
@@ -204,15 +205,13 @@ ENDPOINT_SETTINGS: Mapping[str, Field] = {
 }
 
 
-def refuse_unhonoured(body: Mapping[str, Any]) -> None:
-    """Raise InvalidArgument naming the first REFUSED field `body` sets (a body whose
-    types the API edge checked: lamina/api/shapes.py)."""
-    _refuse("", body, CONTAINER_CONFIG)
-    _refuse("HostConfig.", body.get("HostConfig") or {}, HOST_CONFIG)
-    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
-    for network, endpoint in endpoints.items():
-        prefix = f"NetworkingConfig.EndpointsConfig.{network}."
-        _refuse(prefix, endpoint or {}, ENDPOINT_SETTINGS)
+def refuse_unhonoured(spec: ContainerSpec) -> None:
+    """Raise InvalidArgument naming the first REFUSED field `spec` sets (a spec decoded
+    from a body whose types the API edge checked: lamina/api/shapes.py)."""
+    _refuse("", spec.config, CONTAINER_CONFIG)
+    _refuse("HostConfig.", spec.host_config, HOST_CONFIG)
+    for network, endpoint in spec.endpoints.items():
+        _refuse(f"NetworkingConfig.EndpointsConfig.{network}.", endpoint, ENDPOINT_SETTINGS)
 
 
 def _refuse(prefix: str, fields: Mapping[str, Any], table: Mapping[str, Field]) -> None:

@@ -12,7 +12,6 @@ import secrets
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from lamina.containers import attaching, creation, listing, logplace, watching
 from lamina.containers.create import check_name
@@ -21,11 +20,10 @@ from lamina.containers.monitor.state import read_state
 from lamina.containers.monitor.stdio import AttachRequest
 from lamina.containers.names import generate
 from lamina.containers.running import ContainerLifecycle, StartFailed, start_waiting
-from lamina.containers.signals import parse_signal
+from lamina.containers.spec import ContainerSpec
 from lamina.containers.waiting import Condition, Wait
 from lamina.errors import Conflict, InvalidArgument, LaminaError
 from lamina.filters import labels_match, timestamp
-from lamina.labels import check_labels
 from lamina.oci.digest import Digest
 from lamina.store.usage import tree_size
 from lamina.timestamps import parse_rfc3339
@@ -108,30 +106,24 @@ class ContainerService(ContainerLifecycle):
 
     # -- create ---------------------------------------------------------------
 
-    def create(
-        self, body: dict[str, Any], *, name: str | None = None, platform: str = ""
-    ) -> Container:
-        """Docker's container create, from a body of the right types (lamina.api.shapes):
+    def create(self, spec: ContainerSpec) -> Container:
+        """Docker's container create, from a spec the API decoded (lamina.containers.spec):
         its values checked, the container made, then joined to its networks. Everything
         is checked before anything is made: a refused create changes nothing
         (lamina.containers.creation says in which order)."""
-        check_labels(body.get("Labels"), "Labels")
-        parse_signal(str(body.get("StopSignal") or ""))
-        networks = body.get("NetworkingConfig") or {}
-        mac = str(body.get("MacAddress") or "")
-        self.networking.check_create(body.get("HostConfig") or {}, networks, mac=mac)
-        container = self._create(body, name=name, platform=platform)
-        self.networking.created(container, networks)
+        self.networking.check_create(spec.host_config, spec.endpoints, mac=spec.mac_address)
+        container = self._create(spec)
+        self.networking.created(container, spec.endpoints)
         return container
 
-    def _create(self, body: dict[str, Any], *, name: str | None, platform: str) -> Container:
+    def _create(self, spec: ContainerSpec) -> Container:
         runtime = self.runner.runtime.binary
-        request = creation.checked_request(body, self.images, platform=platform, runtime=runtime)
+        request = creation.checked_request(spec, self.images, runtime=runtime)
         with self.lock:
             container = creation.new_container(
                 request,
                 cid=secrets.token_hex(32),
-                name=self._free_name(name),
+                name=self._free_name(spec.name),
                 find=self.get,
                 volumes=self.volumes,
             )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamina.containers import etcfiles
 from lamina.containers.model import Container
-from lamina.containers.networking import NetworkAttachment
+from lamina.containers.networking import AskedEndpoints, NetworkAttachment
 from lamina.errors import Conflict, LaminaError, NotFound
 from lamina.networks import legacy_links, netns, ports
 from lamina.networks.model import (
@@ -38,12 +38,12 @@ class ContainerNetworking:
         self.s = service
 
     def check_create(
-        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str
+        self, host_config: Mapping[str, Any], endpoints: AskedEndpoints, *, mac: str
     ) -> None:
-        self.s.check_create(host_config, networking, mac=mac)
+        self.s.check_create(host_config, endpoints, mac=mac)
 
-    def created(self, c: Container, networking: Mapping[str, Any]) -> None:
-        self.s.created(c, networking)
+    def created(self, c: Container, endpoints: AskedEndpoints) -> None:
+        self.s.created(c, endpoints)
 
     def joined(self, c: Container) -> set[str]:
         joined = self.s.container_networks(c)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from lamina.config import Paths
 from lamina.containers.model import Container
+from lamina.containers.networking import AskedEndpoints
 from lamina.errors import AlreadyExists, Conflict, InvalidArgument, LaminaError, NotFound
 from lamina.filters import labels_match, timestamp
 from lamina.networks import ipam
@@ -241,11 +242,11 @@ class NetworkService:
             self.records.leave(n.id, c.id)
 
     def check_create(
-        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], *, mac: str = ""
+        self, host_config: Mapping[str, Any], asked: AskedEndpoints, *, mac: str = ""
     ) -> None:
         """Refuse a container create that names a missing network, or asks an alias,
         address or MAC of a network that cannot give one (Docker's checks at create)."""
-        endpoints = self._asked(host_config, networking, mac)
+        endpoints = self._asked(host_config, asked, mac)
         primary = self.primary(host_config)
         if primary is None:
             return
@@ -254,12 +255,12 @@ class NetworkService:
             n = self.get(ref)
             endpoint_config(n, endpoint or {})
 
-    def created(self, c: Container, networking: Mapping[str, Any]) -> None:
+    def created(self, c: Container, asked: AskedEndpoints) -> None:
         """Record the memberships a new container asked for."""
         primary = self.primary(c.host_config)
         if primary is None:
             return
-        endpoints = self._asked(c.host_config, networking, str(c.config.get("MacAddress") or ""))
+        endpoints = self._asked(c.host_config, asked, str(c.config.get("MacAddress") or ""))
         with self.lock:
             n = self.get(primary)
             self.records.join(
@@ -278,19 +279,12 @@ class NetworkService:
         return self._alias_of(str(host_config.get("NetworkMode") or "default"))
 
     def _asked(
-        self, host_config: Mapping[str, Any], networking: Mapping[str, Any], mac: str
+        self, host_config: Mapping[str, Any], asked: AskedEndpoints, mac: str
     ) -> dict[str, dict[str, Any]]:
-        """EndpointsConfig by network, with what dockerd moves into the primary network's
-        endpoint: the container-wide MacAddress (deprecated since API 1.44) and, on a
-        user-defined network, HostConfig.Links (DNS aliases there)."""
-        if not isinstance(networking, Mapping):
-            raise InvalidArgument("NetworkingConfig must be an object")
-        raw = networking.get("EndpointsConfig") or {}
-        if not isinstance(raw, Mapping) or not all(
-            isinstance(v, Mapping | None) for v in raw.values()
-        ):
-            raise InvalidArgument("NetworkingConfig.EndpointsConfig must map networks to objects")
-        endpoints = {self._alias_of(k): dict(v or {}) for k, v in raw.items()}
+        """The endpoints asked for by network, with what dockerd moves into the primary
+        network's endpoint: the container-wide MacAddress (deprecated since API 1.44)
+        and, on a user-defined network, HostConfig.Links (DNS aliases there)."""
+        endpoints = {self._alias_of(k): dict(v) for k, v in asked.items()}
         primary = self.primary(host_config)
         if mac and primary is None:
             raise InvalidArgument("conflicting options: mac-address and the network mode")

@@ -17,6 +17,7 @@ import pytest
 from lamina.containers.model import Container, Status
 from lamina.containers.monitor.state import Status as MonitorStatus
 from lamina.containers.service import StartFailed, start_waiting
+from lamina.containers.spec import ContainerSpec
 from lamina.engine import Engine
 from lamina.errors import Conflict, InvalidArgument, NotFound
 from tests.support.fakeruntime import FakeRuntime, fake_engine, quiesce, scratch_image, threads
@@ -42,7 +43,7 @@ def create(engine: Engine, cmd: list[str] | None = None, **host: Any) -> Contain
     body: dict[str, Any] = {"Image": "fake", "HostConfig": {"NetworkMode": "none", **host}}
     if cmd is not None:
         body["Cmd"] = cmd
-    return engine.containers.create(body)
+    return engine.containers.create(ContainerSpec.from_body(body))
 
 
 def status(engine: Engine, cid: str) -> Status:

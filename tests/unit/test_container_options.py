@@ -20,6 +20,7 @@ from lamina.containers import bundle, devices, hostopts, options
 from lamina.containers.create import check_platform, merge_config, parse_platform
 from lamina.containers.etcfiles import Resolv, resolv_text
 from lamina.containers.model import Container
+from lamina.containers.spec import ContainerSpec
 from lamina.errors import InvalidArgument
 from lamina.networks.legacy_links import link_env
 from lamina.networks.model import Driver, EndpointConfig, Member, Network
@@ -60,6 +61,11 @@ DOCKER_CLI_DEFAULTS: dict[str, Any] = {
         }
     },
 }  # fmt: skip
+
+
+def refuse_unhonoured(body: dict[str, Any]) -> None:
+    """options.refuse_unhonoured of the spec the API would decode `body` into."""
+    options.refuse_unhonoured(ContainerSpec.from_body(body))
 
 
 @cache
@@ -104,19 +110,19 @@ def test_every_spec_field_is_in_the_code_table_and_the_docs(definition: str) -> 
 
 
 def test_docker_cli_defaults_are_accepted_and_refusals_name_the_field() -> None:
-    options.refuse_unhonoured(DOCKER_CLI_DEFAULTS)
+    refuse_unhonoured(DOCKER_CLI_DEFAULTS)
     gpus = {"HostConfig": {"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]}}
     with pytest.raises(InvalidArgument, match=r"^HostConfig\.DeviceRequests is not supported"):
-        options.refuse_unhonoured(gpus)
+        refuse_unhonoured(gpus)
     with pytest.raises(InvalidArgument, match="MemorySwappiness"):
-        options.refuse_unhonoured({"HostConfig": {"MemorySwappiness": 10}})
+        refuse_unhonoured({"HostConfig": {"MemorySwappiness": 10}})
     with pytest.raises(InvalidArgument, match=r"EndpointsConfig\.n\.DriverOpts"):
-        options.refuse_unhonoured(
+        refuse_unhonoured(
             {"NetworkingConfig": {"EndpointsConfig": {"n": {"DriverOpts": {"a": "b"}}}}}
         )
-    options.refuse_unhonoured({"Healthcheck": {"Test": ["NONE"]}, "HostConfig": {}})
+    refuse_unhonoured({"Healthcheck": {"Test": ["NONE"]}, "HostConfig": {}})
     with pytest.raises(InvalidArgument, match=r"^Healthcheck"):
-        options.refuse_unhonoured({"Healthcheck": {"Test": ["CMD", "true"]}})
+        refuse_unhonoured({"Healthcheck": {"Test": ["CMD", "true"]}})
 
 
 def test_host_option_checks_use_dockers_messages() -> None:
@@ -387,7 +393,7 @@ def test_lamina_cli_flags_make_the_docker_cli_body() -> None:
     assert hc["ExtraHosts"] == ["h:host-gateway"]
     assert hc["DeviceRequests"] == [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]
     assert body["NetworkingConfig"]["EndpointsConfig"]["default"]["MacAddress"] == MAC_CLI
-    options.refuse_unhonoured({**body, "HostConfig": {**hc, "DeviceRequests": None}})
+    refuse_unhonoured({**body, "HostConfig": {**hc, "DeviceRequests": None}})
 
 
 MAC_CLI = "02:42:ac:11:00:42"

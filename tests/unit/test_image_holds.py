@@ -28,6 +28,7 @@ from lamina.containers.model import Container
 from lamina.containers.records import ContainerRecords
 from lamina.containers.runner import Runner
 from lamina.containers.service import ContainerService
+from lamina.containers.spec import ContainerSpec
 from lamina.errors import Conflict, NotFound
 from lamina.images.records import ImageRecords
 from lamina.images.service import CommittedLayer, ImageService
@@ -146,7 +147,11 @@ def test_a_create_racing_rmi_f_succeeds_and_keeps_its_layer(lab: Lab) -> None:
 
     def create() -> None:
         try:
-            made.append(service.create({"Image": "busybox", "Cmd": ["true"]}, name="racer"))
+            made.append(
+                service.create(
+                    ContainerSpec.from_body({"Image": "busybox", "Cmd": ["true"]}, name="racer")
+                )
+            )
         except BaseException as err:
             failed.append(err)
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from lamina.containers.spec import ContainerSpec
 from lamina.engine import Engine
 from lamina.errors import Conflict, NotFound
 from lamina.oci.digest import hex_of
 from tests.support.fakeruntime import fake_engine, quiesce, scratch_image
+
+APP = ContainerSpec.from_body({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def test_tag_adds_a_name(engine: Engine) -> None:
 
 def test_an_image_a_container_uses_is_removed_only_by_force(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create(APP)
     with pytest.raises(Conflict, match="must force"):
         engine.images.remove("app")
     assert engine.images.resolve("app") == image_id
@@ -51,7 +54,7 @@ def test_an_image_a_container_uses_is_removed_only_by_force(engine: Engine) -> N
 
 def test_a_running_container_s_image_stays_even_with_force(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create(APP)
     engine.containers.start(c.id)
     engine.images.remove("app", force=True)  # the name goes, the image stays
     assert engine.images.records.get(image_id) is not None
@@ -61,7 +64,7 @@ def test_a_running_container_s_image_stays_even_with_force(engine: Engine) -> No
 
 def test_rmi_force_deletes_a_stopped_container_s_image(engine: Engine) -> None:
     image_id = scratch_image(engine, "app", ["sleep"])
-    c = engine.containers.create({"Image": "app", "HostConfig": {"NetworkMode": "none"}})
+    c = engine.containers.create(APP)
     engine.images.remove("app", force=True)
     assert engine.images.records.get(image_id) is None
     engine.containers.start(c.id)  # its layers are the container's to keep
