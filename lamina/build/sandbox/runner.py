@@ -118,7 +118,7 @@ def _write_bundle(
             host_network=spec.network != "none",
             netns=None,
             cgroups_path=f"{cgroup_parent}/{space.id}",
-            annotations={"org.lamina.build.steps.step": space.id},
+            annotations={"org.lamina.build.step": space.id},
         )
     )
     bundle = space.dir / "bundle"
