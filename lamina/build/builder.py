@@ -28,7 +28,8 @@ On disk, under `<root>/build/`:
     cache.db            the cache index: key digest → (chain ID, image ID)
     statcache.db        context file digests by stat, so unchanged files are not reread
     cache-mounts/<id>/  RUN --mount=type=cache directories
-    steps/<step id>/    a step in progress (upper, work, rootfs, bundle)
+    steps/<step id>/    a step in progress (rootfs, bundle; its upper dir is a layer-store
+                        snapshot's)
     trees/, binds/, heredocs/, contexts/   temporary views and copies
 """
 

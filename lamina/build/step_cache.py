@@ -71,15 +71,16 @@ class StepCache:
         return state
 
     def _cached(self, step: Step, state: ImageState, hit: ImageState, n: int) -> ImageState:
-        records = self.sources.images.records
-        if step.link and records.get(hit.image_id or "") is not None:
+        if step.link:
             hit = self._rebased(state, hit)
         self.progress.report.cached(n, image=hit.image_id or "")
         return hit
 
     def _rebased(self, state: ImageState, hit: ImageState) -> ImageState:
+        """A `--link` hit put on `state`: as recorded when it was made on it (or has no
+        image row to tell)."""
         row = self.sources.images.records.get(hit.image_id or "")
-        if row is not None and row.parent == state.image_id:
+        if row is None or row.parent == state.image_id:
             return hit
         return self.committer.rebase(state, hit)
 

@@ -3,7 +3,7 @@
 A RUN step is the fake runtime's `on_run`, acting on the folder its writes land in (the
 step's upper dir, which the fake mounter reports for the bind a step on scratch gets).
 The layer store is the overlay driver's files without its mounts: a step's layer is its
-upper dir, moved in (`adopt`), which needs no privilege; only steps on scratch are
+upper dir, moved in (`commit`), which needs no privilege; only steps on scratch are
 built here, because only overlayfs could show them a parent's files.
 """
 

@@ -94,7 +94,7 @@ class Selection:
     """The checksum of selected entries, and what each entry contributed to it.
 
     `files` maps each name to "<type> <mode> <uid>:<gid> <content digest prefix or
-    link target>" for `lamina.build.cache.key.explain`. It is derived on first use: a
+    link target>" for `lamina.build.cache.explain`. It is derived on first use: a
     no-op rebuild only compares checksums and never needs it.
     """
 

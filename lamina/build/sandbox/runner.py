@@ -3,16 +3,16 @@
 The narrow interface the builder uses:
 
     runner = StepRunner(runtime=engine_runtime)
-    code = runner.run(mounts, space, RunSpec(args=[...], env=[...], ...),
+    code = runner.run(space, RunSpec(args=[...], env=[...], ...),
                       output=write, cancel=event, started=on_start)
 
-`run` mounts the parent chain with the step's upper dir at the workspace's rootfs (with
-the runtime's mounter), writes a bundle with `build_spec`, has the runtime `run` it in
-the foreground with the process's stdout and stderr piped to `output`, and returns its
-exit code. Whatever happens (an error, a cancelled build, Ctrl-C on the client) the
-container is deleted (`delete --force`) and the rootfs unmounted before `run` returns
-or raises; the upper dir then holds the step's changes, without the mount points the
-runtime had to create.
+`run` mounts the workspace's snapshot (the parent chain with the step's upper dir) at
+its rootfs with the runtime's mounter, writes a bundle with `build_spec`, has the
+runtime `run` it in the foreground with the process's stdout and stderr piped to
+`output`, and returns its exit code. Whatever happens (an error, a cancelled build,
+Ctrl-C on the client) the container is deleted (`delete --force`) and the rootfs
+unmounted before `run` returns or raises; the upper dir then holds the step's changes,
+without the mount points the runtime had to create.
 
 Network: `default` and `host` share the host's network namespace, so RUN reaches the
 package registries the host reaches (as `docker build` does by default); `none` gets
@@ -35,7 +35,6 @@ from lamina.errors import LaminaError
 from lamina.runtime.mounter import mounted
 from lamina.runtime.protocol import Runtime
 from lamina.runtime.spec import MountSpec, SpecInput, build_spec, default_mounts
-from lamina.store.mount import Mount
 
 HOSTNAME = "buildkitsandbox"  # BuildKit's, which some build scripts expect
 _HOSTS = f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -58,7 +57,6 @@ class StepRunner:
 
     def run(
         self,
-        mounts: Sequence[Mount],
         space: Workspace,
         spec: RunSpec,
         *,
@@ -67,7 +65,7 @@ class StepRunner:
         started: Callable[[str], None] = lambda _id: None,
     ) -> tuple[int, MountStubs]:
         """Run the step; returns its exit code and the stubs its mounts needed."""
-        with mounted(self.runtime.mounter, mounts, space.rootfs):
+        with mounted(self.runtime.mounter, space.mounts, space.rootfs):
             oci_mounts = (*_etc_mounts(space, spec.network), *spec.mounts)
             stubs = MountStubs(space.rootfs)
             stubs.record([m["destination"] for m in default_mounts(0)])
@@ -120,7 +118,7 @@ def _write_bundle(
             host_network=spec.network != "none",
             netns=None,
             cgroups_path=f"{cgroup_parent}/{space.id}",
-            annotations={"org.lamina.build.steps.step": space.id},
+            annotations={"org.lamina.build.step": space.id},
         )
     )
     bundle = space.dir / "bundle"

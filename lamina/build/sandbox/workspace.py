@@ -6,9 +6,10 @@ unmounted) and `<build>/steps/<id>/`, with `rootfs/`, where the snapshot is moun
 while the step runs. `COPY --from` and `RUN --mount=from=` read other images through
 read-only views (snapshots too) mounted under `<build>/trees/`.
 
-Mounting goes through `lamina.store.mount`; every mount made here is undone when its
-`with` block ends, however it ends, and `recover` clears what a crashed daemon left
-here (the engine's restore sweeps the snapshots: lamina.store.layers.store).
+Views and WORKDIR's mkdir mount with the host's mounter (`lamina.runtime.mounter`), a
+RUN with its runtime's; every mount is undone when its `with` block ends, however it
+ends, and `recover` clears what a crashed daemon left here (the engine's restore
+sweeps the snapshots: lamina.store.layers.store).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import queue
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from lamina.errors import FailedPrecondition, NotFound
 from lamina.oci.digest import Digest
+from lamina.runtime.mounter import HOST, mounted
 from lamina.store.layers.store import LayerStore
-from lamina.store.mount import Mount, mount, unmount_all
+from lamina.store.mount import unmount_all
 
 ID_PREFIX = "build-"
 
@@ -100,17 +102,6 @@ class Workspace:
 
 
 @contextlib.contextmanager
-def mounted(mounts: Sequence[Mount], target: Path) -> Iterator[Path]:
-    """Mount `mounts` at `target` for the `with` block; always unmounted after."""
-    try:
-        for m in mounts:
-            mount(m, target)
-        yield target
-    finally:
-        unmount_all(target)
-
-
-@contextlib.contextmanager
 def tree_view(layers: LayerStore, chain_id: Digest | None, trees_root: Path) -> Iterator[Path]:
     """A read-only view of an image's filesystem (an empty one for no layers)."""
     trees_root.mkdir(parents=True, exist_ok=True)
@@ -118,10 +109,9 @@ def tree_view(layers: LayerStore, chain_id: Digest | None, trees_root: Path) -> 
     target = trees_root / key
     target.mkdir(mode=0o755)
     try:
-        with mounted(layers.view(key, chain_id), target):
+        with mounted(HOST, layers.view(key, chain_id), target):
             yield target
     finally:
-        unmount_all(target)
         with contextlib.suppress(NotFound):
             layers.remove(key)
         with contextlib.suppress(OSError):

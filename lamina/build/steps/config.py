@@ -19,7 +19,6 @@ from lamina.build.cache.key import Origin, meta_key
 from lamina.build.commit import Committer
 from lamina.build.imagestate import ImageState
 from lamina.build.sandbox.scratch import Scratch
-from lamina.build.sandbox.workspace import mounted
 from lamina.build.scope import Scope
 from lamina.build.steps.step import Result, Step
 from lamina.dockerfile import config
@@ -27,6 +26,7 @@ from lamina.dockerfile.config import ConfigStep, ContainerChange, Setting, env_o
 from lamina.dockerfile.instructions import ArgInstr, Instruction, WorkdirInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
+from lamina.runtime.mounter import HOST, mounted
 from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
@@ -97,7 +97,7 @@ def _workdir(
     """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
     space = tools.scratch.workspace(state.chain_id)
     try:
-        with mounted(space.mounts, space.rootfs) as rootfs:
+        with mounted(HOST, space.mounts, space.rootfs) as rootfs:
             try:
                 _make_dirs(rootfs, path, state.user)
             except InvalidArgument as err:

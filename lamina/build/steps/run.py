@@ -134,7 +134,7 @@ def _run(tools: RunTools, n: int, state: ImageState, space: Workspace, spec: Run
     # Incremental: a chunk may end inside a multi-byte character.
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     code, stubs = tools.runner.run(
-        space.mounts, space, spec,
+        space, spec,
         output=lambda data: report.log(n, decoder.decode(data)),
         cancel=tools.progress.cancel, started=lambda cid: report.running(n, cid),
     )  # fmt: skip
