@@ -63,7 +63,7 @@ class Runner:
         self.root = paths.root / "containers"
         self.root.mkdir(parents=True, exist_ok=True)
         self.monitors: Monitors = (
-            runtime.monitors(paths)
+            runtime.monitors()
             if isinstance(runtime, SupervisingRuntime)
             else MonitorLauncher(paths)
         )

@@ -16,7 +16,6 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any, Protocol, runtime_checkable
 
-from lamina.config import Paths
 from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.state import MonitorFiles
 from lamina.containers.monitor.state import State as MonitorState
@@ -45,4 +44,4 @@ class Monitors(Protocol):
 
 @runtime_checkable
 class SupervisingRuntime(Protocol):
-    def monitors(self, paths: Paths) -> Monitors: ...
+    def monitors(self) -> Monitors: ...

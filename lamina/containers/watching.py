@@ -36,12 +36,18 @@ def watch(
     """Call `on_exit(final state)` on a thread of its own once the container ends (as
     `wait`, the monitors' own, says); `process` is its monitor when this process spawned
     it (reaped here)."""
-    threading.Thread(
-        target=_wait,
-        args=(cid, files, on_exit, process, wait, log),
-        daemon=True,
-        name=f"watch-{cid[:12]}",
-    ).start()
+
+    def run() -> None:
+        try:
+            final = wait(files)
+        except (Unavailable, OSError) as err:
+            log(f"container {cid[:12]}: lost its monitor: {err}")
+            final = lost_monitor(str(err))
+        if process is not None:
+            process.wait()  # reap the monitor we spawned (an adopted one is not our child)
+        on_exit(final)
+
+    threading.Thread(target=run, daemon=True, name=f"watch-{cid[:12]}").start()
 
 
 def lost_monitor(error: str) -> MonitorState:
@@ -49,21 +55,3 @@ def lost_monitor(error: str) -> MonitorState:
     return MonitorState(
         MonitorStatus.EXITED, exit_code=255, finished_at=rfc3339(time.time()), error=error
     )
-
-
-def _wait(
-    cid: str,
-    files: MonitorFiles,
-    on_exit: OnExit,
-    process: Popen[bytes] | None,
-    wait: Wait,
-    log: Log,
-) -> None:
-    try:
-        final = wait(files)
-    except (Unavailable, OSError) as err:
-        log(f"container {cid[:12]}: lost its monitor: {err}")
-        final = lost_monitor(str(err))
-    if process is not None:
-        process.wait()  # reap the monitor we spawned (an adopted one is not our child)
-    on_exit(final)

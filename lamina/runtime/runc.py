@@ -203,9 +203,6 @@ class RuncRuntime:
     def pause(self, id: str) -> None:
         self._run(["pause", id], id)
 
-    def resume(self, id: str) -> None:
-        self._run(["resume", id], id)
-
     def state(self, id: str) -> dict[str, Any] | None:
         """The runtime's state of `id` (`status`, `pid`, `bundle`, …), None if unknown."""
         try:

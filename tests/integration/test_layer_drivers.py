@@ -101,11 +101,9 @@ THIRD = layer_tar(
 @pytest.fixture(params=["overlay", "copy"])
 def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Driver:
     root = tmp_path / "layers"
-    if request.param == "overlay":
-        if not supported(root):
-            pytest.skip("overlayfs is not usable here")
-        return OverlayDriver(root)
-    return CopyDriver(root)
+    if request.param == "overlay" and not supported(root):
+        pytest.skip("overlayfs is not usable here")
+    return make_driver(request.param, root)
 
 
 @pytest.fixture

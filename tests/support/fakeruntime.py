@@ -236,7 +236,7 @@ class FakeRuntime:
 
     # -- SupervisingRuntime -----------------------------------------------------------
 
-    def monitors(self, paths: Paths) -> FakeMonitors:
+    def monitors(self) -> FakeMonitors:
         from tests.support.fakemonitors import FakeMonitors
 
         return FakeMonitors(self)

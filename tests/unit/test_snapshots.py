@@ -16,25 +16,19 @@ from lamina.oci.digest import Digest, chain_ids, of_bytes
 from lamina.store.layers import CopyDriver, LayerStore
 from lamina.store.mount import Mount
 from lamina.store.treediff import changes
+from tests.support.tars import build_tar, entry, file
 
 EPOCH = 1_600_000_000
 
 
 def layer_tar(files: dict[str, bytes], *, gone: tuple[str, ...] = ()) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name in sorted({os.path.dirname(n) for n in files} - {""}):
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, EPOCH
-            tf.addfile(info)
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
-            tf.addfile(info, io.BytesIO(data))
-        for name in gone:
-            head, _, tail = name.rpartition("/")
-            tf.addfile(tarfile.TarInfo(f"{head}/.wh.{tail}" if head else f".wh.{tail}"))
-    return out.getvalue()
+    dirs = sorted({os.path.dirname(n) for n in files} - {""})
+    whiteouts = [n.rpartition("/") for n in gone]
+    return build_tar(
+        *(entry(name, tarfile.DIRTYPE) for name in dirs),
+        *(file(name, data) for name, data in sorted(files.items())),
+        *(entry(f"{head}/.wh.{tail}" if head else f".wh.{tail}") for head, _, tail in whiteouts),
+    )
 
 
 BASE = layer_tar({"etc/hostname": b"base\n", "etc/passwd": b"root\n", "opt/app/run": b"x"})

@@ -149,8 +149,10 @@ def write_meta(folder: Path, kind: Kind, parent: Digest | None) -> None:
 
 def read(folder: Path, key: str) -> Snapshot:
     path = folder / META
-    if not path.exists():
-        raise NotFound(f"snapshot {key} not found")
     with map_errors({(OSError, ValueError, KeyError): DataCorruption}, what=f"unreadable {path}"):
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"snapshot {key} not found") from None
+        meta = json.loads(text)
         return Snapshot(key, Kind(meta["kind"]), meta["parent"], folder)

@@ -356,9 +356,15 @@ class LayerStore:
         return self._dir(chain_id) / "diff"
 
     def _short_chain(self, chain_id: Digest) -> builtins.list[Path]:
-        return [
-            self.root / "l" / self._meta(layer.chain_id)["short"] for layer in self.chain(chain_id)
-        ]
+        # One read of each meta.json, which names both the alias and the parent: this
+        # is on every container start.
+        shorts: builtins.list[Path] = []
+        at: Digest | None = chain_id
+        while at is not None:
+            meta = self._meta(at)
+            shorts.append(self.root / "l" / meta["short"])
+            at = meta["parent"]
+        return shorts
 
     def _meta(self, chain_id: Digest) -> dict[str, Any]:
         if not self.exists(chain_id):
