@@ -94,7 +94,7 @@ class ContainerService(ContainerLifecycle):
     ) -> socket.socket | attaching.PendingAttach | None:
         """Attach to its stdio: now if it runs, else at its next start
         (lamina.containers.attaching); None when it can do neither."""
-        return attaching.attach(self, self.get(ref).id, request)
+        return attaching.attach(self, ref, request)
 
     def resize(self, ref: str, *, height: int, width: int) -> None:
         """Set its terminal's size; nothing for a container that is not running."""
