@@ -8,6 +8,7 @@ running containers by their state files, so containers outlive the daemon.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ class ContainerService(ContainerLifecycle):
         `filters` select (lamina.containers.listing), at most `limit`."""
         filters = filters or {}
         listing.check(filters)
+        resolve = functools.cache(self.images.resolve)  # each ancestor once, not per container
         found = [
             c
             for c in listing.between(self.all(), filters, self.get)
@@ -54,7 +56,7 @@ class ContainerService(ContainerLifecycle):
                 c,
                 filters,
                 all_=all_ or limit > 0,
-                resolve_image=self.images.resolve,
+                resolve_image=resolve,
                 joined=self.networking.joined,
             )
         ]
