@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from lamina.containers.spec import ContainerSpec
 from lamina.errors import InvalidArgument, TooLarge
 from lamina.labels import MAX_LABEL
+from tests.support import rawhttp
 from tests.support.apiserver import serving_containers
 
 BODY: dict[str, Any] = {
@@ -106,20 +106,9 @@ class Recording:
 
 
 def post_create(path: str, query: str, body: Any) -> tuple[int, Any]:
-    data = json.dumps(body).encode()
-    head = (
-        f"POST /v1.45/containers/create{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-    )
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(path)
-        sock.sendall(head.encode() + data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"null")
+    target = f"/v1.45/containers/create{query}"
+    answer = rawhttp.request(path, "POST", target, json.dumps(body).encode(), timeout=10)
+    return answer.status, json.loads(answer.body or b"null")
 
 
 def test_the_handler_decodes_the_query_and_body_into_one_spec() -> None:
