@@ -226,13 +226,14 @@ class ContainerService(ContainerLifecycle):
         """Adopt running containers' monitors; record exits that happened meanwhile;
         remove the files of containers whose removal a crash interrupted; move the
         writable layers an older lamina kept into the layer store."""
-        known = {c.id for c in self.records.all()}
+        recorded = self.records.all()  # read once: nothing before the last loop changes them
+        known = {c.id for c in recorded}
         for cid in self.runner.container_dirs():
             if cid not in known:
                 self.runner.destroy(cid)
         for cid in known:
             self.runner.adopt_legacy(cid, self.records.layer(cid))
-        for c in self.records.all():
+        for c in recorded:
             if not c.state.running:
                 self._release(c.id)
                 continue
