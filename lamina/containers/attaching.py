@@ -28,12 +28,13 @@ POLL = 0.5  # seconds between looks at a client that waits for its container's s
 
 
 def attach(
-    service: ContainerLifecycle, cid: str, request: AttachRequest
+    service: ContainerLifecycle, ref: str, request: AttachRequest
 ) -> socket.socket | PendingAttach | None:
     """A connection to the running container's monitor, or a `PendingAttach` its start
     will connect, or None (a container that neither runs nor can start)."""
     with service.lock:
-        current = service.get(cid)
+        current = service.get(ref)
+        cid = current.id
         if current.state.running:
             return monitor.attach(service.runner.files(cid), request)
         if current.state.status in (Status.CREATED, Status.EXITED):

@@ -18,6 +18,7 @@ from typing import Any
 
 from lamina.containers.bundle import spec_input
 from lamina.containers.create import merge_env
+from lamina.containers.model import Container
 from lamina.containers.monitor import client as monitor
 from lamina.containers.monitor.options import Options
 from lamina.containers.monitor.state import MonitorFiles, read_state
@@ -98,7 +99,7 @@ class ExecService:
             raise Conflict(f"container {c.id} is not running")
         files = self.files(ex)
         process_path = files.dir / f"exec-{ex.id[:16]}.process.json"
-        process_path.write_text(json.dumps(self._process(ex, tty)))
+        process_path.write_text(json.dumps(self._process(ex, c, tty)))
         cfg = ex.config
         size = cfg.get("ConsoleSize") or None
         opts = Options(
@@ -151,8 +152,7 @@ class ExecService:
     def _tty(self, ex: Exec, tty: bool | None) -> bool:
         return bool(ex.config.get("Tty")) if tty is None else tty
 
-    def _process(self, ex: Exec, tty: bool | None) -> dict[str, Any]:
-        c = self.containers.get(ex.container_id)
+    def _process(self, ex: Exec, c: Container, tty: bool | None) -> dict[str, Any]:
         runner = self.containers.runner
         cfg = ex.config
         base = spec_input(c, runner.rootfs(c.id), list(cfg["Cmd"]))

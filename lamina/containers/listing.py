@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from lamina.containers.model import Container, Status
 from lamina.errors import InvalidArgument, LaminaError
-from lamina.filters import bool_filter, labels_match
+from lamina.filters import labels_match
 
 Filters = Mapping[str, list[str]]
 HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
@@ -66,9 +66,7 @@ def matches(
         return False
     if filters.get("network") and not joined(c) & set(filters["network"]):
         return False
-    if filters.get("health") and "none" not in filters["health"]:
-        return False
-    return bool_filter(filters, "dangling") is None
+    return not filters.get("health") or "none" in filters["health"]
 
 
 def _config_matches(c: Container, filters: Filters) -> bool:

@@ -8,6 +8,7 @@ running containers by their state files, so containers outlive the daemon.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ class ContainerService(ContainerLifecycle):
         `filters` select (lamina.containers.listing), at most `limit`."""
         filters = filters or {}
         listing.check(filters)
+        resolve = functools.cache(self.images.resolve)  # each ancestor once, not per container
         found = [
             c
             for c in listing.between(self.all(), filters, self.get)
@@ -54,7 +56,7 @@ class ContainerService(ContainerLifecycle):
                 c,
                 filters,
                 all_=all_ or limit > 0,
-                resolve_image=self.images.resolve,
+                resolve_image=resolve,
                 joined=self.networking.joined,
             )
         ]
@@ -94,7 +96,7 @@ class ContainerService(ContainerLifecycle):
     ) -> socket.socket | attaching.PendingAttach | None:
         """Attach to its stdio: now if it runs, else at its next start
         (lamina.containers.attaching); None when it can do neither."""
-        return attaching.attach(self, self.get(ref).id, request)
+        return attaching.attach(self, ref, request)
 
     def resize(self, ref: str, *, height: int, width: int) -> None:
         """Set its terminal's size; nothing for a container that is not running."""
@@ -224,13 +226,14 @@ class ContainerService(ContainerLifecycle):
         """Adopt running containers' monitors; record exits that happened meanwhile;
         remove the files of containers whose removal a crash interrupted; move the
         writable layers an older lamina kept into the layer store."""
-        known = {c.id for c in self.records.all()}
+        recorded = self.records.all()  # read once: nothing before the last loop changes them
+        known = {c.id for c in recorded}
         for cid in self.runner.container_dirs():
             if cid not in known:
                 self.runner.destroy(cid)
         for cid in known:
             self.runner.adopt_legacy(cid, self.records.layer(cid))
-        for c in self.records.all():
+        for c in recorded:
             if not c.state.running:
                 self._release(c.id)
                 continue

@@ -7,6 +7,7 @@ decodes and checks them, this applies them.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,9 @@ RowOf = Callable[[str], ImageRow]  # an image's row by name (NotFound: a 404)
 def listed(images: list[Image], filters: Filters, *, all_: bool, row_of: RowOf) -> list[Image]:
     """The images `filters` select; without `all_`, not the untagged parents of others
     (the intermediate images of a build), as `docker images` hides them."""
-    found = [image for image in images if matches(image, filters, row_of=row_of)]
+    # `before` and `since` name the same images for every image listed: load each once.
+    once = functools.cache(row_of)
+    found = [image for image in images if matches(image, filters, row_of=once)]
     if all_:
         return found
     return [i for i in found if i.tags or i.digests or not _has_children(found, i)]

@@ -7,27 +7,18 @@ service that records the spec it is given: no engine, no root.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import shutil
-import socket
-import tempfile
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from lamina.api import containers
-from lamina.api.http import Server
-from lamina.api.limits import Limits, nofile
-from lamina.api.router import Router
 from lamina.containers.spec import ContainerSpec
 from lamina.errors import InvalidArgument, TooLarge
 from lamina.labels import MAX_LABEL
+from tests.support import rawhttp
+from tests.support.apiserver import serving_containers
 
 BODY: dict[str, Any] = {
     "Image": "busybox",
@@ -114,45 +105,15 @@ class Recording:
         return SimpleNamespace(id="c" * 64)
 
 
-@contextlib.contextmanager
-def serving(service: Recording) -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="lam-spec-", dir="/tmp"))
-    path = str(folder / "api.sock")
-    router = Router(max_version="1.45", log=lambda _m: None)
-    containers.register(router, cast(Any, SimpleNamespace(containers=service)))
-    limits = Limits.for_descriptors(nofile(), streams=2)
-    srv = Server(path, router.dispatch, common_headers={}, log=lambda _m: None, limits=limits)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield path
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
-        shutil.rmtree(folder)
-
-
 def post_create(path: str, query: str, body: Any) -> tuple[int, Any]:
-    data = json.dumps(body).encode()
-    head = (
-        f"POST /v1.45/containers/create{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-    )
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(path)
-        sock.sendall(head.encode() + data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"null")
+    target = f"/v1.45/containers/create{query}"
+    answer = rawhttp.request(path, "POST", target, json.dumps(body).encode(), timeout=10)
+    return answer.status, json.loads(answer.body or b"null")
 
 
 def test_the_handler_decodes_the_query_and_body_into_one_spec() -> None:
     service = Recording()
-    with serving(service) as path:
+    with serving_containers(service, streams=2) as path:
         status, answer = post_create(path, "?name=/web&platform=linux/amd64", BODY)
     assert (status, answer) == (201, {"Id": "c" * 64, "Warnings": []})
     assert service.specs == [ContainerSpec.from_body(BODY, name="web", platform="linux/amd64")]
@@ -172,7 +133,7 @@ def test_a_request_that_does_not_decode_never_reaches_the_service(
     query: str, body: Any, status: int, message: str
 ) -> None:
     service = Recording()
-    with serving(service) as path:
+    with serving_containers(service, streams=2) as path:
         got, answer = post_create(path, query.replace(" ", "%20"), body)
     assert (got, message in answer["message"]) == (status, True), answer
     assert service.specs == []

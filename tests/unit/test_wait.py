@@ -8,26 +8,18 @@ when the wait was registered (a head sent first is in the client's socket by the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import select
-import shutil
 import socket
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from lamina.api import containers
-from lamina.api.http import Server
-from lamina.api.limits import Limits, nofile
-from lamina.api.router import Router
 from lamina.containers.waiting import Condition, Wait, Waits
 from lamina.errors import InvalidArgument, NotFound
+from tests.support.apiserver import serving_containers
 
 NOW = 0.01  # seconds: a settled wait answers within this
 
@@ -113,25 +105,6 @@ class OneContainer:
             self.waits.exited("c", code)
 
 
-@contextlib.contextmanager
-def serving(service: OneContainer, *, streams: int = 4) -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="lam-wait-", dir="/tmp"))
-    path = str(folder / "api.sock")
-    router = Router(max_version="1.45", log=lambda _m: None)
-    containers.register(router, cast(Any, SimpleNamespace(containers=service)))
-    limits = Limits.for_descriptors(nofile(), streams=streams)
-    srv = Server(path, router.dispatch, common_headers={}, log=lambda _m: None, limits=limits)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield path
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
-        shutil.rmtree(folder)
-
-
 def send_wait(service: OneContainer, path: str, target: str) -> tuple[socket.socket, bytes]:
     """A connection that sent `POST target` and read its answer's head."""
     sock = socket.socket(socket.AF_UNIX)
@@ -155,7 +128,7 @@ def read_body(sock: socket.socket) -> Any:
 
 def test_the_wait_is_registered_before_its_head_is_sent() -> None:
     service = OneContainer()
-    with serving(service) as path:
+    with serving_containers(service, streams=4) as path:
         sock, head = send_wait(service, path, "/containers/c/wait?condition=next-exit")
         with sock:
             assert head.startswith(b"HTTP/1.1 200 ")
@@ -166,7 +139,7 @@ def test_the_wait_is_registered_before_its_head_is_sent() -> None:
 
 def test_an_unknown_container_is_a_404_before_any_wait() -> None:
     service = OneContainer()
-    with serving(service) as path:
+    with serving_containers(service, streams=4) as path:
         sock, head = send_wait(service, path, "/containers/nope/wait")
         sock.close()
         assert head.startswith(b"HTTP/1.1 404 ")
@@ -175,7 +148,7 @@ def test_an_unknown_container_is_a_404_before_any_wait() -> None:
 
 def test_a_wait_refused_for_want_of_a_stream_slot_is_forgotten() -> None:
     service = OneContainer()
-    with serving(service, streams=1) as path:
+    with serving_containers(service, streams=1) as path:
         held, _ = send_wait(service, path, "/containers/c/wait")
         refused, head = send_wait(service, path, "/containers/c/wait")
         with held, refused:
