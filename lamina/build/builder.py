@@ -174,7 +174,7 @@ class Builder:
         self, plan: BuildPlan, sources: Sources, committer: Committer, progress: Progress
     ) -> StepTools:
         """What each kind of step of this build uses."""
-        scratch = Scratch(self.root, self.trash, self.images.layers)
+        scratch = Scratch(self.root, self.trash, self.images.layers, self.runner.runtime.mounter)
         run = RunTools(
             sources=sources, caches=self.cache_mounts, scratch=scratch, runner=self.runner,
             committer=committer, progress=progress, network=plan.request.network,

@@ -32,7 +32,6 @@ from pathlib import Path
 from lamina.build.sandbox.stubs import MountStubs
 from lamina.build.sandbox.workspace import Workspace
 from lamina.errors import LaminaError
-from lamina.runtime.mounter import mounted
 from lamina.runtime.protocol import Runtime
 from lamina.runtime.spec import MountSpec, SpecInput, build_spec, default_mounts
 
@@ -65,7 +64,7 @@ class StepRunner:
         started: Callable[[str], None] = lambda _id: None,
     ) -> tuple[int, MountStubs]:
         """Run the step; returns its exit code and the stubs its mounts needed."""
-        with mounted(self.runtime.mounter, space.mounts, space.rootfs):
+        with space.mounted():
             oci_mounts = (*_etc_mounts(space, spec.network), *spec.mounts)
             stubs = MountStubs(space.rootfs)
             stubs.record([m["destination"] for m in default_mounts(0)])

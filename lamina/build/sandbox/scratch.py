@@ -1,6 +1,7 @@
 """A build's scratch space on one layer store: step workspaces and temporary folders.
 
-    scratch = Scratch(root=<lamina root>/build, trash=trash, layers=images.layers)
+    scratch = Scratch(root=<lamina root>/build, trash=trash, layers=images.layers,
+                      mounter=runtime.mounter)
     space = scratch.workspace(state.chain_id)        # a snapshot on the parent
     mounts = space.mounts                            # mounted at <root>/steps/<id>/rootfs
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from lamina.build.sandbox.workspace import Trash, Workspace
 from lamina.oci.digest import Digest
+from lamina.runtime.mounter import Mounter
 from lamina.store.layers.store import LayerStore
 
 
@@ -27,11 +29,12 @@ class Scratch:
     root: Path
     trash: Trash
     layers: LayerStore
+    mounter: Mounter  # the runtime's
 
     def workspace(self, parent: Digest | None) -> Workspace:
         """A new step's snapshot on `parent` and dirs; the caller removes them
         (`Workspace.remove`)."""
-        return Workspace(self.root / "steps", self.layers, parent, self.trash)
+        return Workspace(self.root / "steps", self.layers, parent, self.trash, mounter=self.mounter)
 
     def layer_dirs(self, chain_id: Digest) -> list[Path]:
         """The unpacked layers of a chain, top first."""

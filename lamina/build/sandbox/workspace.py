@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lamina.errors import FailedPrecondition, NotFound
 from lamina.oci.digest import Digest
-from lamina.runtime.mounter import HOST, mounted
+from lamina.runtime.mounter import HOST, Mounter, mounted
 from lamina.store.layers.store import LayerStore
 from lamina.store.mount import unmount_all
 
@@ -72,6 +72,8 @@ class Workspace:
         layers: LayerStore,
         parent: Digest | None,
         trash: Trash | None = None,
+        *,
+        mounter: Mounter = HOST,
     ) -> None:
         if layers.driver.name != "overlay":
             raise FailedPrecondition(
@@ -80,6 +82,7 @@ class Workspace:
             )
         self.layers = layers
         self.trash = trash
+        self.mounter = mounter  # the runtime's: what mounts the step's root, unmounts it
         self.id = ID_PREFIX + secrets.token_hex(8)
         self.dir = steps_root / self.id
         self.rootfs = self.dir / "rootfs"
@@ -91,8 +94,12 @@ class Workspace:
             layers.remove(self.id)
             raise
 
+    def mounted(self) -> contextlib.AbstractContextManager[Path]:
+        """The step's root filesystem mounted at `rootfs` for the `with` block."""
+        return mounted(self.mounter, self.mounts, self.rootfs)
+
     def remove(self) -> None:
-        unmount_all(self.rootfs)
+        self.mounter.unmount(self.rootfs)  # a no-op after `mounted`; a crash's leftover
         with contextlib.suppress(NotFound):  # committed: the snapshot is a layer now
             self.layers.remove(self.id)
         if self.trash is not None:

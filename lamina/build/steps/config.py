@@ -26,7 +26,6 @@ from lamina.dockerfile.config import ConfigStep, ContainerChange, Setting, env_o
 from lamina.dockerfile.instructions import ArgInstr, Instruction, WorkdirInstr
 from lamina.dockerfile.location import DockerfileError, Location
 from lamina.errors import InvalidArgument
-from lamina.runtime.mounter import HOST, mounted
 from lamina.runtime.users import resolve_user
 from lamina.store.rootpath import resolve_in_root
 
@@ -97,7 +96,7 @@ def _workdir(
     """WORKDIR also creates its directory (owned by USER, as BuildKit does)."""
     space = tools.scratch.workspace(state.chain_id)
     try:
-        with mounted(HOST, space.mounts, space.rootfs) as rootfs:
+        with space.mounted() as rootfs:
             try:
                 _make_dirs(rootfs, path, state.user)
             except InvalidArgument as err:
